@@ -1,0 +1,102 @@
+"""GET /healthz, /v1/judges, /v1/rubrics; POST /v1/rubrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Depends, Response
+from pydantic import BaseModel
+
+from judge_service.api.deps import get_ctx
+from judge_service.context import AppContext
+from judge_service.errors import InvalidInput
+from judge_service.rubrics.model import Rubric
+
+router = APIRouter(tags=["catalog"])
+
+
+class JudgeOut(BaseModel):
+    name: str
+    provider: str
+    model: str
+    family: str
+    health: str
+    in_default_panel: bool
+
+
+class RubricVersionOut(BaseModel):
+    name: str
+    version: int
+    hash: str
+    description: str
+    modes: list[str]
+    requires_reference: bool
+    criteria: list[dict]
+    content: dict
+
+
+class RubricSummary(BaseModel):
+    name: str
+    latest_version: int
+    versions: list[int]
+    description: str
+    modes: list[str]
+    invalid_versions: dict[str, str]
+
+
+def rubric_out(r: Rubric) -> dict:
+    return {
+        "name": r.name, "version": r.version, "hash": r.hash, "description": r.description,
+        "modes": list(r.modes), "requires_reference": r.requires_reference,
+        "criteria": [{"name": c.name, "description": c.description, "scale": list(c.scale),
+                      "anchors": {str(k): v for k, v in sorted(c.anchors.items())}} for c in r.criteria],
+        "content": r.content,
+    }
+
+
+@router.get("/healthz")
+async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict:
+    with ctx.db.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    return {"status": "ok"}
+
+
+@router.get("/v1/judges", response_model=list[JudgeOut])
+async def list_judges(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
+    panel = set(ctx.judges.default_panel())
+    out = []
+    for spec in ctx.judges.specs():
+        try:
+            health = await ctx.judges.get(spec.name).provider.health()
+        except Exception as e:  # a judge that cannot even be built is reported, not fatal
+            health = f"unavailable: {getattr(e, 'message', str(e))}"
+        out.append({"name": spec.name, "provider": spec.provider, "model": spec.model, "family": spec.family,
+                    "health": health, "in_default_panel": spec.name in panel})
+    return out
+
+
+@router.get("/v1/rubrics", response_model=list[RubricSummary])
+async def list_rubrics(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
+    by_name: dict[str, dict] = {}
+    for (name, version), r in sorted(ctx.rubrics.all().items()):
+        entry = by_name.setdefault(name, {"name": name, "versions": [], "invalid_versions": {}})
+        if isinstance(r, Rubric):
+            entry["versions"].append(version)
+            entry.update(latest_version=version, description=r.description, modes=list(r.modes))
+        else:
+            entry["invalid_versions"][str(version)] = r.message
+    return [e for e in by_name.values() if e["versions"]]
+
+
+@router.get("/v1/rubrics/{name}", response_model=list[RubricVersionOut])
+async def get_rubric(name: str, ctx: AppContext = Depends(get_ctx)) -> list[dict]:
+    return [rubric_out(r) for r in ctx.rubrics.versions(name)]
+
+
+@router.post("/v1/rubrics", response_model=RubricVersionOut, status_code=201)
+async def add_rubric(response: Response, body: dict = Body(..., description="a rubric, same schema as rubrics/<name>/v<N>.yaml"),
+                     ctx: AppContext = Depends(get_ctx)) -> dict:
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object describing a rubric", field="body")
+    rubric, created = ctx.rubrics.add(body)
+    if not created:
+        response.status_code = 200
+    return rubric_out(rubric)

@@ -1,0 +1,169 @@
+"""One judge call: cache → provider → parse (bounded retries) → recorded.
+
+The cache key covers everything that determines a reply (provider, model, every generation
+parameter, rubric hash, rendered messages, answer fields, sample index, parse attempt), so the
+same call is made once and a rerun or a resumed run costs nothing. Only successful replies are
+cached; provider errors never are. Identical calls in flight at the same time share one
+provider call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from judge_service.engine.parse import ParsedAnswer, Unparseable, parse_reply
+from judge_service.errors import JudgeError
+from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Usage
+from judge_service.judges.pricing import cost_usd
+from judge_service.judges.registry import Judge
+from judge_service.store.db import Database
+from judge_service.store.models import CallCacheRow, JudgeCallRow
+
+
+@dataclass(frozen=True)
+class CallOwner:
+    kind: str  # "judgment" | "comparison" | "run_item"
+    id: str
+    order: str | None = None
+
+
+@dataclass(frozen=True)
+class CallResult:
+    judge: str
+    model: str
+    parsed: ParsedAnswer | None  # None = unscored
+    error: str | None
+    reply_text: str | None
+    cached: bool
+    latency_ms: float
+    usage: Usage
+    cost_usd: float | None
+    attempts: int
+    seed: int | None
+    sample_index: int
+
+
+def cache_key(judge: Judge, request: JudgeRequest, rubric_hash: str, attempt: int) -> str:
+    payload = {
+        "provider": judge.spec.provider,
+        "model": judge.spec.model,
+        "base_url": judge.spec.base_url,
+        "options": judge.spec.options,
+        "structured_output": judge.spec.structured_output,
+        "logprobs": judge.spec.logprobs,
+        "params": request.params(),
+        "rubric_hash": rubric_hash,
+        "messages": [[m.role, m.content] for m in request.messages],
+        "fields": [[f.name, list(f.labels)] for f in request.fields],
+        "schema": request.output_schema,
+        "parse_attempt": attempt,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def reply_to_json(reply: JudgeReply) -> dict:
+    return dataclasses.asdict(reply)
+
+
+def reply_from_json(data: dict) -> JudgeReply:
+    logprobs = data.get("logprobs")
+    return JudgeReply(
+        text=data["text"],
+        model=data["model"],
+        usage=Usage(**data.get("usage", {})),
+        latency_ms=data.get("latency_ms", 0.0),
+        structured=data.get("structured"),
+        logprobs=tuple(TokenLogprob(**t) for t in logprobs) if logprobs else None,
+        label_probs=data.get("label_probs"),
+    )
+
+
+class JudgeCaller:
+    def __init__(self, db: Database, parse_retries: int = 2) -> None:
+        self.db = db
+        self.parse_retries = parse_retries
+        self._in_flight: dict[str, asyncio.Future[JudgeReply]] = {}
+        self.stats = {"calls": 0, "cache_hits": 0, "unparseable": 0, "errors": 0}
+
+    def _cached(self, key: str) -> JudgeReply | None:
+        with self.db.session() as s:
+            row = s.get(CallCacheRow, key)
+            return reply_from_json(row.reply) if row is not None else None
+
+    async def _provider_call(self, judge: Judge, request: JudgeRequest, key: str) -> tuple[JudgeReply, bool]:
+        """(reply, cached). Shares one provider call among identical concurrent requests."""
+        cached = self._cached(key)
+        if cached is not None:
+            self.stats["cache_hits"] += 1
+            return cached, True
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending), True
+        fut: asyncio.Future[JudgeReply] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = fut
+        try:
+            self.stats["calls"] += 1
+            reply = await judge.provider.complete(request)
+            with self.db.session() as s:
+                s.merge(CallCacheRow(cache_key=key, judge=judge.name, model=reply.model, reply=reply_to_json(reply)))
+            fut.set_result(reply)
+            return reply, False
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            del self._in_flight[key]
+
+    async def call(self, judge: Judge, request: JudgeRequest, *, rubric_hash: str, owner: CallOwner) -> CallResult:
+        attempts = 0
+        total_cost: float | None = 0.0
+        last_text: str | None = None
+        for attempt in range(self.parse_retries + 1):
+            attempts += 1
+            # A retry after an unparseable reply must be a different call: vary the seed.
+            req = request if attempt == 0 else dataclasses.replace(request, seed=(request.seed or 0) + attempt)
+            key = cache_key(judge, req, rubric_hash, attempt)
+            try:
+                reply, cached = await self._provider_call(judge, req, key)
+            except JudgeError as e:
+                self.stats["errors"] += 1
+                self._record(judge, req, key, owner, attempt, error=e.message)
+                return CallResult(judge.name, judge.spec.model, None, e.message, None, False, 0.0, Usage(),
+                                  total_cost, attempts, req.seed, req.sample_index)
+            cost = cost_usd(judge.spec, reply.usage, cached=cached)
+            total_cost = None if (total_cost is None or cost is None) else total_cost + cost
+            last_text = reply.text
+            try:
+                parsed = parse_reply(reply, req.fields)
+            except Unparseable as e:
+                self.stats["unparseable"] += 1
+                self._record(judge, req, key, owner, attempt, reply=reply, cached=cached, cost=cost, error=f"unparseable: {e}")
+                continue
+            self._record(judge, req, key, owner, attempt, reply=reply, cached=cached, cost=cost, parsed=parsed)
+            return CallResult(judge.name, reply.model, parsed, None, reply.text, cached, reply.latency_ms,
+                              reply.usage, total_cost, attempts, req.seed, req.sample_index)
+        return CallResult(judge.name, judge.spec.model, None,
+                          f"unscored: the judge's reply could not be parsed after {attempts} attempts",
+                          last_text, False, 0.0, Usage(), total_cost, attempts, request.seed, request.sample_index)
+
+    def _record(self, judge: Judge, req: JudgeRequest, key: str, owner: CallOwner, attempt: int, *,
+                reply: JudgeReply | None = None, cached: bool = False, cost: float | None = None,
+                parsed: ParsedAnswer | None = None, error: str | None = None) -> None:
+        with self.db.session() as s:
+            s.add(JudgeCallRow(
+                owner_kind=owner.kind, owner_id=owner.id, judge=judge.name, provider=judge.spec.provider,
+                model=reply.model if reply else judge.spec.model, params=req.params(),
+                messages=[[m.role, m.content] for m in req.messages], cache_key=key, order=owner.order,
+                sample_index=req.sample_index, attempt=attempt,
+                raw_text=reply.text if reply else None, structured=reply.structured if reply else None,
+                parsed=parsed.to_dict() if parsed else None, error=error,
+                latency_ms=0.0 if cached or reply is None else reply.latency_ms,
+                input_tokens=reply.usage.input_tokens if reply else 0,
+                output_tokens=reply.usage.output_tokens if reply else 0,
+                cost_usd=cost, cached=cached,
+            ))

@@ -1,0 +1,161 @@
+"""Known rubric versions: from files (``<dir>/<name>/v<N>.yaml``) and from the API.
+
+A version, once used by a verdict, is immutable: its hash is recorded, and a file that later
+changes under the same version is refused with a message to save it as a new version.
+Files are re-read on demand (when their mtime changes), so editing a rubric needs no restart.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from judge_service.errors import Conflict, InvalidInput, NotFound
+from judge_service.rubrics.model import Rubric, RubricFile, build_rubric
+from judge_service.rubrics.render import check_templates
+from judge_service.store.db import Database
+from judge_service.store.models import RubricVersionRow
+
+_FILE_RE = re.compile(r"^v(\d+)\.ya?ml$")
+
+
+def parse_rubric(raw: object, *, source: str) -> Rubric:
+    try:
+        parsed = RubricFile.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or None
+        raise InvalidInput(f"rubric {source} is invalid at '{loc}': {err['msg']}", field=loc) from None
+    rubric = build_rubric(parsed)
+    check_templates(rubric.name, rubric.instructions, rubric.criteria, rubric.templates, rubric.modes)
+    return rubric
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``"name"`` or ``"name@version"`` (``@v2`` accepted too)."""
+    name, _, version = ref.partition("@")
+    if not name:
+        raise InvalidInput("rubric must be 'name' or 'name@version'", field="rubric")
+    if not version:
+        return name, None
+    v = version.lstrip("v")
+    if not v.isdigit():
+        raise InvalidInput(f"rubric version '{version}' is not a number; use 'name@2'", field="rubric")
+    return name, int(v)
+
+
+class RubricRegistry:
+    def __init__(self, dirs: list[Path], db: Database) -> None:
+        self.dirs = [Path(d) for d in dirs]
+        self.db = db
+        self._file_cache: dict[Path, tuple[float, Rubric | InvalidInput]] = {}
+        self._api: dict[tuple[str, int], Rubric] = {}
+        with db.session() as s:
+            for row in s.query(RubricVersionRow).filter_by(source="api"):
+                self._api[(row.name, row.version)] = parse_rubric(row.content, source=f"{row.name}@{row.version} (stored)")
+
+    # -- reading -----------------------------------------------------------------------------
+    def _scan_files(self) -> dict[tuple[str, int], Rubric | InvalidInput]:
+        found: dict[tuple[str, int], Rubric | InvalidInput] = {}
+        for d in self.dirs:
+            if not d.is_dir():
+                continue
+            for path in sorted(d.glob("*/v*.y*ml")):
+                m = _FILE_RE.match(path.name)
+                if not m:
+                    continue
+                mtime = path.stat().st_mtime
+                cached = self._file_cache.get(path)
+                if cached is None or cached[0] != mtime:
+                    try:
+                        rubric: Rubric | InvalidInput = parse_rubric(yaml.safe_load(path.read_text()), source=str(path))
+                        if (rubric.name, rubric.version) != (path.parent.name, int(m.group(1))):
+                            rubric = InvalidInput(
+                                f"rubric file {path} declares {rubric.ref}; its folder and file name must match "
+                                f"(rubrics/{rubric.name}/v{rubric.version}.yaml)", field="rubric")
+                    except (InvalidInput, yaml.YAMLError) as e:
+                        rubric = e if isinstance(e, InvalidInput) else InvalidInput(f"{path}: {e}", field="rubric")
+                    cached = (mtime, rubric)
+                    self._file_cache[path] = cached
+                found[(path.parent.name, int(m.group(1)))] = cached[1]
+        return found
+
+    def all(self) -> dict[tuple[str, int], Rubric | InvalidInput]:
+        merged: dict[tuple[str, int], Rubric | InvalidInput] = dict(self._scan_files())
+        merged.update(self._api)
+        return merged
+
+    def versions(self, name: str) -> list[Rubric]:
+        found = [(v, r) for (n, v), r in self.all().items() if n == name]
+        if not found:
+            raise NotFound(f"unknown rubric '{name}'; GET /v1/rubrics lists the available ones", field="rubric")
+        return [r for _, r in sorted(found, key=lambda t: t[0]) if isinstance(r, Rubric)]
+
+    def resolve(self, ref: str, *, mode: str | None = None) -> Rubric:
+        """The rubric a request names, checked against its recorded hash. Latest version if none given."""
+        name, version = parse_ref(ref)
+        known = {v: r for (n, v), r in self.all().items() if n == name}
+        if not known:
+            raise NotFound(f"unknown rubric '{name}'; GET /v1/rubrics lists the available ones", field="rubric")
+        if version is None:
+            version = max(known)
+        if version not in known:
+            raise NotFound(f"rubric '{name}' has no version {version}; known versions: {sorted(known)}", field="rubric")
+        rubric = known[version]
+        if isinstance(rubric, InvalidInput):
+            raise rubric
+        self._check_unchanged(rubric)
+        if mode is not None and mode not in rubric.modes:
+            raise InvalidInput(f"rubric {rubric.ref} does not support mode '{mode}' (supports {list(rubric.modes)})", field="rubric")
+        return rubric
+
+    def _check_unchanged(self, rubric: Rubric) -> None:
+        with self.db.session() as s:
+            row = s.get(RubricVersionRow, (rubric.name, rubric.version))
+            if row is not None and row.used and row.hash != rubric.hash:
+                raise Conflict(
+                    f"rubric '{rubric.name}' v{rubric.version} changed since it was first used "
+                    f"(hash {rubric.hash[:8]}… ≠ recorded {row.hash[:8]}…); verdicts must stay reproducible, "
+                    f"so save your edit as v{self._next_version(rubric.name)} and restore v{rubric.version}",
+                    field="rubric",
+                )
+
+    def _next_version(self, name: str) -> int:
+        versions = [v for (n, v) in self.all() if n == name]
+        with self.db.session() as s:
+            versions += [r.version for r in s.query(RubricVersionRow).filter_by(name=name)]
+        return max(versions, default=0) + 1
+
+    # -- writing -----------------------------------------------------------------------------
+    def mark_used(self, rubric: Rubric) -> None:
+        with self.db.session() as s:
+            row = s.get(RubricVersionRow, (rubric.name, rubric.version))
+            if row is None:
+                s.add(RubricVersionRow(name=rubric.name, version=rubric.version, hash=rubric.hash,
+                                       content=rubric.content, source="file", used=True))
+            elif not row.used:
+                row.used, row.hash, row.content = True, rubric.hash, rubric.content
+
+    def add(self, raw: dict) -> tuple[Rubric, bool]:
+        """Add a version by API. Returns (rubric, created). Same content again is a no-op."""
+        rubric = parse_rubric(raw, source="in request")
+        existing = self.all().get((rubric.name, rubric.version))
+        with self.db.session() as s:
+            row = s.get(RubricVersionRow, (rubric.name, rubric.version))
+        recorded_hash = row.hash if row is not None else (existing.hash if isinstance(existing, Rubric) else None)
+        if recorded_hash is not None:
+            if recorded_hash == rubric.hash:
+                return rubric, False
+            raise Conflict(
+                f"rubric '{rubric.name}' v{rubric.version} already exists with different content; "
+                f"versions are immutable, so send it as version {self._next_version(rubric.name)}",
+                field="version",
+            )
+        with self.db.session() as s:
+            s.add(RubricVersionRow(name=rubric.name, version=rubric.version, hash=rubric.hash,
+                                   content=rubric.content, source="api", used=False))
+        self._api[(rubric.name, rubric.version)] = rubric
+        return rubric, True

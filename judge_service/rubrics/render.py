@@ -1,0 +1,115 @@
+"""Rendering a rubric into judge messages, in a Jinja2 sandbox.
+
+Templates come from files and from the API, so they are untrusted: the immutable sandbox refuses
+attribute access to Python internals, and every template is test-rendered when loaded so a bad
+one is refused up front rather than at the first verdict.
+"""
+
+from __future__ import annotations
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from judge_service.engine.prompts import SYSTEM_PROMPT, answer_instructions, render_conversation, wrap
+from judge_service.errors import InvalidInput
+from judge_service.judges.base import AnswerField, ChatMessage
+
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+
+DEFAULT_TEMPLATES = {
+    "absolute": """Evaluate the assistant's final response in the conversation below using this rubric.
+
+Rubric "{{ rubric_name }}": {{ instructions }}
+
+Criteria (score each on its scale):
+{% for c in criteria %}
+- {{ c.name }}: {{ c.description }}
+{% for score, text in c.anchors %}
+    {{ score }} = {{ text }}
+{% endfor %}
+{% endfor %}
+
+{{ conversation }}
+
+{{ response }}
+{% if reference %}
+
+A reference answer, for comparison (it may not be the only correct answer):
+{{ reference }}
+{% endif %}
+""",
+    "pairwise": """Compare two assistant responses to the conversation below using this rubric, and decide which is better overall.
+
+Rubric "{{ rubric_name }}": {{ instructions }}
+
+Criteria to weigh:
+{% for c in criteria %}
+- {{ c.name }}: {{ c.description }}
+{% endfor %}
+
+{{ conversation }}
+
+Response A:
+{{ response_a }}
+
+Response B:
+{{ response_b }}
+{% if reference %}
+
+A reference answer, for comparison (it may not be the only correct answer):
+{{ reference }}
+{% endif %}
+
+Answer "A" if response A is better, "B" if response B is better, "tie" if they are equally good.
+""",
+}
+
+
+def _context(rubric_name: str, instructions: str, criteria: list[dict], *, conversation: str, response: str | None,
+             response_a: str | None, response_b: str | None, reference: str | None) -> dict:
+    return {
+        "rubric_name": rubric_name,
+        "instructions": instructions,
+        "criteria": criteria,
+        "conversation": conversation,
+        "response": wrap("response", response) if response is not None else "",
+        "response_a": wrap("response_a", response_a) if response_a is not None else "",
+        "response_b": wrap("response_b", response_b) if response_b is not None else "",
+        "reference": wrap("reference", reference) if reference else "",
+    }
+
+
+def _criteria_ctx(criteria) -> list[dict]:
+    return [
+        {"name": c.name, "description": c.description, "anchors": sorted(c.anchors.items()), "weight": c.weight}
+        for c in criteria
+    ]
+
+
+def render_template(source: str, context: dict) -> str:
+    try:
+        return _ENV.from_string(source).render(**context)
+    except SecurityError as e:
+        raise InvalidInput(f"template refused by the sandbox: {e}", field="templates") from None
+    except TemplateError as e:
+        raise InvalidInput(f"template does not render: {e}", field="templates") from None
+
+
+def check_templates(name: str, instructions: str, criteria, templates: dict[str, str], modes) -> None:
+    """Test-render every template of a rubric with sample data; raises InvalidInput if any fails."""
+    for mode in modes:
+        source = templates.get(mode, DEFAULT_TEMPLATES[mode])
+        ctx = _context(name, instructions, _criteria_ctx(criteria), conversation=render_conversation([("user", "q")]),
+                       response="r", response_a="a", response_b="b", reference="ref")
+        render_template(source, ctx)
+
+
+def render_messages(rubric, mode: str, fields: tuple[AnswerField, ...], *, messages: list[tuple[str, str]],
+                    response: str | None = None, response_a: str | None = None, response_b: str | None = None,
+                    reference: str | None = None, with_rationale: bool = True) -> tuple[ChatMessage, ...]:
+    source = rubric.templates.get(mode, DEFAULT_TEMPLATES[mode])
+    ctx = _context(rubric.name, rubric.instructions, _criteria_ctx(rubric.criteria),
+                   conversation=render_conversation(messages), response=response,
+                   response_a=response_a, response_b=response_b, reference=reference)
+    body = render_template(source, ctx).rstrip() + "\n\n" + answer_instructions(fields, with_rationale)
+    return (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", body))

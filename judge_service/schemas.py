@@ -1,0 +1,168 @@
+"""Request and response models of the judging core: the public contract (API v1)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from judge_service.errors import InvalidInput
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+def _not_blank(v: str | None) -> str | None:
+    if v is not None and not v.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return v
+
+
+class _JudgeInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rubric: str = Field(min_length=1, description='"name" or "name@version"; latest version if none given')
+    judges: list[str] | None = Field(default=None, min_length=1, description="judge names; default: the configured panel")
+    prompt: str | None = Field(default=None, description="single-turn user prompt (or use messages)")
+    messages: list[Message] | None = Field(default=None, min_length=1, description="multi-turn conversation ending with a user turn")
+    reference: str | None = None
+    samples: int = Field(default=1, ge=1, description="replies drawn per judge (and per order)")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+    _blank = field_validator("prompt", "reference", "rubric")(_not_blank)
+
+    def check_prompt(self) -> None:
+        """Raised as InvalidInput (not a pydantic error) so the error names the field."""
+        if (self.prompt is None) == (self.messages is None):
+            raise InvalidInput("give exactly one of 'prompt' or 'messages'", field="prompt" if self.messages is None else "messages")
+        if self.messages is not None and self.messages[-1].role != "user":
+            raise InvalidInput("'messages' must end with a user turn: the response under judgment answers it", field="messages")
+
+    def conversation(self) -> list[tuple[str, str]]:
+        if self.prompt is not None:
+            return [("user", self.prompt)]
+        return [(m.role, m.content) for m in self.messages or []]
+
+
+class JudgmentRequest(_JudgeInput):
+    response: str = Field(min_length=1)
+    calibration: str | None = Field(default=None, description="id of a stored calibration to apply")
+    _blank_r = field_validator("response")(_not_blank)
+
+
+class ComparisonRequest(_JudgeInput):
+    response_a: str = Field(min_length=1)
+    response_b: str = Field(min_length=1)
+    _blank_ab = field_validator("response_a", "response_b")(_not_blank)
+
+
+class RubricRef(BaseModel):
+    name: str
+    version: int
+    hash: str
+
+
+class SpreadOut(BaseModel):
+    n: int
+    mean: float | None
+    stdev: float | None
+    min: float | None
+    max: float | None
+
+
+class Usage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
+class JudgeScore(BaseModel):
+    judge: str
+    model: str
+    score: float | None
+    criteria: dict[str, float]
+    rationale: str | None
+    method: str | None = Field(description="evidence used: label_probs, logprobs (probability-weighted), structured or text")
+    cached: bool
+    latency_ms: float
+    usage: Usage
+    cost_usd: float | None
+    samples: list[float]
+    sample_spread: SpreadOut
+    error: str | None
+
+
+class Panel(BaseModel):
+    method: str
+    spread: SpreadOut
+    unscored: list[str]
+    votes: dict[str, int] | None = None
+
+
+class JudgmentResponse(BaseModel):
+    id: str
+    kind: Literal["judgment"] = "judgment"
+    rubric: RubricRef
+    score: float | None
+    criteria: dict[str, float]
+    length_adjusted_score: float | None = Field(
+        description="null for a single judgment: length adjustment needs a population; runs report it")
+    calibrated_score: float | None
+    calibration_id: str | None
+    judges: list[JudgeScore]
+    panel: Panel
+    cost_usd: float | None
+    created_at: str
+
+
+class OrderOut(BaseModel):
+    order: Literal["AB", "BA"]
+    judge: str
+    winner: Literal["A", "B", "tie"] | None
+    prob_a: float | None
+    rationale: str | None
+    method: str | None
+    samples: list[str]
+    sample_spread: SpreadOut
+    cached: bool
+    error: str | None
+
+
+class JudgeVerdict(BaseModel):
+    judge: str
+    model: str
+    winner: Literal["A", "B", "tie"] | None
+    prob_a: float | None
+    consistent: bool | None
+    cached: bool
+    latency_ms: float
+    usage: Usage
+    cost_usd: float | None
+    error: str | None
+
+
+class ComparisonResponse(BaseModel):
+    id: str
+    kind: Literal["comparison"] = "comparison"
+    rubric: RubricRef
+    winner: Literal["A", "B", "tie"] | None
+    prob_a: float | None
+    consistent: bool | None
+    orders: list[OrderOut]
+    judges: list[JudgeVerdict]
+    panel: Panel
+    cost_usd: float | None
+    created_at: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

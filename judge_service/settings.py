@@ -1,0 +1,38 @@
+"""The service's settings: environment variables (prefix ``JUDGE_``) and a judges config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_RUBRICS = Path(__file__).resolve().parent.parent / "rubrics"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JUDGE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path.home() / ".judge-service")
+    database_url: str | None = None  # default: sqlite file under data_dir
+    config: Path | None = None  # judges YAML; None = the embedded local judge
+    rubrics_dirs: list[Path] = Field(default_factory=lambda: [REPO_RUBRICS])
+    model_cache_dir: Path | None = None  # default: data_dir / "models"
+
+    max_text_chars: int = 100_000
+    max_body_bytes: int = 20_000_000
+    max_run_items: int = 5_000
+    max_judges_per_request: int = 8
+    max_samples: int = 16
+    parse_retries: int = 2
+    run_workers: int = 4
+
+    auth_enabled: bool = False
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'judge.db'}"
+
+    def resolved_model_cache(self) -> Path:
+        return self.model_cache_dir or (self.data_dir / "models")

@@ -1,0 +1,74 @@
+"""Shared fixtures: a real app over a temp data dir, judged by in-process scripted judges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from judge_service.app import create_app
+from judge_service.settings import REPO_RUBRICS, Settings
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+SCRIPTED_JUDGES = {
+    "judges": [
+        {"name": "longer", "provider": "scripted", "model": "scripted-longer", "family": "fake-a",
+         "options": {"policy": "prefer_longer"}},
+        {"name": "first", "provider": "scripted", "model": "scripted-first", "family": "fake-b",
+         "options": {"policy": "prefer_position_a"}},
+        {"name": "lengthy-scorer", "provider": "scripted", "model": "scripted-len", "family": "fake-c",
+         "options": {"policy": "score_by_length"}},
+        {"name": "garbage", "provider": "scripted", "model": "scripted-garbage", "family": "fake-d",
+         "options": {"garbage": True}},
+        {"name": "logprob-scorer", "provider": "scripted", "model": "scripted-lp", "family": "fake-e",
+         "options": {"policy": "score_by_length", "evidence": "logprobs"}},
+        {"name": "text-longer", "provider": "scripted", "model": "scripted-text", "family": "fake-f",
+         "options": {"policy": "prefer_longer", "evidence": "text"}},
+    ],
+    "default_panel": ["longer"],
+}
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def _make(config: dict | None = None, **overrides) -> Settings:
+        cfg_path = write_config(tmp_path / "judges.yaml", config or SCRIPTED_JUDGES)
+        values = {"data_dir": tmp_path / "data", "config": cfg_path, "rubrics_dirs": [REPO_RUBRICS]} | overrides
+        return Settings(**values)
+
+    return _make
+
+
+@pytest.fixture
+def make_client(make_settings) -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def _make(config: dict | None = None, **overrides) -> TestClient:
+        client = TestClient(create_app(make_settings(config, **overrides)), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield _make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    return make_client()
+
+
+def provider_of(client: TestClient, judge: str):
+    """The scripted provider behind a judge (under the limits wrapper, if any), to read its call log."""
+    provider = client.app.state.ctx.judges.get(judge).provider
+    return getattr(provider, "inner", provider)
