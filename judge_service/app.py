@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from judge_service import __version__
-from judge_service.api import catalog, judgments
+from judge_service.api import catalog, judgments, runs
 from judge_service.context import AppContext
 from judge_service.errors import PayloadTooLarge, RateLimited, ServiceError
 from judge_service.settings import Settings
@@ -57,6 +57,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
     settings = settings or Settings()
     ctx = context or AppContext.build(settings)
+    runs.install(ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -85,4 +86,5 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     install_error_handlers(app)
     app.include_router(catalog.router)
     app.include_router(judgments.router)
+    app.include_router(runs.router)
     return app

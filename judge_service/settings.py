@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     max_judges_per_request: int = 8
     max_samples: int = 16
     parse_retries: int = 2
-    run_workers: int = 4
+    run_item_concurrency: int = 16
 
     auth_enabled: bool = False
 

@@ -32,6 +32,7 @@ class OrderVerdict:
     rationale: str | None
     method: str | None
     sample_winners: list[str]
+    sample_probs: list[float]
     sample_spread: Spread
     cached: bool
     error: str | None = None
@@ -95,6 +96,7 @@ def order_verdict(order: str, judge: Judge, results: list[CallResult]) -> OrderV
         rationale=first.parsed.rationale if first and first.parsed else None,
         method=first.parsed.method if first and first.parsed else None,
         sample_winners=winners,
+        sample_probs=probs,
         sample_spread=spread(probs),
         cached=all(r.cached for r in results),
         error=None if scored else (results[0].error if results else "no call made"),

