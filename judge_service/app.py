@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     async def lifespan(app: FastAPI):
         for start in ctx.extras.get("on_startup", []):
             await start(ctx)
+        if settings.warm_judges:
+            await ctx.warm_judges()
         try:
             yield
         finally:

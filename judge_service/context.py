@@ -34,6 +34,24 @@ class AppContext:
             caller=JudgeCaller(db, parse_retries=settings.parse_retries),
         )
 
+    async def warm_judges(self) -> None:
+        """Load local models of the default panel in the background; failures show in /v1/judges."""
+        import asyncio
+        import logging
+
+        async def warm(name: str) -> None:
+            provider = self.judges.get(name).provider
+            inner = getattr(provider, "inner", provider)
+            if hasattr(inner, "warm"):
+                try:
+                    await inner.warm()
+                    logging.getLogger("judge_service").info("judge %s loaded", name)
+                except Exception as e:  # reported by health(); the service stays up
+                    logging.getLogger("judge_service").warning("judge %s failed to load: %s", name, e)
+
+        for name in self.judges.default_panel():
+            self.extras.setdefault("background", []).append(asyncio.create_task(warm(name)))
+
     async def aclose(self) -> None:
         await self.judges.aclose()
         self.db.close()

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     run_item_concurrency: int = 16
 
     auth_enabled: bool = False
+    warm_judges: bool = False  # load local judges of the default panel at start-up, in the background
 
     def resolved_database_url(self) -> str:
         if self.database_url:
