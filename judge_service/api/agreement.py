@@ -1,0 +1,212 @@
+"""POST /v1/agreement: stateless agreement statistics on labels the caller already has.
+
+Judge vs human (``a`` = judge, ``b`` = reference), rater vs rater, or many raters (``ratings``).
+Every figure comes back as {estimate, ci_low, ci_high, n, reason}; the computation lives in
+``judge_service.stats.agreement``, this module only validates and shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from judge_service.errors import InvalidInput
+from judge_service.schemas import ErrorBody
+from judge_service.stats.agreement import (
+    VOTES,
+    BootstrapConfig,
+    grouped_correlations,
+    pairwise_agreement,
+    rater_agreement,
+    score_agreement,
+    system_correlations,
+)
+
+router = APIRouter(prefix="/v1", tags=["agreement"])
+ERRORS = {s: {"model": ErrorBody} for s in (413, 422)}
+
+MAX_ITEMS = 20_000  # bootstraps are O(items x resamples); beyond this, run the library offline
+MAX_RATERS = 50
+
+
+class AgreementRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["ordinal", "interval", "pairwise"] = Field(
+        description="ordinal scores on a given scale, interval (continuous) scores, or pairwise votes A/B/tie")
+    a: list[float | str] | None = Field(default=None, max_length=MAX_ITEMS,
+                                        description="labels of the rater under test (e.g. the judge), one per item")
+    b: list[float | str] | None = Field(default=None, max_length=MAX_ITEMS,
+                                        description="reference labels (e.g. the human), paired with 'a'")
+    a_swapped: list[str] | None = Field(
+        default=None, max_length=MAX_ITEMS,
+        description="pairwise only: a's votes with the responses shown in the other order, in the original A/B "
+                    "identities (as /v1/comparisons reports orders); gives positional agreement")
+    ratings: list[list[float | str | None]] | None = Field(
+        default=None, max_length=MAX_RATERS,
+        description="raters x items matrix, null for missing; instead of a and b")
+    groups: list[str | int] | None = Field(default=None, max_length=MAX_ITEMS,
+                                           description="group id per item (prompt, document) for the grouped level")
+    systems: list[str | int] | None = Field(default=None, max_length=MAX_ITEMS,
+                                            description="system id per item for the system level")
+    labels: list[float | str] | None = Field(
+        default=None, max_length=1000,
+        description="the rating scale, e.g. [1, 2, 3, 4, 5]; required for ordinal a/b (kappa); never inferred")
+    kendall_variant: Literal["b", "c"] = "b"
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    n_resamples: int = Field(default=1000, ge=100, le=10_000)
+    seed: str = Field(default="agreement", max_length=200, description="seeds the bootstrap: same request, same CIs")
+
+
+class EstimateOut(BaseModel):
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    reason: str | None = Field(default=None, description="why the estimate or CI is missing, or how the CI was made")
+
+
+class ScoreStats(BaseModel):
+    n: int
+    pearson: EstimateOut
+    spearman: EstimateOut
+    kendall: EstimateOut
+    kendall_variant: str
+    exact_agreement: EstimateOut
+    within_one_agreement: EstimateOut
+    quadratic_kappa: EstimateOut
+
+
+class LevelStats(BaseModel):
+    level: str
+    n: int
+    pearson: EstimateOut
+    spearman: EstimateOut
+    kendall: EstimateOut
+    kendall_variant: str
+    groups_used: int | None = None
+    groups_skipped: int | None = None
+
+
+class PairwiseStats(BaseModel):
+    n: int
+    accuracy: EstimateOut
+    accuracy_without_ties: EstimateOut
+    cohen_kappa: EstimateOut
+    macro_precision: EstimateOut
+    macro_recall: EstimateOut
+    macro_f1: EstimateOut
+    positional_agreement: EstimateOut | None
+    classes: list[str]
+
+
+class RaterVsRestOut(BaseModel):
+    rater: int
+    statistics: dict[str, EstimateOut]
+
+
+class RaterPairOut(BaseModel):
+    rater_a: int
+    rater_b: int
+    cohen_kappa: EstimateOut
+
+
+class RaterStats(BaseModel):
+    raters: int
+    units: int
+    alpha_level: str
+    alpha: EstimateOut
+    rater_vs_rest: list[RaterVsRestOut]
+    pairs: list[RaterPairOut]
+
+
+class AgreementResponse(BaseModel):
+    kind: str
+    confidence: float
+    n_resamples: int
+    scores: ScoreStats | None = Field(default=None, description="pooled score statistics (a/b, ordinal or interval)")
+    grouped: LevelStats | None = None
+    system: LevelStats | None = None
+    pairwise: PairwiseStats | None = None
+    raters: RaterStats | None = Field(default=None, description="alpha and each rater vs the rest (from ratings)")
+
+
+@router.post("/agreement", response_model=AgreementResponse, responses=ERRORS)
+def agreement(body: AgreementRequest) -> dict:
+    # a plain def: FastAPI runs it in the thread pool, so a long bootstrap never blocks the event loop
+    _check_shape(body)
+    config = BootstrapConfig(confidence=body.confidence, n_resamples=body.n_resamples, seed=body.seed)
+    out: dict = {"kind": body.kind, "confidence": body.confidence, "n_resamples": body.n_resamples}
+    if body.ratings is not None:
+        labels = _numeric_labels(body.labels) if body.kind != "pairwise" else None
+        out["raters"] = asdict(rater_agreement(body.ratings, body.kind, labels=labels,
+                                               kendall_variant=body.kendall_variant, bootstrap=config))
+        return out
+    if body.kind == "pairwise":
+        out["pairwise"] = asdict(pairwise_agreement(_votes(body.a, "a"), _votes(body.b, "b"),
+                                                    a_swapped=body.a_swapped, bootstrap=config))
+        return out
+    a, b = _numbers(body.a, "a"), _numbers(body.b, "b")
+    labels = _numeric_labels(body.labels)
+    if body.kind == "ordinal" and labels is None:
+        raise InvalidInput("ordinal agreement needs the rating scale in 'labels' (e.g. [1, 2, 3, 4, 5], from the "
+                           "rubric): kappa depends on it and it is never inferred from the data", field="labels")
+    out["scores"] = asdict(score_agreement(a, b, labels=labels, kendall_variant=body.kendall_variant, bootstrap=config))
+    if body.groups is not None:
+        out["grouped"] = asdict(grouped_correlations(a, b, body.groups, kendall_variant=body.kendall_variant,
+                                                     bootstrap=config))
+    if body.systems is not None:
+        out["system"] = asdict(system_correlations(a, b, body.systems, kendall_variant=body.kendall_variant,
+                                                   bootstrap=config))
+    return out
+
+
+def _check_shape(body: AgreementRequest) -> None:
+    if body.ratings is not None:
+        extra = [f for f in ("a", "b", "a_swapped", "groups", "systems") if getattr(body, f) is not None]
+        if extra:
+            raise InvalidInput(f"give either 'ratings' or 'a' and 'b', not both (also got {', '.join(extra)})",
+                               field=extra[0])
+        for i, row in enumerate(body.ratings):
+            if len(row) > MAX_ITEMS:
+                raise InvalidInput(f"ratings row {i} has {len(row)} items; the limit is {MAX_ITEMS}", field="ratings")
+        return
+    if body.a is None or body.b is None:
+        missing = "a" if body.a is None else "b"
+        raise InvalidInput(f"send '{missing}': two paired label lists 'a' and 'b', or a 'ratings' matrix",
+                           field=missing)
+    if len(body.a) != len(body.b):
+        raise InvalidInput(f"'a' has {len(body.a)} items but 'b' has {len(body.b)}; they must be paired item by item",
+                           field="b")
+    for name in ("a_swapped", "groups", "systems"):
+        value = getattr(body, name)
+        if value is not None and len(value) != len(body.a):
+            raise InvalidInput(f"'{name}' has {len(value)} entries but 'a' has {len(body.a)}; give one per item",
+                               field=name)
+    if body.kind == "pairwise":
+        for name in ("groups", "systems"):
+            if getattr(body, name) is not None:
+                raise InvalidInput(f"'{name}' levels are for score correlations; pairwise votes are pooled",
+                                   field=name)
+        if body.labels is not None and sorted(map(str, body.labels)) != sorted(VOTES):
+            raise InvalidInput("pairwise votes are always 'A', 'B', 'tie'; omit 'labels'", field="labels")
+    elif body.a_swapped is not None:
+        raise InvalidInput("'a_swapped' is for pairwise votes (kind='pairwise')", field="a_swapped")
+
+
+def _numbers(values: list[float | str] | None, name: str) -> list[float]:
+    bad = [v for v in values or [] if not isinstance(v, float | int)]
+    if bad:
+        raise InvalidInput(f"'{name}' must hold numbers for ordinal and interval kinds; got {bad[0]!r}", field=name)
+    return [float(v) for v in values or []]
+
+
+def _numeric_labels(labels: list[float | str] | None) -> list[float] | None:
+    return None if labels is None else _numbers(labels, "labels")
+
+
+def _votes(values: list[float | str] | None, name: str) -> list[str]:
+    return [v if isinstance(v, str) else repr(v) for v in values or []]
