@@ -106,3 +106,29 @@ def test_unknown_run(client):
     for path in ("/v1/runs/run_x", "/v1/runs/run_x/items", "/v1/runs/run_x/report"):
         r = client.get(path)
         assert r.status_code == 404 and r.json()["error"]["field"] == "id"
+
+
+def test_report_gives_a_verdict_with_uncertainty_and_ppi(client):
+    items = make_items(40)
+    for i, item in enumerate(items[:12]):
+        item["human_preference"] = "tuned" if i % 4 else "tie"
+    run_id = client.post("/v1/runs", json=run_body(items, judges=["longer", "first"])).json()["id"]
+    wait_done(client, run_id)
+    rep = client.get(f"/v1/runs/{run_id}/report").json()
+    assert rep["complete"] is True and rep["n_items"] == 40
+    assert isinstance(rep["verdict"], str) and "n = 40" in rep["verdict"]
+    judges = {j["judge"]: j for j in rep["judges"]}
+    # the position-biased judge is visible: it never agrees with itself across orders
+    assert judges["first"]["position_consistency"]["estimate"] == 0.0
+    assert judges["first"]["first_position_share"]["estimate"] == 1.0
+    assert judges["longer"]["position_consistency"]["estimate"] == 1.0
+    ppi = rep["ppi"]
+    assert ppi["n_human"] == 12 and ppi["n_judge_only"] == 28
+    assert ppi["ppi"]["ci_low"] <= ppi["ppi"]["estimate"] <= ppi["ppi"]["ci_high"]
+
+
+def test_human_preference_must_name_a_system(client):
+    items = make_items(3)
+    items[1]["human_preference"] = "gpt"
+    r = client.post("/v1/runs", json=run_body(items))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "items.1.human_preference"

@@ -141,6 +141,7 @@ async def get_run_items(id: str, ctx: AppContext = Depends(get_ctx)) -> list[dic
 @router.get("/{id}/report", responses=ERRORS)
 async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
     run = _run(ctx, id)
+    from judge_service.runs.ppi_report import ppi_win_rate
     from judge_service.runs.records import to_records
     from judge_service.runs.report import ReportOptions, build_report
 
@@ -157,6 +158,7 @@ async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
         target_difference=opts.get("target_difference"),
     ))
     progress = _progress(ctx, run.id, run.total)
-    return {"run_id": run.id, "status": run.status, "complete": progress["pending"] == 0, "progress": progress,
+    ppi = ppi_win_rate([r.item for r in rows], [r.result for r in rows], spec, opts.get("confidence", 0.95))
+    return {"ppi": ppi} | {"run_id": run.id, "status": run.status, "complete": progress["pending"] == 0, "progress": progress,
             "rubric": spec["rubric"], "judges": spec["judges"], "baseline": spec["baseline"],
             "candidate": spec["candidate"], "mode": spec["mode"]} | report.to_dict()

@@ -20,6 +20,9 @@ class RunItem(BaseModel):
     outputs: dict[str, str] = Field(description="system name -> that system's response")
     metadata: dict[str, dict] = Field(default_factory=dict,
                                       description="system name -> generation metadata (model, chat_template, temperature, ...)")
+    human_preference: str | None = Field(
+        default=None, description="a human's verdict on this item: the baseline's name, the candidate's name or 'tie'; "
+                                  "items with one feed the prediction-powered (PPI) estimate in the report")
 
     def conversation(self) -> list[tuple[str, str]]:
         if self.prompt is not None:
@@ -91,6 +94,9 @@ def validate_items(spec: RunSpec, items: list[RunItem], *, max_items: int, max_t
             if text is not None and len(text) > max_text_chars:
                 raise PayloadTooLarge(f"item '{item.id}': {name} is {len(text)} characters; the limit is {max_text_chars}",
                                       field=f"{where}.{name}")
+        if item.human_preference is not None and item.human_preference not in systems | {"tie"}:
+            raise InvalidInput(f"item '{item.id}': human_preference must be '{spec.baseline}', '{spec.candidate}' or 'tie'",
+                               field=f"{where}.human_preference")
         unknown_meta = sorted(set(item.metadata) - systems)
         if unknown_meta:
             raise InvalidInput(f"item '{item.id}' has metadata for unknown system(s) {unknown_meta}", field=f"{where}.metadata")
