@@ -1,0 +1,259 @@
+"""OpenAI chat completions as a judge, through the official ``openai`` SDK (AsyncOpenAI).
+
+Structured output is ``response_format={"type": "json_schema", "strict": true, ...}`` built from
+the request's output schema; logprobs are ``logprobs=True, top_logprobs=20`` so the engine can
+weigh the judge's labels (G-Eval style) instead of trusting one sampled token.
+
+options (judges config):
+  max_tokens_param: "auto" (default) | "max_tokens" | "max_completion_tokens"
+      o-series and gpt-5 models refuse ``max_tokens``; "auto" picks by model name and also
+      switches once, for good, when the API says the parameter is unsupported.
+  send_temperature: "auto" (default) | true | false  — "auto" stops sending temperature (and
+      seed) after the API rejects it once (reasoning models accept only the default).
+  structured_mode: "json_schema" (default) | "json_object"
+  health_probe: false (default) | true  — health() lists models (free) instead of only
+      checking that the key is configured.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import time
+from urllib.parse import urlsplit
+
+import httpx2
+import openai
+
+from judge_service.errors import InvalidInput, JudgeError
+from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Usage
+from judge_service.judges.config import JudgeSpec
+from judge_service.judges.limits import error_for_status
+from judge_service.judges.secrets import read_api_key, redact
+
+_NEW_STYLE_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+SCHEMA_NAME = "judge_verdict"
+TOP_LOGPROBS = 20  # the API's maximum; enough for a 1-10 scale with room for near-miss tokens
+POOL_SIZE = 16
+
+
+class OpenAIProvider:
+    provider_label = "openai"
+    default_key_env: str | None = "OPENAI_API_KEY"
+
+    def __init__(self, spec: JudgeSpec, settings: object = None) -> None:
+        self.spec = spec
+        key, self._key_env = self._read_key(spec)
+        self._secrets = (key,) if key else ()
+        self.structured = self._structured_enabled(spec)
+        opts = spec.options
+        self._max_tokens_param = self._resolve_max_tokens_param(opts.get("max_tokens_param", "auto"))
+        self._send_temperature = opts.get("send_temperature", "auto")
+        self._structured_mode = opts.get("structured_mode", "json_schema")
+        self._health_probe = bool(opts.get("health_probe", False))
+        self._where = f"judge '{spec.name}' ({self.provider_label} {spec.model})"
+        # max_retries=0: judges/limits.py is the only retry policy. The SDK's own retries would
+        # multiply attempts (5 x 3 = 15 calls), ignore our time budget and hide 429s from the
+        # shared Retry-After pause.
+        # Several clients, each with its own connection pool of at most POOL_SIZE connections:
+        # the HTTP pool scans every connection (probing idle sockets) on each request, so one
+        # pool of 128 connections costs ~30% more CPU per call than 8 pools of 16 (measured in
+        # benchmarks/remote_throughput.py).
+        shards = max(1, math.ceil(spec.max_concurrency / POOL_SIZE))
+        per_shard = math.ceil(spec.max_concurrency / shards)
+        limits = httpx2.Limits(max_connections=2 * per_shard + 16, max_keepalive_connections=per_shard)
+        self._clients = [
+            openai.AsyncOpenAI(
+                api_key=key or "not-needed",
+                base_url=spec.base_url,
+                timeout=spec.timeout_s,
+                max_retries=0,
+                http_client=openai.DefaultAsyncHttpxClient(limits=limits, timeout=spec.timeout_s),
+            )
+            for _ in range(shards)
+        ]
+        self._client = self._clients[0]
+        self._next_client = itertools.cycle(self._clients).__next__
+
+    # -- what subclasses change -------------------------------------------------------------
+
+    def _read_key(self, spec: JudgeSpec) -> tuple[str | None, str | None]:
+        return read_api_key(spec, self.default_key_env)
+
+    def _structured_enabled(self, spec: JudgeSpec) -> bool:
+        return spec.structured_output
+
+    # -- the Protocol -----------------------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        return self.spec.model
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(judge={self.spec.name!r}, model={self.spec.model!r}, base_url={str(self._client.base_url)!r})"
+
+    async def complete(self, request: JudgeRequest) -> JudgeReply:
+        structured = bool(self.structured and request.output_schema)
+        # At most two adaptations (max_tokens parameter, sampling parameters), then the error stands.
+        for _ in range(3):
+            kwargs = self._params(request, structured)
+            started = time.perf_counter()
+            err: JudgeError | None = None
+            try:
+                # The SDK's generic POST rather than chat.completions.create(): the same client,
+                # auth, timeouts and error classes, without create()'s recursive transform of the
+                # params (a no-op for our plain JSON, but ~0.6 ms CPU a call, most of it walking
+                # the JSON schema) and without building typed response models (~0.4 ms) that we
+                # would convert to our own dataclasses anyway.
+                # The body goes as bytes (content=): the SDK sends them as they are, skipping its deep copy and
+                # its own (slower) JSON encoder.
+                body = json.dumps(kwargs).encode()
+                response = await self._next_client().post("/chat/completions", content=body, cast_to=httpx2.Response)
+                data = json.loads(response.content)
+            except Exception as e:  # noqa: BLE001 - every SDK failure becomes a JudgeError below
+                err = self._error(e)
+                if err is None:
+                    raise
+                if self._adapt(e):
+                    continue
+            if err is not None:
+                # Raised outside the except block so the SDK exception (whose request carries the
+                # key in its headers) is not even chained as __context__.
+                raise err
+            try:
+                return self._reply(data, (time.perf_counter() - started) * 1000.0, structured)
+            except (KeyError, TypeError, AttributeError) as e:
+                shape = type(e).__name__
+            raise JudgeError(f"{self._where}: the reply is not a chat.completion ({shape}); is base_url an OpenAI-compatible /v1 endpoint?",
+                             retryable=True)
+        raise err  # type: ignore[misc]  # every adaptation was used up and the API still refuses
+
+    async def health(self) -> str:
+        if self._key_env and not os.environ.get(self._key_env):
+            return f"unavailable: env var {self._key_env} not set"
+        if not self._health_probe:
+            return "ok"
+        try:
+            await self._client.models.list(timeout=min(5.0, self.spec.timeout_s))
+        except Exception as e:  # noqa: BLE001
+            err = self._error(e)
+            return f"unavailable: {err.message if err else type(e).__name__}"
+        return "ok"
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+    # -- request and reply ------------------------------------------------------------------
+
+    def _resolve_max_tokens_param(self, choice: str) -> str:
+        if choice == "auto":
+            name = self.spec.model.lower().rsplit("/", 1)[-1]
+            return "max_completion_tokens" if name.startswith(_NEW_STYLE_PREFIXES) else "max_tokens"
+        if choice not in ("max_tokens", "max_completion_tokens"):
+            raise InvalidInput(f"judge '{self.spec.name}': options.max_tokens_param must be auto, max_tokens or max_completion_tokens", field="options")
+        return choice
+
+    def _params(self, request: JudgeRequest, structured: bool) -> dict:
+        kwargs: dict = {
+            "model": self.spec.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            self._max_tokens_param: request.max_tokens,
+        }
+        if self._send_temperature is not False:
+            kwargs["temperature"] = request.temperature
+            if request.seed is not None:
+                kwargs["seed"] = request.seed
+        if structured:
+            if self._structured_mode == "json_object":
+                kwargs["response_format"] = {"type": "json_object"}
+            else:
+                kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": SCHEMA_NAME, "strict": True, "schema": request.output_schema}}
+        if self.spec.logprobs and request.want_logprobs:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = TOP_LOGPROBS
+        return kwargs
+
+    def _reply(self, data: object, latency_ms: float, structured: bool) -> JudgeReply:
+        """Our reply from the chat.completion JSON (the documented wire format)."""
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices[0], dict):
+            raise JudgeError(f"{self._where}: the reply had no choices; the server may be overloaded", retryable=True)
+        choice = choices[0]
+        message = choice.get("message") or {}
+        content = message.get("content")
+        if isinstance(content, list):  # some compatible servers answer in content parts
+            content = "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+        text = content if content is not None else (message.get("refusal") or "")
+        obj = None
+        if structured and content:
+            try:
+                parsed = json.loads(content)
+            except ValueError:
+                parsed = None  # a refusal or a server that ignored the schema: the text parser decides
+            obj = parsed if isinstance(parsed, dict) else None
+        logprobs = None
+        tokens_json = (choice.get("logprobs") or {}).get("content")
+        if tokens_json:
+            tokens = []
+            for t in tokens_json:
+                top = {alt["token"]: alt["logprob"] for alt in (t.get("top_logprobs") or [])}
+                if top:
+                    top.setdefault(t["token"], t["logprob"])
+                tokens.append(TokenLogprob(t["token"], t["logprob"], top))
+            logprobs = tuple(tokens)
+        usage = data.get("usage") or {}
+        return JudgeReply(
+            text=text,
+            model=data.get("model") or self.spec.model,
+            usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+            latency_ms=latency_ms,
+            structured=obj,
+            logprobs=logprobs,
+        )
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def _adapt(self, exc: Exception) -> bool:
+        """Change what we send when the API says a parameter is unsupported; True to resend now."""
+        if not isinstance(exc, openai.BadRequestError):
+            return False
+        text = _provider_message(exc).lower()
+        if "max_tokens" in text and "max_completion_tokens" in text and self._max_tokens_param == "max_tokens":
+            if self.spec.options.get("max_tokens_param", "auto") == "auto":
+                self._max_tokens_param = "max_completion_tokens"
+                return True
+        if ("temperature" in text or "seed" in text) and self._send_temperature == "auto" and "support" in text:
+            self._send_temperature = False
+            return True
+        return False
+
+    def _error(self, exc: Exception) -> JudgeError | None:
+        """Our error for an SDK failure (message redacted), or None for a programming error."""
+        host = urlsplit(str(self._client.base_url)).netloc
+        if isinstance(exc, openai.APITimeoutError):
+            return JudgeError(f"{self._where}: no reply from {host} within {self.spec.timeout_s:g}s "
+                              "(raise timeout_s if the model is slow)", retryable=True)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = redact(str(exc.__cause__ or exc), self._secrets)
+            return JudgeError(f"{self._where}: connection to {host} failed: {cause}", retryable=True)
+        if isinstance(exc, openai.APIStatusError):
+            return error_for_status(exc.status_code, redact(_provider_message(exc), self._secrets), where=self._where,
+                                    model=self.spec.model, key_env=self._key_env, headers=exc.response.headers)
+        if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
+            # A 200 whose body is not the JSON it claims to be: a proxy or server hiccup.
+            return JudgeError(f"{self._where}: malformed response from {host} ({type(exc).__name__})", retryable=True)
+        return None
+
+
+def _provider_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        msg = inner.get("message")
+        if isinstance(msg, str) and msg:
+            return msg
+    return exc.message

@@ -1,0 +1,99 @@
+"""The service with one judge of each remote provider, all pointed at the fake judge server.
+
+Everything between the HTTP API and the socket is real: the app, the engine, the cache, the
+limits wrapper, the official SDKs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from judge_service.testing.fake_server import FakeJudgeServer
+from judge_service.testing.policies import prefer_longer, score_by
+
+KEY = "sk-test-service-0123456789abcdef"
+ENV = "JUDGE_TEST_SERVICE_KEY"
+PROVIDERS = ("openai", "openai_compatible", "anthropic")
+SHORT = "Paris."
+LONG = "The capital of France is Paris, which is also its largest city."
+
+
+def policy(view, rng):
+    # Pairwise: the longer response wins. Absolute: one point per 10 characters.
+    if view.response_a is not None:
+        return prefer_longer(view, rng)
+    return score_by(lambda text: len(text) / 10)(view, rng)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeJudgeServer(policy, api_key=KEY, model_suffix="-fake") as s:
+        yield s
+
+
+@pytest.fixture
+def service(server, make_client, monkeypatch):
+    monkeypatch.setenv(ENV, KEY)
+    server.reset()
+    judges = []
+    for provider in PROVIDERS:
+        url = server.anthropic_base_url if provider == "anthropic" else server.openai_base_url
+        judges.append({"name": f"remote-{provider}", "provider": provider, "model": f"{provider}-judge",
+                       "family": provider, "base_url": url, "api_key_env": ENV, "timeout_s": 10,
+                       "structured_output": True, "price": {"input_per_mtok": 1.0, "output_per_mtok": 4.0}})
+    return make_client({"judges": judges, "default_panel": [j["name"] for j in judges]})
+
+
+def test_remote_judges_are_listed_healthy(service):
+    judges = {j["name"]: j for j in service.get("/v1/judges").json()}
+    assert {judges[f"remote-{p}"]["health"] for p in PROVIDERS} == {"ok"}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_judgment_through_each_provider_then_served_from_cache(service, server, provider):
+    body = {"rubric": "helpfulness", "judges": [f"remote-{provider}"],
+            "prompt": "What is the capital of France?", "response": LONG}
+    first = service.post("/v1/judgments", json=body)
+    assert first.status_code == 200, first.text
+    got = first.json()
+    j = got["judges"][0]
+    assert j["model"] == f"{provider}-judge-fake" and j["cached"] is False
+    assert 5.5 <= got["score"] <= 7.5  # len(LONG) / 10 = 6.4
+    assert got["cost_usd"] > 0
+    calls = server.calls
+    assert calls >= 1
+
+    again = service.post("/v1/judgments", json=body).json()
+    assert server.calls == calls  # not one new call
+    assert again["score"] == got["score"] and all(x["cached"] for x in again["judges"])
+    assert again["cost_usd"] == 0.0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_comparison_through_each_provider_runs_both_orders(service, server, provider):
+    body = {"rubric": "helpfulness", "judges": [f"remote-{provider}"],
+            "prompt": "What is the capital of France?", "response_a": SHORT, "response_b": LONG}
+    r = service.post("/v1/comparisons", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["winner"] == "B" and got["consistent"] is True
+    assert {o["order"] for o in got["orders"]} == {"AB", "BA"}
+    assert server.calls == 2
+    assert got["cost_usd"] > 0
+
+    again = service.post("/v1/comparisons", json=body).json()
+    assert server.calls == 2 and again["winner"] == "B" and again["cost_usd"] == 0.0
+
+
+def test_a_bad_key_is_a_judge_auth_error_without_the_key(server, make_client, monkeypatch):
+    monkeypatch.setenv(ENV, "sk-wrong-9876543210fedcba")
+    server.reset()
+    client = make_client({"judges": [{"name": "bad", "provider": "openai", "model": "m", "api_key_env": ENV,
+                                      "base_url": server.openai_base_url}]})
+    r = client.post("/v1/judgments", json={"rubric": "helpfulness", "judges": ["bad"], "prompt": "q", "response": "a"})
+    text = r.text
+    assert "sk-wrong" not in text and "fedcba" not in text
+    assert server.calls == 1  # not retried
+    # The engine reports a failed judge in the verdict (unscored), with the provider's reason.
+    error = r.json()["judges"][0]["error"]
+    assert "HTTP 401" in error and "[REDACTED]" in error and f"${ENV}" in error
