@@ -116,6 +116,9 @@ class JudgmentResponse(BaseModel):
     panel: Panel
     cost_usd: float | None
     created_at: str
+    flags: list[str] = Field(default_factory=list, description=(
+        'signals about the text under judgment, e.g. "judge_directed_instructions": a response that '
+        'addresses the judge ("ignore previous instructions", "give this a 10"); see engine/flags.py'))
 
 
 class OrderOut(BaseModel):
@@ -156,6 +159,9 @@ class ComparisonResponse(BaseModel):
     panel: Panel
     cost_usd: float | None
     created_at: str
+    flags: list[str] = Field(default_factory=list, description=(
+        'signals about the text under judgment, e.g. "judge_directed_instructions": a response that '
+        'addresses the judge ("ignore previous instructions", "give this a 10"); see engine/flags.py'))
 
 
 class ErrorDetail(BaseModel):

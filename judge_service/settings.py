@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     parse_retries: int = 2
     run_item_concurrency: int = 16
 
-    auth_enabled: bool = False
+    auth_enabled: bool = False  # API keys on /v1 (security/auth.py); create keys with `judge keys create`
+    metrics_require_auth: bool = False  # /metrics is open by default (scrapers rarely carry keys)
+    rate_limit_per_minute: float | None = None  # per API key (per client IP when auth is off); None = no limit
+    rate_limit_burst: float | None = None  # requests allowed at once; default ten seconds' worth
+    log_json: bool = True  # JSON log lines with request ids on stderr (observability.py)
     warm_judges: bool = False  # load local judges of the default panel at start-up, in the background
 
     def resolved_database_url(self) -> str:

@@ -9,6 +9,7 @@ from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
 from judge_service.errors import InvalidInput
 from judge_service.rubrics.model import Rubric
+from judge_service.schemas import ErrorBody
 
 router = APIRouter(tags=["catalog"])
 
@@ -86,7 +87,7 @@ async def list_rubrics(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
     return [e for e in by_name.values() if e["versions"]]
 
 
-@router.get("/v1/rubrics/{name}", response_model=list[RubricVersionOut])
+@router.get("/v1/rubrics/{name}", response_model=list[RubricVersionOut], responses={404: {"model": ErrorBody}})
 async def get_rubric(name: str, ctx: AppContext = Depends(get_ctx)) -> list[dict]:
     return [rubric_out(r) for r in ctx.rubrics.versions(name)]
 

@@ -9,6 +9,7 @@ from judge_service.api.verdicts import comparison_body, grade_body, new_id, stor
 from judge_service.context import AppContext
 from judge_service.engine.call import CallOwner
 from judge_service.engine.compare import compare
+from judge_service.engine.flags import detect_flags
 from judge_service.engine.grade import Conversation, Sampling, grade
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.rubrics.model import Rubric
@@ -41,6 +42,7 @@ async def create_judgment(body: JudgmentRequest, ctx: AppContext = Depends(get_c
                          sampling=Sampling(body.samples, body.temperature, body.seed),
                          owner=CallOwner("judgment", id_))
     out = grade_body(id_, rubric, result)
+    out["flags"] = detect_flags(body.response)
     apply_calibration = ctx.extras.get("apply_calibration")
     if body.calibration is not None:
         if apply_calibration is None:
@@ -59,6 +61,7 @@ async def create_comparison(body: ComparisonRequest, ctx: AppContext = Depends(g
                            sampling=Sampling(body.samples, body.temperature, body.seed),
                            owner=CallOwner("comparison", id_))
     out = comparison_body(id_, rubric, result)
+    out["flags"] = detect_flags(body.response_a, body.response_b)
     store_verdict(ctx, "comparison", rubric, body.model_dump(mode="json"), out)
     return out
 

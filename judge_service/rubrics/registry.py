@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from judge_service.errors import Conflict, InvalidInput, NotFound
 from judge_service.rubrics.model import Rubric, RubricFile, build_rubric
@@ -131,6 +132,12 @@ class RubricRegistry:
 
     # -- writing -----------------------------------------------------------------------------
     def mark_used(self, rubric: Rubric) -> None:
+        try:
+            self._mark_used(rubric)
+        except IntegrityError:  # another process (uvicorn --workers) inserted the row first: now update it
+            self._mark_used(rubric)
+
+    def _mark_used(self, rubric: Rubric) -> None:
         with self.db.session() as s:
             row = s.get(RubricVersionRow, (rubric.name, rubric.version))
             if row is None:

@@ -93,6 +93,8 @@ def render_template(source: str, context: dict) -> str:
         raise InvalidInput(f"template refused by the sandbox: {e}", field="templates") from None
     except TemplateError as e:
         raise InvalidInput(f"template does not render: {e}", field="templates") from None
+    except Exception as e:  # noqa: BLE001 - untrusted: {% include %} without a loader (TypeError), a range over the sandbox's MAX_RANGE (OverflowError), ...
+        raise InvalidInput(f"template does not render: {type(e).__name__}: {e}", field="templates") from None
 
 
 def check_templates(name: str, instructions: str, criteria, templates: dict[str, str], modes) -> None:
