@@ -100,3 +100,28 @@ class RunItemRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RatingSetRow(Base):
+    """Human ratings, identified by the hash of their canonical content."""
+
+    __tablename__ = "rating_sets"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    rubric: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CalibrationRow(Base):
+    __tablename__ = "calibrations"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    rating_set_id: Mapped[str] = mapped_column(String(40), ForeignKey("rating_sets.id"))
+    spec: Mapped[dict] = mapped_column(JSON)  # rubric ref+hash, judges, samples, folds
+    report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    mapping: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
