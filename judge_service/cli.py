@@ -1,10 +1,14 @@
-"""The ``judge`` command. ``judge serve`` runs the service; other commands are added per feature."""
+"""The ``judge`` command. ``judge serve`` runs the service; the other commands are clients of it
+(``--url``) or of a service built in-process (``--local``), one module per family of commands."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import typer
+
+from judge_service import cli_catalog, cli_judging, cli_runs, cli_stats
 
 app = typer.Typer(help="judge-service: did the fine-tune beat the base model?", no_args_is_help=True)
 
@@ -21,6 +25,7 @@ def serve(
     config: Path | None = typer.Option(None, "--config", help="judges YAML (default: JUDGE_CONFIG or the embedded local judge)"),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="where the SQLite file and model cache live"),
     log_level: str = typer.Option("info"),
+    warm: bool = typer.Option(True, "--warm/--no-warm", help="load local judge models at start-up, in the background"),
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
@@ -29,8 +34,42 @@ def serve(
     from judge_service.settings import Settings
 
     overrides = {k: v for k, v in {"config": config, "data_dir": data_dir}.items() if v is not None}
-    settings = Settings(**overrides)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    settings = Settings(**overrides, warm_judges=warm)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+
+
+app.command()(cli_judging.grade)
+app.command()(cli_judging.compare)
+app.command()(cli_catalog.judges)
+app.add_typer(cli_catalog.rubrics_app, name="rubrics")
+app.add_typer(cli_runs.run_app, name="run")
+app.command()(cli_stats.agreement)
+app.command()(cli_stats.calibrate)
+
+
+
+def mount(parent: typer.Typer, module: str, attribute: str, name: str, help_text: str) -> None:
+    """Mount a command group that lives in its own module (written alongside this one); the rest
+    of the CLI must work without it."""
+    try:
+        group = getattr(importlib.import_module(module), attribute)
+    except ImportError as e:
+        if e.name == module:
+            return
+        reason = str(e)  # the module exists but cannot load: say why instead of hiding the command
+
+        @parent.command(name, help=f"{help_text} (unavailable: run it to see why)",
+                     context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+        def _unavailable() -> None:
+            typer.echo(f"error: `judge {name}` could not load: {reason}", err=True)
+            raise typer.Exit(1)
+
+        return
+    parent.add_typer(group, name=name)
+
+
+mount(app, "judge_service.cli_metrics", "metrics_app", "metrics", "Perplexity and overlap metrics.")
+mount(app, "judge_service.cli_keys", "keys_app", "keys", "API keys for the service.")
 
 
 def main() -> None:

@@ -1,3 +1,87 @@
-"""judge-client: the Python client for judge-service."""
+"""judge-client: the Python client for judge-service (httpx + pydantic only).
 
-__version__ = "0.1.0"
+    from judge_client import JudgeClient
+    client = JudgeClient()                      # $JUDGE_URL or http://127.0.0.1:8000
+    report = client.evaluate("outputs.jsonl", baseline="base", candidate="tuned", rubric="helpfulness")
+    print(report.verdict)
+"""
+
+from judge_client._async_client import AsyncJudgeClient
+from judge_client._client import JudgeClient
+from judge_client._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    Conflict,
+    Forbidden,
+    InternalError,
+    InvalidInput,
+    JudgeAuthError,
+    JudgeError,
+    JudgeServiceError,
+    LabelSetMismatch,
+    MissingExtra,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RunFailed,
+    Unauthorized,
+    WaitTimeout,
+)
+from judge_client._models import (
+    AbsoluteSummary,
+    Agreement,
+    Calibration,
+    CalibrationCreated,
+    Comparison,
+    Criterion,
+    Estimate,
+    JudgeInfo,
+    JudgeScore,
+    JudgeVerdict,
+    Judgment,
+    LevelAgreement,
+    Message,
+    MetricScore,
+    OrderVerdict,
+    Overlap,
+    PairedMetric,
+    PairwiseAgreement,
+    PairwiseSummary,
+    Panel,
+    Perplexity,
+    PerplexityComparison,
+    PerplexityResult,
+    RaterAgreement,
+    RaterPair,
+    RaterVsRest,
+    RatingSet,
+    ReportJudge,
+    RubricRef,
+    RubricSummary,
+    RubricVersion,
+    RunCreated,
+    RunItemResult,
+    RunProgress,
+    RunReport,
+    RunStatus,
+    ScoreAgreement,
+    ServiceModel,
+    Spread,
+    TextPerplexity,
+    Usage,
+)
+from judge_client._version import __version__
+
+__all__ = [
+    "APIConnectionError", "APIResponseValidationError", "APITimeoutError", "AbsoluteSummary", "Agreement",
+    "AsyncJudgeClient", "Calibration", "CalibrationCreated", "Comparison", "Conflict", "Criterion",
+    "Estimate", "Forbidden", "InternalError", "InvalidInput", "JudgeAuthError", "JudgeClient", "JudgeError",
+    "JudgeInfo", "JudgeScore", "JudgeServiceError", "JudgeVerdict", "Judgment", "LabelSetMismatch",
+    "LevelAgreement", "Message", "MetricScore", "MissingExtra", "NotFound", "OrderVerdict", "Overlap",
+    "PairedMetric", "PairwiseAgreement", "PairwiseSummary", "Panel", "PayloadTooLarge", "Perplexity",
+    "PerplexityComparison", "PerplexityResult", "RateLimited", "RaterAgreement", "RaterPair", "RaterVsRest",
+    "RatingSet", "ReportJudge", "RubricRef", "RubricSummary", "RubricVersion", "RunCreated", "RunFailed",
+    "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
+    "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
+]

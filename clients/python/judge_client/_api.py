@@ -1,0 +1,218 @@
+"""The endpoints, once: each function turns a method's arguments into a ``Call``. The sync and
+async clients only differ in how they send a Call, so their surfaces cannot drift apart."""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import TypeAdapter
+
+from judge_client import _models as m
+from judge_client._items import RecordsFrame, as_path, to_items, to_rows
+
+MessagesArg = Sequence[Mapping[str, str] | m.Message]
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    json: Any = None
+    files: dict[str, Any] | None = None
+    data: dict[str, str] | None = None
+    params: dict[str, Any] | None = None
+    cast: Callable[[Any], Any] | None = None
+
+    def parse(self, payload: Any) -> Any:
+        return self.cast(payload) if self.cast else payload
+
+
+def _model(cls: type[m.ServiceModel]) -> Callable[[Any], Any]:
+    return cls.model_validate
+
+
+def _list_of(cls: type[m.ServiceModel]) -> Callable[[Any], Any]:
+    return TypeAdapter(list[cls]).validate_python  # type: ignore[valid-type]
+
+
+def _seg(value: str) -> str:
+    """A path segment: ids and names are quoted so '/' or '?' in them cannot change the route."""
+    return quote(str(value), safe="@")
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """Leave unset arguments out, so the service's documented defaults apply."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _messages(messages: MessagesArg | None) -> list[dict[str, str]] | None:
+    if messages is None:
+        return None
+    return [x.model_dump(include={"role", "content"}) if isinstance(x, m.Message) else dict(x) for x in messages]
+
+
+# --- catalog ---------------------------------------------------------------------------------
+
+def health() -> Call:
+    return Call("GET", "/healthz")
+
+
+def judges() -> Call:
+    return Call("GET", "/v1/judges", cast=_list_of(m.JudgeInfo))
+
+
+def rubrics() -> Call:
+    return Call("GET", "/v1/rubrics", cast=_list_of(m.RubricSummary))
+
+
+def rubric(name: str) -> Call:
+    return Call("GET", f"/v1/rubrics/{_seg(name)}", cast=_list_of(m.RubricVersion))
+
+
+def add_rubric(rubric: Mapping[str, Any]) -> Call:
+    return Call("POST", "/v1/rubrics", json=dict(rubric), cast=_model(m.RubricVersion))
+
+
+# --- judging ---------------------------------------------------------------------------------
+
+def _judge_input(rubric: str, prompt: str | None, messages: MessagesArg | None, reference: str | None,
+                 judges: Sequence[str] | None, samples: int | None, temperature: float | None,
+                 seed: int | None) -> dict[str, Any]:
+    return _body(rubric=rubric, prompt=prompt, messages=_messages(messages), reference=reference,
+                 judges=list(judges) if judges is not None else None, samples=samples,
+                 temperature=temperature, seed=seed)
+
+
+def judge(*, rubric: str, response: str, prompt: str | None, messages: MessagesArg | None, reference: str | None,
+          judges: Sequence[str] | None, samples: int | None, temperature: float | None, seed: int | None,
+          calibration: str | None) -> Call:
+    body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
+    return Call("POST", "/v1/judgments", json=body | _body(response=response, calibration=calibration),
+                cast=_model(m.Judgment))
+
+
+def compare(*, rubric: str, response_a: str, response_b: str, prompt: str | None, messages: MessagesArg | None,
+            reference: str | None, judges: Sequence[str] | None, samples: int | None, temperature: float | None,
+            seed: int | None) -> Call:
+    body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
+    return Call("POST", "/v1/comparisons", json=body | {"response_a": response_a, "response_b": response_b},
+                cast=_model(m.Comparison))
+
+
+def get_judgment(judgment_id: str) -> Call:
+    return Call("GET", f"/v1/judgments/{_seg(judgment_id)}", cast=_model(m.Judgment))
+
+
+def get_comparison(comparison_id: str) -> Call:
+    return Call("GET", f"/v1/comparisons/{_seg(comparison_id)}", cast=_model(m.Comparison))
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+def run_spec(*, rubric: str, baseline: str, candidate: str, judges: Sequence[str] | None, mode: str | None,
+             samples: int | None, temperature: float | None, seed: int | None,
+             options: Mapping[str, Any] | None) -> dict[str, Any]:
+    return _body(rubric=rubric, baseline=baseline, candidate=candidate,
+                 judges=list(judges) if judges is not None else None, mode=mode, samples=samples,
+                 temperature=temperature, seed=seed, options=dict(options) if options is not None else None)
+
+
+def create_run(items: Iterable[Mapping[str, Any]] | RecordsFrame, spec: dict[str, Any]) -> Call:
+    rows = to_items(items, baseline=spec["baseline"], candidate=spec["candidate"])
+    return Call("POST", "/v1/runs", json=spec | {"items": rows}, cast=_model(m.RunCreated))
+
+
+def upload_run(path: str | Path, spec: dict[str, Any]) -> Call:
+    path = Path(path)
+    # Read now, not streamed: a retried request must be able to send the same bytes again.
+    content = path.read_bytes()
+    return Call("POST", "/v1/runs/upload", files={"file": (path.name, content)}, data={"spec": _json.dumps(spec)},
+                cast=_model(m.RunCreated))
+
+
+def run_status(run_id: str) -> Call:
+    return Call("GET", f"/v1/runs/{_seg(run_id)}", cast=_model(m.RunStatus))
+
+
+def run_items(run_id: str) -> Call:
+    return Call("GET", f"/v1/runs/{_seg(run_id)}/items", cast=_list_of(m.RunItemResult))
+
+
+def run_report(run_id: str) -> Call:
+    return Call("GET", f"/v1/runs/{_seg(run_id)}/report", cast=_model(m.RunReport))
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+def agreement(*, kind: str, a: Sequence[float | str] | None, b: Sequence[float | str] | None,
+              a_swapped: Sequence[str] | None, ratings: Sequence[Sequence[float | str | None]] | None,
+              groups: Sequence[str | int] | None, systems: Sequence[str | int] | None,
+              labels: Sequence[float | str] | None, kendall_variant: str | None, confidence: float | None,
+              n_resamples: int | None, seed: str | None) -> Call:
+    def _list(x: Any) -> Any:
+        return None if x is None else [list(r) if isinstance(r, (list, tuple)) else r for r in x]
+
+    return Call("POST", "/v1/agreement", json=_body(
+        kind=kind, a=_list(a), b=_list(b), a_swapped=_list(a_swapped), ratings=_list(ratings), groups=_list(groups),
+        systems=_list(systems), labels=_list(labels), kendall_variant=kendall_variant, confidence=confidence,
+        n_resamples=n_resamples, seed=seed), cast=_model(m.Agreement))
+
+
+def overlap(*, predictions: Sequence[str], references: Sequence[str | Sequence[str]],
+            predictions_b: Sequence[str] | None, metrics: Sequence[str] | None, tokenize: str | None,
+            use_stemmer: bool | None, labels: Sequence[str] | None, n_resamples: int | None,
+            confidence: float | None, seed: int | None, per_item: bool | None) -> Call:
+    refs = [r if isinstance(r, str) else list(r) for r in references]
+    return Call("POST", "/v1/metrics/overlap", json=_body(
+        predictions=list(predictions), references=refs,
+        predictions_b=list(predictions_b) if predictions_b is not None else None,
+        metrics=list(metrics) if metrics is not None else None, tokenize=tokenize, use_stemmer=use_stemmer,
+        labels=list(labels) if labels is not None else None, n_resamples=n_resamples, confidence=confidence,
+        seed=seed, per_item=per_item), cast=_model(m.Overlap))
+
+
+def perplexity(*, texts: Sequence[str], model: str | None, base_model: str | None, tuned_model: str | None,
+               base_url: str | None, remote_api_key: str | None, max_length: int | None, stride: int | None,
+               batch_size: int | None, confidence: float | None, n_resamples: int | None, seed: int | None) -> Call:
+    return Call("POST", "/v1/metrics/perplexity", json=_body(
+        texts=list(texts), model=model, base_model=base_model, tuned_model=tuned_model, base_url=base_url,
+        api_key=remote_api_key, max_length=max_length, stride=stride, batch_size=batch_size,
+        confidence=confidence, n_resamples=n_resamples, seed=seed), cast=_model(m.Perplexity))
+
+
+# --- human ratings and calibration -----------------------------------------------------------
+
+def create_rating_set(ratings: Any, *, name: str, kind: str, rubric: str | None) -> Call:
+    path = as_path(ratings)
+    form = _body(name=name, kind=kind, rubric=rubric)
+    if path is not None:
+        return Call("POST", "/v1/rating-sets/upload", files={"file": (path.name, path.read_bytes())}, data=form,
+                    cast=_model(m.RatingSet))
+    rows = to_rows(ratings)
+    if rows and all(isinstance(r.get("ratings"), Mapping) for r in rows):
+        return Call("POST", "/v1/rating-sets", json=form | {"items": rows}, cast=_model(m.RatingSet))
+    # Long rows (rater, rating) or wide ones (a column per rater), e.g. from a DataFrame: the
+    # service's upload parser already reads those, so send them to it as a JSON file.
+    payload = _json.dumps(rows, default=str).encode()
+    return Call("POST", "/v1/rating-sets/upload", files={"file": ("ratings.json", payload)}, data=form,
+                cast=_model(m.RatingSet))
+
+
+def get_rating_set(rating_set_id: str) -> Call:
+    return Call("GET", f"/v1/rating-sets/{_seg(rating_set_id)}", cast=_model(m.RatingSet))
+
+
+def create_calibration(*, rating_set: str, rubric: str | None, judges: Sequence[str] | None, samples: int | None,
+                       folds: int | None) -> Call:
+    return Call("POST", "/v1/calibrations", json=_body(
+        rating_set=rating_set, rubric=rubric, judges=list(judges) if judges is not None else None,
+        samples=samples, folds=folds), cast=_model(m.CalibrationCreated))
+
+
+def get_calibration(calibration_id: str) -> Call:
+    return Call("GET", f"/v1/calibrations/{_seg(calibration_id)}", cast=_model(m.Calibration))

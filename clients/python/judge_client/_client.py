@@ -1,0 +1,251 @@
+"""``JudgeClient``: the synchronous client. ``AsyncJudgeClient`` (``_async_client.py``) has the
+same methods, awaited."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from judge_client import _api
+from judge_client import _models as m
+from judge_client._api import Call, MessagesArg
+from judge_client._base import BaseClient
+from judge_client._exceptions import JudgeServiceError, RunFailed, WaitTimeout
+from judge_client._items import ItemsSource, RecordsFrame, as_path
+from judge_client._progress import ProgressArg, reporter
+
+
+class JudgeClient(BaseClient):
+    """A client for judge-service.
+
+    ``base_url`` defaults to ``$JUDGE_URL`` or http://127.0.0.1:8000 and ``api_key`` to
+    ``$JUDGE_API_KEY`` (sent as ``Authorization: Bearer``). Connection errors, timeouts, 429 and
+    503 are retried up to ``max_retries`` times with exponential backoff, honouring Retry-After.
+    ``transport`` is httpx's seam: pass ``httpx.MockTransport``, a wrapper, or an in-process ASGI
+    bridge to talk to a service without a socket.
+    """
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, timeout: float | httpx.Timeout = 60.0,
+                 max_retries: int = 3, transport: httpx.BaseTransport | None = None, *,
+                 initial_retry_delay: float = 0.5, max_retry_delay: float = 8.0) -> None:
+        super().__init__(base_url, api_key, timeout, max_retries, initial_retry_delay, max_retry_delay)
+        self._http = httpx.Client(base_url=self.base_url, headers=self._headers(), timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> JudgeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: Call) -> Any:
+        retries = 0
+        while True:
+            try:
+                response = self._http.request(call.method, call.path, **self._request_kwargs(call))
+            except httpx.TransportError as exc:
+                error: JudgeServiceError = self._transport_error(exc)
+            else:
+                result, failed = self._outcome(call, response)
+                if failed is None:
+                    return result
+                error = failed
+            delay = self.retry.delay(retries, error)
+            if delay is None:
+                raise error
+            retries += 1
+            time.sleep(delay)
+
+    # --- catalog -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """``GET /healthz``: ``{"status": "ok"}`` when the service and its database answer."""
+        return self._send(_api.health())
+
+    def judges(self) -> list[m.JudgeInfo]:
+        return self._send(_api.judges())
+
+    def rubrics(self) -> list[m.RubricSummary]:
+        return self._send(_api.rubrics())
+
+    def rubric(self, name: str) -> list[m.RubricVersion]:
+        """Every version of rubric ``name``, oldest first."""
+        return self._send(_api.rubric(name))
+
+    def add_rubric(self, rubric: Mapping[str, Any]) -> m.RubricVersion:
+        """Add a rubric version (same schema as ``rubrics/<name>/v<N>.yaml``). Same content again is a no-op."""
+        return self._send(_api.add_rubric(rubric))
+
+    # --- judging -----------------------------------------------------------------------------
+
+    def judge(self, *, rubric: str, response: str, prompt: str | None = None, messages: MessagesArg | None = None,
+              reference: str | None = None, judges: Sequence[str] | None = None, samples: int | None = None,
+              temperature: float | None = None, seed: int | None = None, calibration: str | None = None) -> m.Judgment:
+        """Grade ``response`` against ``rubric`` ("name" or "name@version"). Give ``prompt`` or ``messages``."""
+        return self._send(_api.judge(rubric=rubric, response=response, prompt=prompt, messages=messages,
+                                     reference=reference, judges=judges, samples=samples, temperature=temperature,
+                                     seed=seed, calibration=calibration))
+
+    def compare(self, *, rubric: str, response_a: str, response_b: str, prompt: str | None = None,
+                messages: MessagesArg | None = None, reference: str | None = None, judges: Sequence[str] | None = None,
+                samples: int | None = None, temperature: float | None = None, seed: int | None = None) -> m.Comparison:
+        """Which of two responses is better; both presentation orders run for every judge."""
+        return self._send(_api.compare(rubric=rubric, response_a=response_a, response_b=response_b, prompt=prompt,
+                                       messages=messages, reference=reference, judges=judges, samples=samples,
+                                       temperature=temperature, seed=seed))
+
+    def get_judgment(self, judgment_id: str) -> m.Judgment:
+        return self._send(_api.get_judgment(judgment_id))
+
+    def get_comparison(self, comparison_id: str) -> m.Comparison:
+        return self._send(_api.get_comparison(comparison_id))
+
+    # --- runs --------------------------------------------------------------------------------
+
+    def create_run(self, items: Iterable[Mapping[str, Any]] | RecordsFrame, *, baseline: str, candidate: str,
+                   rubric: str, judges: Sequence[str] | None = None, mode: str = "pairwise",
+                   samples: int | None = None, temperature: float | None = None, seed: int | None = None,
+                   options: Mapping[str, Any] | None = None) -> m.RunCreated:
+        """Start a run over ``items`` (dicts, or a DataFrame-like with ``to_dict("records")``).
+        Rows may carry ``outputs: {system: text}`` or one column per system."""
+        spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
+                             samples=samples, temperature=temperature, seed=seed, options=options)
+        return self._send(_api.create_run(items, spec))
+
+    def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
+                   judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
+                   temperature: float | None = None, seed: int | None = None,
+                   options: Mapping[str, Any] | None = None) -> m.RunCreated:
+        """Start a run from a JSONL (one item per line) or CSV (``id, prompt, reference?, <system>...``) file."""
+        spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
+                             samples=samples, temperature=temperature, seed=seed, options=options)
+        return self._send(_api.upload_run(path, spec))
+
+    def run_status(self, run_id: str) -> m.RunStatus:
+        return self._send(_api.run_status(run_id))
+
+    def run_items(self, run_id: str) -> list[m.RunItemResult]:
+        return self._send(_api.run_items(run_id))
+
+    def run_report(self, run_id: str) -> m.RunReport:
+        return self._send(_api.run_report(run_id))
+
+    def wait_for_run(self, run_id: str, *, poll_interval: float = 1.0, timeout: float | None = None,
+                     progress: ProgressArg = False) -> m.RunStatus:
+        """Poll until the run is done or failed and return its last status.
+
+        ``progress=True`` shows a tqdm bar (if tqdm is installed); a callable gets every status.
+        Raises ``WaitTimeout`` after ``timeout`` seconds; the run itself goes on in the service.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        bar = reporter(progress)
+        try:
+            while True:
+                status = self.run_status(run_id)
+                bar.update(status)
+                if status.finished:
+                    return status
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WaitTimeout(f"run {run_id} still '{status.status}' after {timeout}s "
+                                      f"({status.progress.done}/{status.progress.total} done); it continues in the "
+                                      "service: wait again or read its report later", resource_id=run_id)
+                time.sleep(poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic())))
+        finally:
+            bar.close()
+
+    def evaluate(self, items: ItemsSource, *, baseline: str, candidate: str, rubric: str,
+                 judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
+                 temperature: float | None = None, seed: int | None = None, options: Mapping[str, Any] | None = None,
+                 poll_interval: float = 1.0, timeout: float | None = None, progress: ProgressArg = True) -> m.RunReport:
+        """Did ``candidate`` beat ``baseline``? Submit a run, wait for it, return its report.
+
+        ``items``: a list of dicts, a JSONL/CSV path (uploaded as is), or a DataFrame-like.
+        Raises ``RunFailed`` if the run fails as a whole.
+        """
+        kwargs = dict(baseline=baseline, candidate=candidate, rubric=rubric, judges=judges, mode=mode,
+                      samples=samples, temperature=temperature, seed=seed, options=options)
+        path = as_path(items)
+        created = self.upload_run(path, **kwargs) if path else self.create_run(items, **kwargs)  # type: ignore[arg-type]
+        status = self.wait_for_run(created.id, poll_interval=poll_interval, timeout=timeout, progress=progress)
+        if status.status == "failed":
+            raise RunFailed(f"run {created.id} failed: {status.error or 'no reason given'}", run_id=created.id)
+        return self.run_report(created.id)
+
+    # --- statistics --------------------------------------------------------------------------
+
+    def agreement(self, *, kind: str, a: Sequence[float | str] | None = None, b: Sequence[float | str] | None = None,
+                  a_swapped: Sequence[str] | None = None,
+                  ratings: Sequence[Sequence[float | str | None]] | None = None,
+                  groups: Sequence[str | int] | None = None, systems: Sequence[str | int] | None = None,
+                  labels: Sequence[float | str] | None = None, kendall_variant: str | None = None,
+                  confidence: float | None = None, n_resamples: int | None = None,
+                  seed: str | None = None) -> m.Agreement:
+        """Agreement between labels you already have: judge (``a``) vs human (``b``), or a raters x
+        items ``ratings`` matrix. ``kind``: "ordinal" (give ``labels``, the scale), "interval" or
+        "pairwise" (votes "A", "B", "tie"). Every figure comes with a bootstrap CI and its n."""
+        return self._send(_api.agreement(kind=kind, a=a, b=b, a_swapped=a_swapped, ratings=ratings, groups=groups,
+                                         systems=systems, labels=labels, kendall_variant=kendall_variant,
+                                         confidence=confidence, n_resamples=n_resamples, seed=seed))
+
+    def overlap(self, predictions: Sequence[str], references: Sequence[str | Sequence[str]], *,
+                predictions_b: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
+                tokenize: str | None = None, use_stemmer: bool | None = None, labels: Sequence[str] | None = None,
+                n_resamples: int | None = None, confidence: float | None = None, seed: int | None = None,
+                per_item: bool | None = None) -> m.Overlap:
+        """Reference-overlap metrics (BLEU, chrF, TER, ROUGE, exact match, token F1, ...) with CIs;
+        with ``predictions_b``, a paired test of system B against system A."""
+        return self._send(_api.overlap(predictions=predictions, references=references, predictions_b=predictions_b,
+                                       metrics=metrics, tokenize=tokenize, use_stemmer=use_stemmer, labels=labels,
+                                       n_resamples=n_resamples, confidence=confidence, seed=seed, per_item=per_item))
+
+    def perplexity(self, texts: Sequence[str], *, model: str | None = None, base_model: str | None = None,
+                   tuned_model: str | None = None, base_url: str | None = None, remote_api_key: str | None = None,
+                   max_length: int | None = None, stride: int | None = None, batch_size: int | None = None,
+                   confidence: float | None = None, n_resamples: int | None = None,
+                   seed: int | None = None) -> m.Perplexity:
+        """Perplexity of ``texts`` under one model, or base vs tuned (``base_model`` + ``tuned_model``).
+        ``base_url`` scores on an OpenAI-compatible server; ``remote_api_key`` is that server's key."""
+        return self._send(_api.perplexity(texts=texts, model=model, base_model=base_model, tuned_model=tuned_model,
+                                          base_url=base_url, remote_api_key=remote_api_key, max_length=max_length,
+                                          stride=stride, batch_size=batch_size, confidence=confidence,
+                                          n_resamples=n_resamples, seed=seed))
+
+    # --- human ratings and calibration -------------------------------------------------------
+
+    def create_rating_set(self, ratings: ItemsSource, *, name: str, kind: str = "ordinal",
+                          rubric: str | None = None) -> m.RatingSet:
+        """Store human ratings: a JSON/JSONL/CSV path, rows ``{id, prompt, response | response_a +
+        response_b, ratings: {rater: value}}``, long rows (``rater``, ``rating``), wide rows (a
+        column per rater) or a DataFrame-like. ``kind``: "ordinal", "interval" or "pairwise"."""
+        return self._send(_api.create_rating_set(ratings, name=name, kind=kind, rubric=rubric))
+
+    def get_rating_set(self, rating_set_id: str) -> m.RatingSet:
+        return self._send(_api.get_rating_set(rating_set_id))
+
+    def create_calibration(self, *, rating_set: str, rubric: str | None = None, judges: Sequence[str] | None = None,
+                           samples: int | None = None, folds: int | None = None) -> m.CalibrationCreated:
+        """Judge a rating set's items and fit the judges to the humans (cross-validated)."""
+        return self._send(_api.create_calibration(rating_set=rating_set, rubric=rubric, judges=judges,
+                                                  samples=samples, folds=folds))
+
+    def get_calibration(self, calibration_id: str) -> m.Calibration:
+        return self._send(_api.get_calibration(calibration_id))
+
+    def wait_for_calibration(self, calibration_id: str, *, poll_interval: float = 1.0,
+                             timeout: float | None = None) -> m.Calibration:
+        """Poll until the calibration is done or failed; ``WaitTimeout`` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            cal = self.get_calibration(calibration_id)
+            if cal.finished:
+                return cal
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"calibration {calibration_id} still '{cal.status}' after {timeout}s; it continues "
+                                  "in the service", resource_id=calibration_id)
+            time.sleep(poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic())))

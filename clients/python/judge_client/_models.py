@@ -1,0 +1,464 @@
+"""Typed results. Every model allows extra fields: a newer service may add fields (the API
+contract only grows), and an older client must keep parsing its answers. Fields the service
+documents but may leave out are optional here, so a partial answer never breaks a caller."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServiceModel(BaseModel):
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+
+class Message(ServiceModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class RubricRef(ServiceModel):
+    name: str
+    version: int
+    hash: str
+
+
+class Spread(ServiceModel):
+    n: int
+    mean: float | None = None
+    stdev: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class Usage(ServiceModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Panel(ServiceModel):
+    method: str
+    spread: Spread | None = None
+    unscored: list[str] = Field(default_factory=list)
+    votes: dict[str, int] | None = None
+
+
+class JudgeScore(ServiceModel):
+    """One judge's part of an absolute judgment."""
+
+    judge: str
+    model: str
+    score: float | None = None
+    criteria: dict[str, float] = Field(default_factory=dict)
+    rationale: str | None = None
+    method: str | None = None
+    cached: bool = False
+    latency_ms: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None
+    samples: list[float] = Field(default_factory=list)
+    sample_spread: Spread | None = None
+    error: str | None = None
+
+
+class Judgment(ServiceModel):
+    """``POST /v1/judgments``: an absolute grade against a rubric."""
+
+    id: str
+    kind: Literal["judgment"] = "judgment"
+    rubric: RubricRef
+    score: float | None = None
+    criteria: dict[str, float] = Field(default_factory=dict)
+    length_adjusted_score: float | None = None
+    calibrated_score: float | None = None
+    calibration_id: str | None = None
+    judges: list[JudgeScore] = Field(default_factory=list)
+    panel: Panel | None = None
+    cost_usd: float | None = None
+    created_at: str | None = None
+    # Signals about the text under judgment, e.g. "judge_directed_instructions".
+    flags: list[str] = Field(default_factory=list)
+
+
+class OrderVerdict(ServiceModel):
+    """One judge's verdict in one presentation order, translated back to the caller's A and B."""
+
+    order: Literal["AB", "BA"]
+    judge: str
+    winner: Literal["A", "B", "tie"] | None = None
+    prob_a: float | None = None
+    rationale: str | None = None
+    method: str | None = None
+    samples: list[str] = Field(default_factory=list)
+    sample_spread: Spread | None = None
+    cached: bool = False
+    error: str | None = None
+
+
+class JudgeVerdict(ServiceModel):
+    judge: str
+    model: str
+    winner: Literal["A", "B", "tie"] | None = None
+    prob_a: float | None = None
+    consistent: bool | None = None
+    cached: bool = False
+    latency_ms: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None
+    error: str | None = None
+
+
+class Comparison(ServiceModel):
+    """``POST /v1/comparisons``: pairwise, both orders run for every judge."""
+
+    id: str
+    kind: Literal["comparison"] = "comparison"
+    rubric: RubricRef
+    winner: Literal["A", "B", "tie"] | None = None
+    prob_a: float | None = None
+    consistent: bool | None = None
+    orders: list[OrderVerdict] = Field(default_factory=list)
+    judges: list[JudgeVerdict] = Field(default_factory=list)
+    panel: Panel | None = None
+    cost_usd: float | None = None
+    created_at: str | None = None
+    # Signals about the text under judgment, e.g. "judge_directed_instructions".
+    flags: list[str] = Field(default_factory=list)
+
+
+class JudgeInfo(ServiceModel):
+    name: str
+    provider: str
+    model: str
+    family: str | None = None
+    health: str | None = None
+    in_default_panel: bool = False
+
+
+class RubricSummary(ServiceModel):
+    name: str
+    latest_version: int
+    versions: list[int] = Field(default_factory=list)
+    description: str = ""
+    modes: list[str] = Field(default_factory=list)
+    invalid_versions: dict[str, str] = Field(default_factory=dict)
+
+
+class Criterion(ServiceModel):
+    name: str
+    description: str = ""
+    scale: list[Any] = Field(default_factory=list)
+    anchors: dict[str, str] = Field(default_factory=dict)
+
+
+class RubricVersion(ServiceModel):
+    name: str
+    version: int
+    hash: str
+    description: str = ""
+    modes: list[str] = Field(default_factory=list)
+    requires_reference: bool = False
+    criteria: list[Criterion] = Field(default_factory=list)
+    content: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunCreated(ServiceModel):
+    id: str
+    status: str
+
+
+class RunProgress(ServiceModel):
+    done: int = 0
+    failed: int = 0
+    pending: int = 0
+    total: int = 0
+
+
+FINISHED_RUN_STATUSES = frozenset({"done", "failed", "cancelled"})
+
+
+class RunStatus(ServiceModel):
+    id: str
+    status: str
+    progress: RunProgress = Field(default_factory=RunProgress)
+    rubric: dict[str, Any] = Field(default_factory=dict)
+    judges: list[str] = Field(default_factory=list)
+    mode: str | None = None
+    baseline: str | None = None
+    candidate: str | None = None
+    error: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_RUN_STATUSES
+
+
+class RunItemResult(ServiceModel):
+    id: str
+    status: str
+    error: str | None = None
+    result: dict[str, Any] | None = None
+
+
+class Estimate(ServiceModel):
+    """A figure with its confidence interval and the n it rests on."""
+
+    estimate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    p_value: float | None = None
+    reason: str | None = None
+
+
+class ScoreAgreement(ServiceModel):
+    n: int
+    pearson: Estimate
+    spearman: Estimate
+    kendall: Estimate
+    kendall_variant: str | None = None
+    exact_agreement: Estimate | None = None
+    within_one_agreement: Estimate | None = None
+    quadratic_kappa: Estimate | None = None
+
+
+class LevelAgreement(ServiceModel):
+    level: str
+    n: int
+    pearson: Estimate
+    spearman: Estimate
+    kendall: Estimate
+    kendall_variant: str | None = None
+    groups_used: int | None = None
+    groups_skipped: int | None = None
+
+
+class PairwiseAgreement(ServiceModel):
+    n: int
+    accuracy: Estimate
+    accuracy_without_ties: Estimate | None = None
+    cohen_kappa: Estimate
+    macro_precision: Estimate | None = None
+    macro_recall: Estimate | None = None
+    macro_f1: Estimate | None = None
+    positional_agreement: Estimate | None = None
+    classes: list[str] = Field(default_factory=list)
+
+
+class RaterVsRest(ServiceModel):
+    rater: int
+    statistics: dict[str, Estimate] = Field(default_factory=dict)
+
+
+class RaterPair(ServiceModel):
+    rater_a: int
+    rater_b: int
+    cohen_kappa: Estimate
+
+
+class RaterAgreement(ServiceModel):
+    raters: int
+    units: int
+    alpha_level: str
+    alpha: Estimate
+    rater_vs_rest: list[RaterVsRest] = Field(default_factory=list)
+    pairs: list[RaterPair] = Field(default_factory=list)
+
+
+class Agreement(ServiceModel):
+    """``POST /v1/agreement``: judge vs human (or rater vs rater) statistics, each with a CI."""
+
+    kind: str
+    confidence: float
+    n_resamples: int
+    scores: ScoreAgreement | None = None
+    grouped: LevelAgreement | None = None
+    system: LevelAgreement | None = None
+    pairwise: PairwiseAgreement | None = None
+    raters: RaterAgreement | None = None
+
+
+class PairwiseSummary(ServiceModel):
+    """The pairwise half of a run report: candidate's win rate over baseline (ties count half)."""
+
+    n_items: int = 0
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    win_rate: Estimate | None = None
+    win_rate_by_order: dict[str, Estimate] = Field(default_factory=dict)
+    length_controlled_win_rate: Estimate | None = None
+    style_controlled_win_rate: Estimate | None = None
+    position: dict[str, Any] | None = None
+
+
+class AbsoluteSummary(ServiceModel):
+    """The absolute half: mean score difference (candidate - baseline), overall and per criterion."""
+
+    n_items: int = 0
+    score_difference: Estimate | None = None
+    criteria: dict[str, Estimate] = Field(default_factory=dict)
+    length: dict[str, Any] | None = None
+
+
+class ReportJudge(ServiceModel):
+    """One judge's own figures within a run report."""
+
+    judge: str
+    family: str | None = None
+    win_rate: Estimate | None = None
+    position_consistency: Estimate | None = None
+    first_position_share: Estimate | None = None
+    score_difference: Estimate | None = None
+    unscored: int = 0
+    self_preferring_for: list[str] = Field(default_factory=list)
+    excluded: bool = False
+
+
+class RunReport(ServiceModel):
+    """``GET /v1/runs/{id}/report``: the decision. ``verdict`` is the one-line answer and
+    ``headline`` the figure it rests on; every figure is an ``Estimate`` with its CI and n."""
+
+    run_id: str
+    status: str
+    complete: bool = False
+    progress: RunProgress = Field(default_factory=RunProgress)
+    rubric: dict[str, Any] = Field(default_factory=dict)
+    # Judge names while a run is in flight; each judge's figures (ReportJudge) once reported.
+    judges: list[ReportJudge | str] = Field(default_factory=list)
+    baseline: str | None = None
+    candidate: str | None = None
+    mode: str | None = None
+    n_items: int | None = None
+    verdict: str | None = None
+    headline_metric: str | None = None
+    headline: Estimate | None = None
+    pairwise: PairwiseSummary | None = None
+    absolute: AbsoluteSummary | None = None
+    agreement: dict[str, Any] | None = None
+    # Prediction-powered human-scale win rate, when some items carry a ``human_preference``.
+    ppi: dict[str, Any] | None = None
+    self_preference: dict[str, Any] | None = None
+    arm_parity: list[str] = Field(default_factory=list)
+    power: list[dict[str, Any]] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class MetricScore(ServiceModel):
+    score: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float | None = None
+    n: int = 0
+    higher_is_better: bool = True
+    scale: float = 1.0
+    signature: str | None = None
+    per_item: list[float] | None = None
+
+
+class PairedMetric(ServiceModel):
+    """System B vs system A on one metric: ``difference`` is B - A, with its CI and p-value."""
+
+    score_a: float
+    score_b: float
+    difference: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    confidence: float | None = None
+    n: int = 0
+    higher_is_better: bool = True
+    verdict: str | None = None
+
+
+class Overlap(ServiceModel):
+    """``POST /v1/metrics/overlap``: BLEU, chrF, TER, ROUGE, exact match, token F1, ... with CIs."""
+
+    n: int
+    metrics: dict[str, MetricScore] = Field(default_factory=dict)
+    paired: dict[str, PairedMetric] = Field(default_factory=dict)
+    per_class: dict[str, dict[str, float]] | None = None
+
+
+class TextPerplexity(ServiceModel):
+    perplexity: float | None = None
+    nll_sum: float | None = None
+    token_count: int = 0
+    byte_count: int = 0
+    bits_per_byte: float | None = None
+
+
+class PerplexityResult(ServiceModel):
+    model: str
+    corpus_perplexity: float | None = None
+    mean_nll_per_token: float | None = None
+    bits_per_byte: float | None = None
+    total_tokens: int = 0
+    total_bytes: int = 0
+    texts: list[TextPerplexity] = Field(default_factory=list)
+
+
+class PerplexityComparison(ServiceModel):
+    measure: str
+    per_text_difference: list[float | None] = Field(default_factory=list)
+    difference: Estimate
+    confidence: float | None = None
+    verdict: str | None = None
+
+
+class Perplexity(ServiceModel):
+    """``POST /v1/metrics/perplexity``: one model (``result``) or base vs tuned (``comparison``)."""
+
+    mode: str
+    remote: bool = False
+    result: PerplexityResult | None = None
+    base: PerplexityResult | None = None
+    tuned: PerplexityResult | None = None
+    comparison: PerplexityComparison | None = None
+
+
+class RatingSet(ServiceModel):
+    """Human ratings stored by the service; the id is derived from the content, so uploading the
+    same ratings twice gives the same set."""
+
+    id: str
+    name: str
+    kind: str
+    rubric: str | None = None
+    hash: str
+    n_items: int
+    raters: list[str] = Field(default_factory=list)
+    created_at: str | None = None
+
+
+class CalibrationCreated(ServiceModel):
+    id: str
+    status: str
+
+
+FINISHED_CALIBRATION_STATUSES = frozenset({"done", "failed"})
+
+
+class Calibration(ServiceModel):
+    """A judge fitted to human ratings: ``report`` holds judge-vs-human agreement (cross-validated,
+    with CIs) and ``mapping`` the fitted map applied when a judgment names this calibration."""
+
+    id: str
+    status: str
+    rating_set: str | None = None
+    rubric: dict[str, Any] = Field(default_factory=dict)
+    judges: list[str] = Field(default_factory=list)
+    judge_models: dict[str, str] = Field(default_factory=dict)
+    folds: int | None = None
+    mapping: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_CALIBRATION_STATUSES

@@ -1,0 +1,180 @@
+"""``judge run create|status|report|items``: base-vs-tuned runs from JSONL/CSV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from judge_client import Estimate, ReportJudge, RunReport, RunStatus
+from judge_service.cli_common import (
+    DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fmt, fmt_p, make_table, out, print_json,
+)
+
+run_app = typer.Typer(help="Batch base-vs-tuned runs: create from JSONL/CSV, follow, report.", no_args_is_help=True)
+
+RunId = Annotated[str, typer.Argument(help="the run id (run_...)")]
+
+
+class _RunProgress:
+    """A rich progress bar fed by ``wait_for_run``'s status callback, on stderr so stdout stays
+    the result (and stays parseable with --json)."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+                                  console=err, transient=False)
+        self._task: Any = None
+
+    def __enter__(self) -> _RunProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def __call__(self, status: RunStatus) -> None:
+        p = status.progress
+        if self._task is None:
+            self._task = self._progress.add_task(status.id, total=p.total, failed=0)
+        self._progress.update(self._task, completed=p.done + p.failed, failed=p.failed,
+                              description=f"{status.id} {status.status}")
+
+
+def _key_figures(report: RunReport) -> list[tuple[str, Estimate | None]]:
+    rows: list[tuple[str, Estimate | None]] = []
+    if report.pairwise:
+        pw = report.pairwise
+        rows += [("win rate", pw.win_rate), ("length-controlled win rate", pw.length_controlled_win_rate)]
+        if pw.style_controlled_win_rate:
+            rows.append(("style-controlled win rate", pw.style_controlled_win_rate))
+        position = (pw.position or {}).get("position_consistency")
+        rows.append(("position consistency", Estimate.model_validate(position) if position else None))
+    if report.absolute:
+        rows.append(("score difference", report.absolute.score_difference))
+        if len(report.absolute.criteria) > 1:
+            rows += [(f"  {name}", est) for name, est in report.absolute.criteria.items()]
+        adjusted = (report.absolute.length or {}).get("adjusted")
+        if adjusted:
+            rows.append(("length-adjusted score difference", Estimate.model_validate(adjusted)))
+    return rows
+
+
+def print_report(report: RunReport) -> None:
+    level = report.options.get("confidence", 0.95)
+    table = make_table("figure (candidate vs baseline)", "estimate", "CI", "p", "n",
+                       keep=("figure (candidate vs baseline)", "estimate", "CI"))
+    table.columns[2].header = f"{level:.0%} CI"
+    for name, est in _key_figures(report):
+        if est is not None:
+            table.add_row(name, fmt(est.estimate), f"[{fmt(est.ci_low)}, {fmt(est.ci_high)}]", fmt_p(est.p_value),
+                          fmt(est.n))
+    if table.row_count:
+        out.print(table)
+    judges = [j for j in report.judges if isinstance(j, ReportJudge)]
+    if len(judges) > 1:
+        per_judge = make_table("judge", "win rate", "position consistency", "score difference", "unscored", "note",
+                               keep=("judge",))
+        for j in judges:
+            note = "excluded (self-preference)" if j.excluded else (
+                f"same family as {', '.join(j.self_preferring_for)}" if j.self_preferring_for else "")
+            per_judge.add_row(j.judge, *(fmt(e.estimate) if e else "-" for e in
+                                         (j.win_rate, j.position_consistency, j.score_difference)),
+                              str(j.unscored), note)
+        out.print(per_judge)
+    for warning in report.warnings:
+        out.print(f"warning: {warning}")
+    p = report.progress
+    out.print(f"{report.candidate} vs {report.baseline} on {report.rubric.get('name')} v{report.rubric.get('version')}:"
+              f" {p.done}/{p.total} items judged, {p.failed} failed")
+    out.print(report.verdict or "(the service gave no verdict)")
+
+
+@run_app.command("create")
+def create(
+    items: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                          help="JSONL (one item per line) or CSV (id, prompt, reference?, <system>...)")],
+    baseline: Annotated[str, typer.Option(help="name of the base system in the items' outputs")],
+    candidate: Annotated[str, typer.Option(help="name of the tuned system in the items' outputs")],
+    rubric: Annotated[str, typer.Option("--rubric", "-r", help='"name" or "name@version"')],
+    judge: Annotated[list[str] | None, typer.Option("--judge", "-j", help="a judge name; repeat for a panel")] = None,
+    mode: Annotated[str, typer.Option(help="pairwise, absolute or both")] = "pairwise",
+    samples: Annotated[int | None, typer.Option(help="replies drawn per judge (and order)")] = None,
+    style_control: Annotated[bool, typer.Option("--style-control", help="also report a style-controlled win rate")] = False,
+    target_difference: Annotated[float | None, typer.Option(help="win-rate difference you want to detect (power)")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the run to its report")] = True,
+    poll_interval: Annotated[float, typer.Option(help="seconds between status checks")] = 1.0,
+    timeout: Annotated[float | None, typer.Option(help="give up waiting after this many seconds")] = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Start a run from a file, show its progress, and print the verdict."""
+    options: dict[str, Any] = {}
+    if style_control:
+        options["style_control"] = True
+    if target_difference is not None:
+        options["target_difference"] = target_difference
+    with connect(url, api_key, local) as client:
+        created = client.upload_run(items, baseline=baseline, candidate=candidate, rubric=rubric, judges=judge,
+                                    mode=mode, samples=samples, options=options or None)
+        if not wait:
+            if local:
+                err.print("note: with --local the run stops when this command exits; it resumes the next time "
+                          "the service starts on the same JUDGE_DATA_DIR")
+            return print_json(created) if as_json else out.print(created.id)
+        err.print(f"run {created.id} started; `judge run status {created.id}` follows it from elsewhere")
+        with _RunProgress() as bar:
+            status = client.wait_for_run(created.id, poll_interval=poll_interval, timeout=timeout, progress=bar)
+        if status.status == "failed":
+            err.print(f"run {created.id} failed: {status.error or 'no reason given'}")
+            raise typer.Exit(1)
+        report = client.run_report(created.id)
+    print_json(report) if as_json else print_report(report)
+
+
+@run_app.command("status")
+def status(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+           as_json: AsJson = False) -> None:
+    """A run's status and progress."""
+    with connect(url, api_key, local) as client:
+        st = client.run_status(run_id)
+    if as_json:
+        return print_json(st)
+    p = st.progress
+    out.print(f"{st.id} {st.status}: {p.done}/{p.total} done, {p.failed} failed, {p.pending} pending"
+              f"  ({st.candidate} vs {st.baseline}, {st.mode})" + (f"\nerror: {st.error}" if st.error else ""))
+
+
+@run_app.command("report")
+def report(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+           as_json: AsJson = False) -> None:
+    """A run's decision: win rates and score deltas with CIs, n, and the one-line verdict."""
+    with connect(url, api_key, local) as client:
+        rep = client.run_report(run_id)
+    print_json(rep) if as_json else print_report(rep)
+
+
+def _item_summary(result: dict | None) -> tuple[str, str]:
+    if not result:
+        return "-", "-"
+    pairwise = result.get("pairwise") or {}
+    absolute = result.get("absolute") or {}
+    scores = " / ".join(f"{role} {fmt((absolute.get(role) or {}).get('score'), 2)}"
+                        for role in ("baseline", "candidate") if absolute.get(role))
+    return str(pairwise.get("winner", "-")), scores or "-"
+
+
+@run_app.command("items")
+def items(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+          as_json: AsJson = False) -> None:
+    """Every item's verdict in a run."""
+    with connect(url, api_key, local) as client:
+        found = client.run_items(run_id)
+    if as_json:
+        return print_json(found)
+    table = make_table("item", "status", "winner", "scores", "error", keep=("item", "status", "winner"))
+    for it in found:
+        winner, scores = _item_summary(it.result)
+        table.add_row(it.id, it.status, winner, scores, it.error or "")
+    out.print(table)

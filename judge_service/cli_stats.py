@@ -1,0 +1,135 @@
+"""``judge agreement`` (statistics on labels you already have) and ``judge calibrate`` (fit a
+judge to your human ratings)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from judge_service.cli_common import (
+    DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fail, fmt, out, print_figures, print_json,
+)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV, JSONL or JSON (a list of objects) file."""
+    text = path.read_text(encoding="utf-8-sig")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return list(csv.DictReader(text.splitlines()))
+    try:
+        if suffix == ".json":
+            rows = json.loads(text)
+            rows = rows.get("items", rows) if isinstance(rows, dict) else rows
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        fail(f"{path}: not valid JSON ({e.msg}, line {e.lineno}); give CSV, JSONL or a JSON list of objects")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        fail(f"{path} must hold rows (objects), one per item")
+    return rows
+
+
+def _column(rows: list[dict], name: str, path: Path, *, numeric: bool, allow_missing: bool = False) -> list[Any]:
+    if rows and name not in rows[0]:
+        fail(f"{path} has no column '{name}'; its columns are {sorted(rows[0])}")
+    values = []
+    for i, row in enumerate(rows, start=1):
+        v = row.get(name)
+        if v in (None, ""):
+            if not allow_missing:
+                fail(f"{path} row {i}: '{name}' is empty")
+            values.append(None)
+        elif numeric and isinstance(v, str):
+            try:
+                values.append(float(v))
+            except ValueError:
+                fail(f"{path} row {i}: '{name}' is {v!r}, not a number (use --kind pairwise for A/B/tie votes)")
+        else:
+            values.append(v)
+    return values
+
+
+def agreement(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, JSONL or JSON rows, one per item")],
+    kind: Annotated[str, typer.Option(help="ordinal (scores on a scale), interval, or pairwise (A/B/tie votes)")],
+    a: Annotated[str | None, typer.Option("--a", help="column of the rater under test (e.g. the judge)")] = None,
+    b: Annotated[str | None, typer.Option("--b", help="column of the reference rater (e.g. the human)")] = None,
+    raters: Annotated[str | None, typer.Option(help="comma-separated columns, one per rater (instead of --a/--b)")] = None,
+    labels: Annotated[str | None, typer.Option(help="the rating scale, comma-separated (needed for ordinal): 1,2,3,4,5")] = None,
+    group: Annotated[str | None, typer.Option(help="column grouping items (prompt, document) for grouped correlations")] = None,
+    system: Annotated[str | None, typer.Option(help="column naming each item's system, for system-level correlations")] = None,
+    confidence: Annotated[float | None, typer.Option(help="CI level (default 0.95)")] = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Agreement between labels you already have (judge vs human, or several raters), each figure with a CI."""
+    rows = read_rows(path)
+    numeric = kind != "pairwise"
+    body: dict[str, Any] = {"kind": kind, "confidence": confidence}
+    if raters:
+        if a or b:
+            fail("give either --raters or --a and --b")
+        body["ratings"] = [_column(rows, r.strip(), path, numeric=numeric, allow_missing=True) for r in raters.split(",")]
+    elif a and b:
+        body["a"], body["b"] = _column(rows, a, path, numeric=numeric), _column(rows, b, path, numeric=numeric)
+    else:
+        fail("name the two columns to compare with --a and --b (or several with --raters)")
+    if labels:
+        try:
+            body["labels"] = [float(x) if numeric else x.strip() for x in labels.split(",")]
+        except ValueError:
+            fail(f"--labels {labels!r}: give the scale's numbers, comma-separated, e.g. 1,2,3,4,5")
+    if group:
+        body["groups"] = _column(rows, group, path, numeric=False)
+    if system:
+        body["systems"] = _column(rows, system, path, numeric=False)
+    with connect(url, api_key, local) as client:
+        result = client.agreement(**body)
+    if as_json:
+        return print_json(result)
+    print_figures(result.model_dump(mode="json"))
+
+
+def calibrate(
+    ratings: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                            help="human ratings: CSV, JSONL or JSON; long (rater, rating) or wide "
+                                                 "(a column per rater) rows with id, prompt, response")],
+    rubric: Annotated[str, typer.Option("--rubric", "-r", help="the rubric the humans rated with")],
+    name: Annotated[str | None, typer.Option(help="a name for the rating set (default: the file name)")] = None,
+    kind: Annotated[str, typer.Option(help="ordinal, interval or pairwise (A/B/tie votes)")] = "ordinal",
+    judge: Annotated[list[str] | None, typer.Option("--judge", "-j", help="a judge to calibrate; repeat for a panel")] = None,
+    folds: Annotated[int | None, typer.Option(help="cross-validation folds (default 5)")] = None,
+    samples: Annotated[int | None, typer.Option(help="replies drawn per judge and item")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for the fit and show it")] = True,
+    poll_interval: Annotated[float, typer.Option(help="seconds between status checks")] = 1.0,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Upload human ratings, judge the same items, and fit the judge to the humans (cross-validated)."""
+    with connect(url, api_key, local) as client:
+        rating_set = client.create_rating_set(ratings, name=name or ratings.stem, kind=kind, rubric=rubric)
+        err.print(f"rating set {rating_set.id}: {rating_set.n_items} items, raters {', '.join(rating_set.raters)}")
+        created = client.create_calibration(rating_set=rating_set.id, rubric=rubric, judges=judge, folds=folds,
+                                            samples=samples)
+        if not wait:
+            return print_json(created) if as_json else out.print(created.id)
+        with err.status(f"calibration {created.id}: judging {rating_set.n_items} items ..."):
+            cal = client.wait_for_calibration(created.id, poll_interval=poll_interval)
+    if as_json:
+        return print_json(cal)
+    if cal.status != "done":
+        err.print(f"calibration {cal.id} {cal.status}: {cal.error or 'no reason given'}")
+        raise typer.Exit(1)
+    report = cal.report or {}
+    print_figures({"judge_vs_human": report.get("judge_vs_human") or {}, "confidence": report.get("confidence", 0.95)})
+    fit = report.get("calibration") or {}
+    if "raw_mae" in fit:
+        out.print(f"mean absolute error vs the humans, out of sample ({fit.get('folds')} folds): "
+                  f"raw {fmt(fit.get('raw_mae'))} -> calibrated {fmt(fit.get('calibrated_mae'))}")
+    ceiling = report.get("human_ceiling")
+    if ceiling is None and report.get("human_ceiling_reason"):
+        out.print(f"human ceiling: n/a ({report['human_ceiling_reason']})")
+    out.print(f"calibration {cal.id} done; apply it with: judge grade --calibration {cal.id} ...")
