@@ -302,3 +302,24 @@ def test_a_single_item_is_not_overclaimed():
     report = build_report([pw("i0", "AB", "candidate"), pw("i0", "BA", "candidate")], [], [item("i0")], FAST)
     assert report.verdict == "no detectable difference at n = 1 (too few items to estimate uncertainty)"
     assert report.headline.to_dict()["ci_low"] is None  # unbounded, serialised as null
+
+
+def test_a_judge_that_only_follows_length_gives_no_verdict():
+    """Perfect separation: the longer answer always wins, so the LC fit's candidate term is not
+    identified and its narrow CI would be an artefact of the penalty. The verdict must say so."""
+    records, items = [], []
+    for k in range(30):
+        cand_longer = k % 3 != 0
+        winner = "candidate" if cand_longer else "baseline"
+        records += [pw(f"i{k}", "AB", winner), pw(f"i{k}", "BA", winner)]
+        items.append(item(f"i{k}", cand="c" * (40 if cand_longer else 10), base="b" * (10 if cand_longer else 40)))
+    report = build_report(records, [], items, FAST)
+    assert report.verdict.startswith("undetermined at n = 30")
+    lc = report.to_dict()["pairwise"]["length_control"]
+    assert lc["identified"] is False and any("not identified" in w for w in lc["warnings"])
+
+
+def test_a_clear_difference_on_few_items_is_not_claimed():
+    records = [r for k in range(5) for r in (pw(f"i{k}", "AB", "candidate", prob=0.9), pw(f"i{k}", "BA", "candidate", prob=0.9))]
+    report = build_report(records, [], [item(f"i{k}") for k in range(5)], FAST)
+    assert report.verdict.startswith("too few items to claim a difference: n = 5")

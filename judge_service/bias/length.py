@@ -24,6 +24,8 @@ Pure functions: no I/O.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -147,9 +149,14 @@ class LengthControlledWinRate:
     length_sd: float  # sd of length differences used to scale the tanh term
     style_control: bool
     warnings: list[str] = field(default_factory=list)
+    # False when the preference is fully explained by which answer is longer (quasi-complete
+    # separation): the GLM's candidate term is then not identified and its CI is an artefact of the
+    # L2 penalty, however narrow it looks.
+    identified: bool = True
 
     def to_dict(self) -> dict:
         return {
+            "identified": self.identified,
             "raw": self.raw.to_dict(),
             "controlled": self.controlled.to_dict(),
             "coefficients": dict(self.coefficients),
@@ -200,6 +207,11 @@ def length_controlled_win_rate(
         y, features, names, length_sd=sd, style_control=style_control,
         confidence=confidence, n_resamples=n_resamples, seed=seed, l2=l2, raw=raw,
     )
+    if length_separates(y, length_diff):
+        result = dataclasses.replace(result, identified=False, warnings=[*result.warnings, (
+            "the judge preferred the longer answer on every item where lengths differ: quality cannot be "
+            "separated from length on these items, so the controlled win rate is not identified (its CI "
+            "reflects the fit's penalty, not the data); add items where the better answer is the shorter one")])
     minority = min(int(np.sum(length_diff > 0)), int(np.sum(length_diff < 0)))
     if sd > 0 and minority < EXTRAPOLATION_SHARE * n:
         longer = "candidate" if np.sum(length_diff > 0) > np.sum(length_diff < 0) else "baseline"
@@ -209,6 +221,17 @@ def length_controlled_win_rate(
             "the answers are of similar length, or read it with care"
         )
     return result
+
+
+def length_separates(preferences: np.ndarray, length_diff: np.ndarray) -> bool:
+    """True when every item's preference sides with the longer (or every one with the shorter) answer."""
+    longer, shorter = length_diff > 0, length_diff < 0
+    if not longer.any() or not shorter.any():
+        return False
+    y = np.asarray(preferences, dtype=float)
+    favours_longer = bool(np.all(y[longer] > 0.5) and np.all(y[shorter] < 0.5))
+    favours_shorter = bool(np.all(y[longer] < 0.5) and np.all(y[shorter] > 0.5))
+    return favours_longer or favours_shorter
 
 
 def controlled_win_rate_from_features(

@@ -724,6 +724,9 @@ def _fmt_p(p: float | None) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+MIN_ITEMS_FOR_VERDICT = 10
+
+
 def _verdict(metric: str | None, headline: Estimate | None, pair: PairwiseSummary | None,
              power: list[Power]) -> str:
     """"Beats" only when the headline CI excludes no-difference (0.5 win rate, 0 score gap)."""
@@ -731,12 +734,20 @@ def _verdict(metric: str | None, headline: Estimate | None, pair: PairwiseSummar
         return "no scored items: nothing to decide"
     null = 0.5 if pair else 0.0
     n = headline.n
+    if metric == "LC win rate" and pair and not pair.length_controlled.identified:
+        raw = pair.win_rate
+        return (f"undetermined at n = {n}: the judge preferred the longer answer on every item, so quality cannot "
+                f"be told from length (raw win rate {raw.estimate:.2f} [{raw.ci_low:.2f}, {raw.ci_high:.2f}] is "
+                f"length-confounded)")
     if not headline.excludes(null):
         wanted = "win_rate" if pair else "score_difference"
         mde = next((p.minimum_detectable_difference for p in power if p.metric == wanted), None)
         if mde is None:
             return f"no detectable difference at n = {n} (too few items to estimate uncertainty)"
         return f"no detectable difference at n = {n} (±{mde:.2f})"
+    if n < MIN_ITEMS_FOR_VERDICT:
+        return (f"too few items to claim a difference: n = {n}; a bootstrap interval needs at least "
+                f"{MIN_ITEMS_FOR_VERDICT} items to mean anything (see 'power' for how many you need)")
     direction = "candidate beats baseline" if headline.ci_low > null else "baseline beats candidate"
     if pair:
         p = pair.win_rate.p_value
