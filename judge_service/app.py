@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -11,7 +12,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from judge_service import __version__
-from judge_service.api import catalog, judgments, runs
+from judge_service.api import agreement, catalog, judgments, metrics, ratings, runs
+from judge_service import observability
+from judge_service.security import auth, body_limit, ratelimit
+from judge_service.security import openapi as access_docs
+from judge_service.security.keys import KeyStore
 from judge_service.context import AppContext
 from judge_service.errors import PayloadTooLarge, RateLimited, ServiceError
 from judge_service.settings import Settings
@@ -22,6 +27,19 @@ log = logging.getLogger("judge_service")
 def _field_of(loc: tuple) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or None
+
+
+def _allowed_methods(app: FastAPI, path: str) -> str:
+    """Every documented method of the path (for a 405's Allow header)."""
+    paths = app.openapi().get("paths", {})
+    if path in paths:  # a literal path wins over a template that also matches it (/v1/runs/upload vs /v1/runs/{id})
+        methods = {m.upper() for m in paths[path]}
+    else:
+        methods = {m.upper() for template, ops in paths.items()
+                   if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path) for m in ops}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -43,9 +61,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # Only the framework raises a bare 400 (a body that is not UTF-8, broken multipart): answer
+            # it like invalid JSON, 422 in the contract's shape, which is what the schema documents.
+            return JSONResponse({"error": {"code": "invalid_input", "message": f"the request body could not be parsed "
+                                           f"({exc.detail}); send UTF-8 JSON, or multipart/form-data for uploads",
+                                           "field": "body"}}, status_code=422)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette lists only the first matching route's methods; one path can have several routes.
+            headers["Allow"] = _allowed_methods(request.app, request.url.path) or headers.get("Allow", "")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse({"error": {"code": code, "message": str(exc.detail), "field": None}},
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+                            status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -58,6 +86,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     settings = settings or Settings()
     ctx = context or AppContext.build(settings)
     runs.install(ctx)
+    ratings.install(ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -85,8 +114,18 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
             return JSONResponse(exc.to_body(), status_code=exc.status)
         return await call_next(request)
 
+    # Middleware added later runs earlier: auth must see a request before the rate limiter, and
+    # observability (request id, access log, metrics) sees every answer, refusals included.
+    body_limit.install(app, settings.max_body_bytes)  # bodies sent without Content-Length
+    ratelimit.install(app, settings.rate_limit_per_minute, settings.rate_limit_burst)
+    auth.install(app, KeyStore(ctx.db), enabled=settings.auth_enabled, metrics_require_auth=settings.metrics_require_auth)
+    access_docs.document(app, auth=settings.auth_enabled, rate_limited=bool(settings.rate_limit_per_minute))
+    observability.install(app, ctx)
     install_error_handlers(app)
     app.include_router(catalog.router)
     app.include_router(judgments.router)
     app.include_router(runs.router)
+    app.include_router(ratings.router)
+    app.include_router(agreement.router)
+    app.include_router(metrics.router)
     return app
