@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: float | None = None  # per API key (per client IP when auth is off); None = no limit
     rate_limit_burst: float | None = None  # requests allowed at once; default ten seconds' worth
     log_json: bool = True  # JSON log lines with request ids on stderr (observability.py)
+    # URL prefixes remote perplexity may call (an OpenAI-compatible server such as vLLM); loopback by default
+    remote_metrics_base_urls: list[str] = Field(default_factory=lambda: ["http://127.0.0.1", "http://localhost"])
     warm_judges: bool = False  # load local judges of the default panel at start-up, in the background
 
     def resolved_database_url(self) -> str:

@@ -83,9 +83,9 @@ class ServiceProcess:  # also used by test_concurrency.py
         self._log.close()
 
 
-N_ITEMS = 100
+N_ITEMS = 200  # the issue: a run of 200 items with 2 judges
 CONCURRENCY = 4  # per judge; two judges
-KILL_AFTER_DONE = 25
+KILL_AFTER_DONE = 50
 
 
 def judges_config(path, base_url: str):

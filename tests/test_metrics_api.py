@@ -184,3 +184,10 @@ def test_overlap_bad_input(api, patch, status, field):
     assert r.status_code == status, r.text
     err = r.json()["error"]
     assert err["field"] == field and err["message"] and err["code"]
+
+
+def test_remote_perplexity_only_calls_allowed_servers(client):
+    r = client.post("/v1/metrics/perplexity", json={"base_url": "http://169.254.169.254/v1", "model": "m", "texts": ["hi"]})
+    assert r.status_code == 403
+    err = r.json()["error"]
+    assert err["field"] == "base_url" and "JUDGE_REMOTE_METRICS_BASE_URLS" in err["message"]

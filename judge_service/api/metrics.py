@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
-from judge_service.errors import InvalidInput, PayloadTooLarge
+from judge_service.errors import Forbidden, InvalidInput, PayloadTooLarge
 from judge_service.schemas import ErrorBody
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
@@ -157,6 +157,11 @@ async def perplexity_endpoint(body: PerplexityRequest, ctx: AppContext = Depends
         if body.max_length is not None or body.stride is not None:
             raise InvalidInput("remote scoring has no sliding window; drop max_length and stride (the server must fit each text)",
                                field="max_length" if body.max_length is not None else "stride")
+        allowed = ctx.settings.remote_metrics_base_urls
+        if not any(body.base_url.startswith(prefix) for prefix in allowed):
+            # The service would otherwise fetch any URL a caller names (server-side request forgery).
+            raise Forbidden(f"base_url {body.base_url!r} is not allowed; the operator can add its prefix to "
+                            f"JUDGE_REMOTE_METRICS_BASE_URLS (now {allowed})", field="base_url")
         results = [await remote_perplexity(body.base_url, name, body.texts, api_key=body.api_key) for _, name in refs]
     else:
         from judge_service.localmodel import load_causal_lm, resolve_model_source
