@@ -120,3 +120,49 @@ def test_calibration_bad_input(client, body, field, status):
     assert r.status_code == status, r.text
     assert r.json()["error"]["field"] == field
     assert client.get("/v1/calibrations/cal_nope").status_code == 404
+
+
+def test_a_run_can_report_scores_on_the_calibrated_scale(client):
+    items, _ = rated_items(60)
+    rs = client.post("/v1/rating-sets", json={"name": "cal", "kind": "ordinal", "rubric": "helpfulness", "items": items}).json()
+    cal = wait(client, client.post("/v1/calibrations", json={"rating_set": rs["id"], "judges": ["lengthy-scorer"]}).json()["id"])
+    run_items = [{"id": f"r{i}", "prompt": f"Q{i}", "outputs": {"base": "x" * (20 + 3 * i), "tuned": "x" * (60 + 3 * i)}}
+                 for i in range(20)]
+    body = {"rubric": "helpfulness", "judges": ["lengthy-scorer"], "mode": "absolute", "baseline": "base",
+            "candidate": "tuned", "items": run_items, "options": {"calibration": cal["id"], "n_resamples": 500}}
+    r = client.post("/v1/runs", json=body)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    end = time.monotonic() + 60
+    while client.get(f"/v1/runs/{run_id}").json()["status"] != "done":
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    calibrated = client.get(f"/v1/runs/{run_id}/report").json()["calibrated"]
+    assert calibrated["calibration_id"] == cal["id"] and calibrated["n"] == 20
+    assert 1.0 <= calibrated["baseline_mean"] < calibrated["candidate_mean"] <= 5.0  # on the raters' 1-5 scale
+    assert calibrated["difference"]["ci_low"] > 0
+    # refused up front: pairwise mode, an unknown calibration, other judges
+    for patch, status in [({"mode": "pairwise"}, 422), ({"options": {"calibration": "cal_nope"}}, 404),
+                          ({"judges": ["longer"]}, 409)]:
+        bad = client.post("/v1/runs", json=body | patch)
+        assert bad.status_code == status, bad.text
+        assert bad.json()["error"]["field"] == "options.calibration"
+
+
+def test_calibration_through_the_fake_judge_server(make_client):
+    """The same known distortion, judged over HTTP by the fake OpenAI-compatible server (real SDK)."""
+    from judge_service.testing.fake_server import FakeJudgeServer
+
+    with FakeJudgeServer("score_by_length") as fake:
+        client = make_client({"judges": [{"name": "remote-scorer", "provider": "openai_compatible", "model": "fake-judge",
+                                           "family": "fake", "base_url": fake.openai_base_url, "max_concurrency": 16}]},
+                             log_json=False)
+        items, _ = rated_items(60)
+        rs = client.post("/v1/rating-sets", json={"name": "cal", "kind": "ordinal", "rubric": "helpfulness", "items": items}).json()
+        cal = wait(client, client.post("/v1/calibrations", json={"rating_set": rs["id"], "judges": ["remote-scorer"]}).json()["id"])
+        assert cal["status"] == "done", cal["error"]
+        c = cal["report"]["calibration"]
+        print(f"\nfake server judge: raw MAE {c['raw_mae']:.3f} -> calibrated {c['calibrated_mae']:.3f} (5-fold, out of sample)")
+        assert c["calibrated_mae"] < 0.5 * c["raw_mae"]
+        assert fake.calls == 60  # one call per rated item; nothing repeated
+        assert cal["judge_models"] == {"remote-scorer": "fake-judge"}

@@ -11,11 +11,12 @@ from judge_service.api.deps import check_samples, get_ctx, resolve_judges
 from judge_service.api.verdicts import new_id, rubric_ref
 from judge_service.context import AppContext
 from judge_service.errors import InvalidInput, NotFound
+from judge_service.ratings.calibration import usable_calibration
 from judge_service.runs.manager import RunManager
 from judge_service.runs.spec import RunCreate, RunItem, RunSpec, validate_items
 from judge_service.runs.upload import parse_items
 from judge_service.schemas import ErrorBody
-from judge_service.store.models import RunItemRow, RunRow
+from judge_service.store.models import CalibrationRow, RunItemRow, RunRow
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 ERRORS = {s: {"model": ErrorBody} for s in (404, 409, 413, 422)}
@@ -62,6 +63,11 @@ def _create(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> dict:
             raise InvalidInput(f"rubric {rubric.ref} is reference-guided; items without a reference: {missing[:5]}",
                                field="items.reference")
     judges = resolve_judges(ctx, spec.judges)
+    if spec.options.calibration is not None:
+        if spec.mode == "pairwise":
+            raise InvalidInput("a score calibration applies to absolute scores; use mode 'absolute' or 'both'",
+                               field="options.calibration")
+        usable_calibration(ctx, spec.options.calibration, rubric, [j.name for j in judges], field="options.calibration")
     ctx.rubrics.mark_used(rubric)
     run_id = new_id("run")
     stored_spec = spec.model_dump(mode="json") | {
@@ -98,6 +104,29 @@ async def upload_run(file: UploadFile = File(..., description="JSONL (one item p
     if len(data) > ctx.settings.max_body_bytes:
         raise InvalidInput("uploaded file is too large", field="file")
     return _create(ctx, parsed, parse_items(data, file.filename or "items.jsonl", parsed))
+
+
+def calibrated_scores(ctx: AppContext, results: list[dict | None], opts: dict, seed: str) -> dict | None:
+    """Absolute panel scores mapped to the human scale of the run's calibration, and their paired difference."""
+    cal_id = opts.get("calibration")
+    if cal_id is None:
+        return None
+    from judge_service.stats.calibrate import apply_mapping
+    from judge_service.stats.inference import paired_difference
+
+    with ctx.db.session() as s:
+        mapping = s.get(CalibrationRow, cal_id).mapping
+    pairs = [((r or {}).get("absolute") or {}) for r in results]
+    pairs = [(p["candidate"]["score"], p["baseline"]["score"]) for p in pairs
+             if p and p["candidate"]["score"] is not None and p["baseline"]["score"] is not None]
+    out: dict = {"calibration_id": cal_id, "n": len(pairs)}
+    if len(pairs) < 2:
+        return out | {"reason": "needs at least two items with both systems scored"}
+    cand = apply_mapping(mapping, [c for c, _ in pairs])
+    base = apply_mapping(mapping, [b for _, b in pairs])
+    diff = paired_difference(cand, base, confidence=opts.get("confidence", 0.95), n_resamples=opts.get("n_resamples", 2000),
+                             seed=f"{seed}/calibrated")
+    return out | {"candidate_mean": float(cand.mean()), "baseline_mean": float(base.mean()), "difference": diff.to_dict()}
 
 
 def _run(ctx: AppContext, run_id: str) -> RunRow:
@@ -158,7 +187,8 @@ async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
         target_difference=opts.get("target_difference"),
     ))
     progress = _progress(ctx, run.id, run.total)
+    calibrated = calibrated_scores(ctx, [r.result for r in rows], opts, run.id)
     ppi = ppi_win_rate([r.item for r in rows], [r.result for r in rows], spec, opts.get("confidence", 0.95))
-    return {"ppi": ppi} | {"run_id": run.id, "status": run.status, "complete": progress["pending"] == 0, "progress": progress,
+    return {"ppi": ppi, "calibrated": calibrated} | {"run_id": run.id, "status": run.status, "complete": progress["pending"] == 0, "progress": progress,
             "rubric": spec["rubric"], "judges": spec["judges"], "baseline": spec["baseline"],
             "candidate": spec["candidate"], "mode": spec["mode"]} | report.to_dict()

@@ -131,23 +131,28 @@ async def execute(ctx: AppContext, cal_id: str) -> None:
         row.status, row.report, row.mapping, row.error = status, report, mapping, error
 
 
-def apply_calibration(ctx: AppContext, cal_id: str, rubric: Rubric, out: dict) -> None:
-    """Add ``calibrated_score`` to a judgment body, if the calibration fits its rubric and judges."""
+def usable_calibration(ctx: AppContext, cal_id: str, rubric: Rubric, judges: list[str], *, field: str = "calibration") -> dict:
+    """The stored score mapping of a finished calibration that fits this rubric version and panel."""
     with ctx.db.session() as s:
         row = s.get(CalibrationRow, cal_id)
     if row is None:
-        raise NotFound(f"unknown calibration '{cal_id}'", field="calibration")
+        raise NotFound(f"unknown calibration '{cal_id}'", field=field)
     if row.status != "done" or row.mapping is None:
-        raise Conflict(f"calibration '{cal_id}' is {row.status}; wait until it is done", field="calibration")
+        raise Conflict(f"calibration '{cal_id}' is {row.status}; wait until it is done", field=field)
     if row.mapping.get("kind") != "isotonic":
-        raise InvalidInput(f"calibration '{cal_id}' is for pairwise votes; it cannot calibrate a score", field="calibration")
+        raise InvalidInput(f"calibration '{cal_id}' is for pairwise votes; it cannot calibrate a score", field=field)
     if row.spec["rubric"]["hash"] != rubric.hash:
         raise Conflict(f"calibration '{cal_id}' was fitted on rubric {row.spec['rubric']['name']}@{row.spec['rubric']['version']} "
-                       f"(hash {row.spec['rubric']['hash'][:8]}…), not {rubric.ref}", field="calibration")
-    judges = sorted(j["judge"] for j in out["judges"])
-    if judges != sorted(row.spec["judges"]):
-        raise Conflict(f"calibration '{cal_id}' was fitted for judges {sorted(row.spec['judges'])}; this judgment used {judges}",
-                       field="calibration")
+                       f"(hash {row.spec['rubric']['hash'][:8]}…), not {rubric.ref}", field=field)
+    if sorted(judges) != sorted(row.spec["judges"]):
+        raise Conflict(f"calibration '{cal_id}' was fitted for judges {sorted(row.spec['judges'])}; this uses {sorted(judges)}",
+                       field=field)
+    return row.mapping
+
+
+def apply_calibration(ctx: AppContext, cal_id: str, rubric: Rubric, out: dict) -> None:
+    """Add ``calibrated_score`` to a judgment body, if the calibration fits its rubric and judges."""
+    mapping = usable_calibration(ctx, cal_id, rubric, [j["judge"] for j in out["judges"]])
     if out["score"] is not None:
-        out["calibrated_score"] = float(apply_mapping(row.mapping, [out["score"]])[0])
+        out["calibrated_score"] = float(apply_mapping(mapping, [out["score"]])[0])
     out["calibration_id"] = cal_id

@@ -37,6 +37,8 @@ class RunOptions(BaseModel):
     exclude_self_preferring: bool = False
     system_families: dict[str, str] = Field(default_factory=dict, description="system name -> model family, for self-preference flags")
     target_difference: float | None = Field(default=None, gt=0, lt=1, description="win-rate difference you want to detect")
+    calibration: str | None = Field(default=None, description="id of a calibration (same rubric version and judges): "
+                                                             "absolute mode then also reports scores on the human scale")
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     n_resamples: int = Field(default=2000, ge=100, le=20000)
 
