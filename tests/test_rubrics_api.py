@@ -107,3 +107,12 @@ def test_invalid_rubric_names_the_field(client):
     assert r.status_code == 422 and r.json()["error"]["field"].startswith("criteria")
     r = client.post("/v1/rubrics", json=_rubric(name="bad", modes=["ranking"]))
     assert r.status_code == 422 and r.json()["error"]["field"] == "modes"
+
+
+def test_templates_cannot_build_huge_values(client):
+    for tpl in ("{{ 'x' * 10**10 }}", "{{ 'x' * 1000000 }}", "{{ 2 ** 100000 }}", "{{ [1] * 10**7 }}"):
+        r = client.post("/v1/rubrics", json=_rubric(name="huge", templates={"absolute": tpl}))
+        assert r.status_code == 422, (tpl, r.text)
+        assert r.json()["error"]["field"] == "templates"
+    ok = client.post("/v1/rubrics", json=_rubric(name="small", templates={"absolute": "{{ '-' * 20 }}\n{{ response }}"}))
+    assert ok.status_code == 201

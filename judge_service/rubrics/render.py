@@ -14,7 +14,27 @@ from judge_service.engine.prompts import SYSTEM_PROMPT, answer_instructions, ren
 from judge_service.errors import InvalidInput
 from judge_service.judges.base import AnswerField, ChatMessage
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+# A template may build strings and numbers, but not big ones: `'x' * 10**10` would exhaust memory
+# long before any output limit could catch it, so the operators themselves are capped.
+MAX_PRODUCT_LEN = 100_000
+MAX_EXPONENT = 100
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator: str, left, right):
+        if operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        elif operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_PRODUCT_LEN:
+                    raise SecurityError(f"repeating a sequence to more than {MAX_PRODUCT_LEN} items is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _BoundedSandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
 DEFAULT_TEMPLATES = {
     "absolute": """Evaluate the assistant's final response in the conversation below using this rubric.
