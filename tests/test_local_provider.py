@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from judge_service.testing.tiny_lm import save_tiny_llama
 from judge_service import localmodel
 from judge_service.errors import InvalidInput, JudgeError
 from judge_service.judges.base import AnswerField, ChatMessage, JudgeProvider, JudgeRequest
@@ -30,34 +31,18 @@ MESSAGES = (
 CHATML_PROMPT = "<|im_start|>system\nYou grade answers.<|im_end|>\n<|im_start|>user\nRate this answer. Answer: 42.<|im_end|>\n<|im_start|>assistant\n"
 
 
+JUDGE_CORPUS = ['{"score": 10}', '{"winner": "tie"}', "Rate this answer."] * 50 + [str(i) for i in range(200)]
+
+
 def build_tiny_llama(folder: Path, *, uniform: bool = False) -> None:
     """A 2-layer, hidden-32 Llama with a 400-token byte-level BPE trained in milliseconds.
 
     Its BPE merges " 10" into one token but not " 1", so "10" and "1" tokenise differently in
     context: a good test of scoring continuations in context. ``uniform`` zeroes the final norm
-    so every next-token distribution is exactly uniform over the vocabulary.
+    so every next-token distribution is exactly uniform over the vocabulary. A wide init
+    (0.5) makes the next-token distributions peaked, so label probabilities differ a lot.
     """
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    corpus = ['{"score": 10}', '{"winner": "tie"}', "Rate this answer."] * 50 + [str(i) for i in range(200)]
-    specials = ["<unk>", "<|im_start|>", "<|im_end|>"]
-    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>", eos_token="<|im_end|>", bos_token="<|im_start|>")
-    torch.manual_seed(0)
-    # A wide init makes the next-token distributions peaked, so label probabilities differ a lot.
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, initializer_range=0.5)
-    model = LlamaForCausalLM(config)
-    if uniform:
-        with torch.no_grad():
-            model.model.norm.weight.zero_()
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    save_tiny_llama(folder, JUDGE_CORPUS, initializer_range=0.5, uniform=uniform)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from judge_service.testing.tiny_lm import save_tiny_llama
 from judge_service import localmodel
 from judge_service.errors import InvalidInput, MissingExtra
 from judge_service.localmodel import EMBEDDED_MODEL, LoadedModel, converted_copy_dir, load_causal_lm
@@ -18,26 +19,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def build_tiny_llama(folder: Path, *, with_pad_token: bool = False) -> tuple[object, object]:
     """A 2-layer, hidden-32 Llama with a 400-token byte-level BPE trained in milliseconds."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
     corpus = ['{"score": 10}', '{"winner": "tie"}', "Rate this answer."] * 50 + [str(i) for i in range(200)]
-    specials = ["<unk>", "<|im_start|>", "<|im_end|>"]
-    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>", eos_token="<|im_end|>", bos_token="<|im_start|>")
-    if with_pad_token:
-        tokenizer.pad_token = "<unk>"
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return model, tokenizer
+    return save_tiny_llama(folder, corpus, pad_token="<unk>" if with_pad_token else None)
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from judge_service.testing.tiny_lm import save_tiny_llama
 from judge_service.errors import InvalidInput, JudgeError
 from judge_service.localmodel import EMBEDDED_MODEL, embedded_gguf_path, load_causal_lm
 from judge_service.metrics.perplexity import (
@@ -40,22 +41,8 @@ TEXTS = [
 
 def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     """A randomly initialised Llama (hidden 32, 2 layers) with a byte-level BPE trained in ms."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    corpus = [LONG_TEXT, *TEXTS] * 20
-    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=500, special_tokens=["<unk>", "<s>", "</s>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>", bos_token="<s>", eos_token="</s>")
-    torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    save_tiny_llama(folder, [LONG_TEXT, *TEXTS] * 20, vocab_size=500, specials=("<unk>", "<s>", "</s>"), seed=seed,
+                    max_positions=256)
     return folder
 
 
