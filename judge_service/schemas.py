@@ -21,31 +21,39 @@ def _not_blank(v: str | None) -> str | None:
     return v
 
 
-class _JudgeInput(BaseModel):
+class ConversationInput(BaseModel):
+    """What was asked: a single-turn ``prompt`` or a multi-turn ``messages`` list ending with a user turn."""
+
+    prompt: str | None = Field(default=None, description="single-turn user prompt (or use messages)")
+    messages: list[Message] | None = Field(default=None, min_length=1, description="multi-turn conversation ending with a user turn")
+
+    def check_conversation(self, where: str = "", label: str = "") -> None:
+        """Raised as InvalidInput (not a pydantic error) so the error names the field, under ``where``."""
+        field = (where + ".") if where else ""
+        if (self.prompt is None) == (self.messages is None):
+            raise InvalidInput(f"{label}give exactly one of 'prompt' or 'messages'",
+                               field=field + ("prompt" if self.messages is None else "messages"))
+        if self.messages is not None and self.messages[-1].role != "user":
+            raise InvalidInput(f"{label}'messages' must end with a user turn: the response under judgment answers it",
+                               field=field + "messages")
+
+    def conversation(self) -> list[tuple[str, str]]:
+        if self.prompt is not None:
+            return [("user", self.prompt)]
+        return [(m.role, m.content) for m in self.messages or []]
+
+
+class _JudgeInput(ConversationInput):
     model_config = ConfigDict(extra="forbid")
 
     rubric: str = Field(min_length=1, description='"name" or "name@version"; latest version if none given')
     judges: list[str] | None = Field(default=None, min_length=1, description="judge names; default: the configured panel")
-    prompt: str | None = Field(default=None, description="single-turn user prompt (or use messages)")
-    messages: list[Message] | None = Field(default=None, min_length=1, description="multi-turn conversation ending with a user turn")
     reference: str | None = None
     samples: int = Field(default=1, ge=1, description="replies drawn per judge (and per order)")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
     _blank = field_validator("prompt", "reference", "rubric")(_not_blank)
-
-    def check_prompt(self) -> None:
-        """Raised as InvalidInput (not a pydantic error) so the error names the field."""
-        if (self.prompt is None) == (self.messages is None):
-            raise InvalidInput("give exactly one of 'prompt' or 'messages'", field="prompt" if self.messages is None else "messages")
-        if self.messages is not None and self.messages[-1].role != "user":
-            raise InvalidInput("'messages' must end with a user turn: the response under judgment answers it", field="messages")
-
-    def conversation(self) -> list[tuple[str, str]]:
-        if self.prompt is not None:
-            return [("user", self.prompt)]
-        return [(m.role, m.content) for m in self.messages or []]
 
 
 class JudgmentRequest(_JudgeInput):

@@ -21,7 +21,7 @@ ERRORS = {s: {"model": ErrorBody} for s in (404, 409, 413, 422, 502)}
 
 
 def _prepare(ctx: AppContext, body: JudgmentRequest | ComparisonRequest, mode: str, texts: dict) -> tuple[Rubric, list]:
-    body.check_prompt()
+    body.check_conversation()
     check_text_limits(ctx, prompt=body.prompt, reference=body.reference, **texts)
     for i, m in enumerate(body.messages or []):
         check_text_limits(ctx, **{f"messages.{i}.content": m.content})

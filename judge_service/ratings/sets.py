@@ -16,30 +16,23 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from judge_service.errors import InvalidInput
-from judge_service.schemas import Message
+from judge_service.schemas import ConversationInput
 
 PAIRWISE_VOTES = ("A", "B", "tie")
 _ITEM_KEYS = {"id", "prompt", "messages", "response", "response_a", "response_b", "reference", "rater", "rating",
               "ratings", "group"}
 
 
-class RatedItem(BaseModel):
+class RatedItem(ConversationInput):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1)
-    prompt: str | None = None
-    messages: list[Message] | None = None
     response: str | None = None
     response_a: str | None = None
     response_b: str | None = None
     reference: str | None = None
     group: str | None = None
     ratings: dict[str, float | str | None] = Field(min_length=1)
-
-    def conversation(self) -> list[tuple[str, str]]:
-        if self.prompt is not None:
-            return [("user", self.prompt)]
-        return [(m.role, m.content) for m in self.messages or []]
 
 
 class RatingSetCreate(BaseModel):
@@ -58,8 +51,7 @@ def validate_set(body: RatingSetCreate) -> None:
         if item.id in seen:
             raise InvalidInput(f"duplicate item id '{item.id}'", field=f"{where}.id")
         seen.add(item.id)
-        if (item.prompt is None) == (item.messages is None):
-            raise InvalidInput(f"item '{item.id}': give exactly one of 'prompt' or 'messages'", field=f"{where}.prompt")
+        item.check_conversation(where, f"item '{item.id}': ")
         if body.kind == "pairwise":
             if not item.response_a or not item.response_b:
                 raise InvalidInput(f"item '{item.id}': pairwise ratings need response_a and response_b", field=f"{where}.response_a")

@@ -7,15 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from judge_service.errors import InvalidInput, PayloadTooLarge
-from judge_service.schemas import Message
+from judge_service.schemas import ConversationInput
 
 
-class RunItem(BaseModel):
+class RunItem(ConversationInput):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=200)
-    prompt: str | None = None
-    messages: list[Message] | None = Field(default=None, min_length=1)
     reference: str | None = None
     outputs: dict[str, str] = Field(description="system name -> that system's response")
     metadata: dict[str, dict] = Field(default_factory=dict,
@@ -23,11 +21,6 @@ class RunItem(BaseModel):
     human_preference: str | None = Field(
         default=None, description="a human's verdict on this item: the baseline's name, the candidate's name or 'tie'; "
                                   "items with one feed the prediction-powered (PPI) estimate in the report")
-
-    def conversation(self) -> list[tuple[str, str]]:
-        if self.prompt is not None:
-            return [("user", self.prompt)]
-        return [(m.role, m.content) for m in self.messages or []]
 
 
 class RunOptions(BaseModel):
@@ -78,10 +71,7 @@ def validate_items(spec: RunSpec, items: list[RunItem], *, max_items: int, max_t
         if item.id in seen:
             raise InvalidInput(f"duplicate item id '{item.id}'", field=f"{where}.id")
         seen.add(item.id)
-        if (item.prompt is None) == (item.messages is None):
-            raise InvalidInput(f"item '{item.id}': give exactly one of 'prompt' or 'messages'", field=f"{where}.prompt")
-        if item.messages is not None and item.messages[-1].role != "user":
-            raise InvalidInput(f"item '{item.id}': messages must end with a user turn", field=f"{where}.messages")
+        item.check_conversation(where, f"item '{item.id}': ")
         unknown = sorted(set(item.outputs) - systems)
         if unknown:
             raise InvalidInput(f"item '{item.id}' has outputs for unknown system(s) {unknown}; this run compares "
