@@ -1,7 +1,7 @@
 """Throughput of remote judging: limited(OpenAIProvider) against the fake judge server.
 
     .venv/bin/python benchmarks/remote_throughput.py [--latency 0.1] [--rounds 20] [--levels 32,64,128,256]
-                                                      [--raw] [--profile 32]
+                                                      [--backend auto|aiohttp|httpx] [--raw] [--profile 32]
 
 N pairwise comparisons (each = 2 calls, orders AB and BA) per concurrency level, the fake server
 answering every call after a fixed latency. The server runs in a separate PROCESS so that the
@@ -11,8 +11,10 @@ Ideal throughput = concurrency / latency (every slot always busy). Prints achiev
 ratio to ideal, client CPU ms per call, the client's CPU utilisation (CPU s / wall s: near 100%
 means the client's one event-loop thread is the bottleneck; well below 100% with a low ratio means
 the process did not get the CPU, e.g. other processes on the machine) and the server's CPU per
-call (from /proc, to show whether the server was the bottleneck). --raw also measures the bare SDK call without our wrapper;
---profile C prints the top client functions (cProfile) at concurrency C.
+call (from /proc, to show whether the server was the bottleneck). --backend is the provider's
+options.http_backend (the SDK's HTTP transport; "auto" = aiohttp when installed); the header says
+which one ran. --raw also measures the bare SDK call without our wrapper; --profile C prints the top
+client functions (cProfile) at concurrency C.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -57,9 +61,9 @@ def server_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_level(base_url: str, concurrency: int, n_comparisons: int, raw: bool) -> dict:
+async def run_level(base_url: str, concurrency: int, n_comparisons: int, raw: bool, backend: str) -> dict:
     spec = JudgeSpec(name="bench", provider="openai", model="gpt-fake", base_url=base_url, api_key_env=KEY_ENV,
-                     max_concurrency=concurrency, timeout_s=30)
+                     max_concurrency=concurrency, timeout_s=30, options={"http_backend": backend})
     provider = OpenAIProvider(spec)
     judge = limited(provider, spec)
     if raw:
@@ -93,6 +97,8 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.1)
     ap.add_argument("--rounds", type=int, default=20, help="calls per level = rounds x concurrency")
     ap.add_argument("--levels", default="32,64,128,256")
+    ap.add_argument("--backend", choices=("auto", "aiohttp", "httpx"), default="auto",
+                    help="the provider's options.http_backend (default auto: aiohttp when installed)")
     ap.add_argument("--raw", action="store_true", help="also measure the bare SDK call without limits/retries")
     ap.add_argument("--profile", type=int, default=0, help="cProfile the client at this concurrency")
     args = ap.parse_args()
@@ -109,6 +115,9 @@ def main() -> None:
         print(f"fake server pid {proc.pid} at {base_url}, latency {args.latency * 1000:.0f} ms; "
               f"client python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
               "(other processes on the machine compete for the CPUs: ratios below 1 can be theirs)")
+        used = OpenAIProvider(JudgeSpec(name="bench", provider="openai", model="gpt-fake", base_url=base_url,
+                                        api_key_env=KEY_ENV, options={"http_backend": args.backend})).http_backend
+        print(f"http backend: {used} (--backend {args.backend}; openai {openai.__version__})")
         print(f"{'mode':<8}{'conc':>5}{'calls':>7}{'wall s':>8}{'calls/s':>9}{'ideal':>7}{'ratio':>7}"
               f"{'client CPU ms/call':>20}{'client CPU util':>17}{'server CPU ms/call':>20}")
         modes = ["limited"] + (["raw"] if args.raw else [])
@@ -116,7 +125,7 @@ def main() -> None:
             for mode in modes:
                 n = max(1, args.rounds * c // 2)
                 s0 = server_cpu_s(proc.pid)
-                r = asyncio.run(run_level(base_url, c, n, raw=(mode == "raw")))
+                r = asyncio.run(run_level(base_url, c, n, raw=(mode == "raw"), backend=args.backend))
                 s1 = server_cpu_s(proc.pid)
                 ideal = c / args.latency
                 rate = r["calls"] / r["wall_s"]
@@ -128,12 +137,13 @@ def main() -> None:
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()
-            asyncio.run(run_level(base_url, args.profile, args.rounds * args.profile // 2, raw=False))
+            asyncio.run(run_level(base_url, args.profile, args.rounds * args.profile // 2, raw=False, backend=args.backend))
             prof.disable()
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(25)
             print(f"\nclient profile at concurrency {args.profile} (by own time):")
             print("\n".join(out.getvalue().splitlines()[:45]))
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
     finally:
         proc.stdin.close()
         try:

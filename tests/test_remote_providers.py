@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
 import time
 import traceback
 
@@ -16,6 +17,7 @@ from judge_service.judges.anthropic import AnthropicProvider
 from judge_service.judges.base import AnswerField, ChatMessage, JudgeRequest, TokenLogprob
 from judge_service.judges.config import JudgeSpec
 from judge_service.judges.limits import limited
+from judge_service.judges import openai as openai_provider
 from judge_service.judges.openai import OpenAIProvider
 from judge_service.judges.openai_compatible import OpenAICompatibleProvider
 from judge_service.judges.secrets import redact
@@ -233,7 +235,14 @@ def test_health_is_cheap_and_reports_a_vanished_key(server, monkeypatch):
     assert server.calls == 0  # never a completion
     probe, _ = make(server, "openai_compatible", api_key_env=None, options={"health_probe": True})
     server.api_key = None
-    assert asyncio.run(probe.health()) == "ok" and server.calls == 0
+
+    async def probe_once():
+        try:
+            return await probe.health()
+        finally:
+            await probe.aclose()
+
+    assert asyncio.run(probe_once()) == "ok" and server.calls == 0
 
 
 def test_openai_compatible_needs_a_base_url_but_no_key(server):
@@ -317,3 +326,78 @@ def test_latency_is_measured(server):
     started = time.perf_counter()
     reply = asyncio.run(call(p, request()))
     assert 100 <= reply.latency_ms <= (time.perf_counter() - started) * 1000 + 1
+
+
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
+def test_both_http_backends_answer_and_map_failures_alike(server, backend):
+    # The same provider paths over httpx2's own stack and over the SDK's aiohttp transport, whose
+    # adapter files a dropped or refused connection under ConnectTimeout: it must still read as a
+    # connection failure, at once, not as "no reply within timeout_s".
+    server.faults = Faults(slow_s=1.5, retry_after_s=0.5)
+    options = {"retry_base_s": 0.01, "retry_cap_s": 0.1, "http_backend": backend}
+    p, spec = make(server, "openai", timeout_s=1.0, options=options)
+    assert p.http_backend == backend and f"http_backend={backend!r}" in repr(p)
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    refused, _ = make(server, "openai", base_url=f"http://127.0.0.1:{closed_port}/v1", options=options)
+    wrapped = limited(*make(server, "openai", max_attempts=2, options=options))
+
+    async def attempt(provider, kind: str | None = None) -> tuple[JudgeError, float]:
+        if kind:
+            server.enqueue(kind)
+        started = time.perf_counter()
+        with pytest.raises(JudgeError) as ei:
+            await provider.complete(request())
+        return ei.value, time.perf_counter() - started
+
+    async def go():
+        try:
+            reply = await p.complete(request())
+            errors = {kind: await attempt(p, kind) for kind in ("drop", "slow", "malformed", "rate_limit", "server_error")}
+            errors["refused"] = await attempt(refused)
+            server.enqueue("rate_limit")
+            after_retry = await wrapped.complete(request())
+            return reply, errors, after_retry
+        finally:
+            for provider in (p, refused, wrapped):
+                await provider.aclose()
+
+    reply, errors, after_retry = asyncio.run(go())
+    assert reply.structured is not None and reply.structured["score"] in (6, 7) and reply.model == "judge-model-2025-01-01"
+    value = next(t for t in reply.logprobs if len(t.top) == 10)
+    assert parse_reply(reply, (SCORE,)).fields["score"].expected() == pytest.approx(6.4995, abs=1e-3)
+    assert value.top[value.token] == value.logprob
+
+    assert all(e.retryable and e.__cause__ is None and e.__context__ is None for e, _ in errors.values())
+    for kind in ("drop", "refused"):
+        e, took = errors[kind]
+        assert "connection to" in e.message and "within" not in e.message and took < 0.5, (kind, e.message, took)
+    e, took = errors["slow"]
+    assert "no reply" in e.message and "within 1s" in e.message and took >= 1.0
+    assert "malformed response" in errors["malformed"][0].message
+    e, _ = errors["rate_limit"]
+    assert "HTTP 429" in e.message and e.retry_after == 0.5
+    assert "HTTP 500" in errors["server_error"][0].message
+    assert after_retry.structured is not None and wrapped.stats.retries == 1
+    # The slow call's record lands late (the server finishes it after we gave up), so pick by outcome.
+    limited_429, retried = [r for r in server.log if r.outcome in ("rate_limit", "ok")][-2:]
+    assert limited_429.outcome == "rate_limit" and retried.started - limited_429.finished >= 0.5  # Retry-After honoured
+
+
+def test_http_backend_auto_prefers_aiohttp_and_falls_back_to_httpx(server, monkeypatch):
+    pytest.importorskip("aiohttp")
+    assert make(server, "openai")[0].http_backend == "aiohttp"
+    with pytest.raises(InvalidInput, match="http_backend must be one of auto, aiohttp, httpx"):
+        make(server, "openai", options={"http_backend": "requests"})
+
+    class MissingAioHttpClient:  # what the SDK puts in place of DefaultAioHttpClient without the extra
+        def __init__(self, **_kwargs):
+            raise RuntimeError("To use the aiohttp client you must have installed the package with the `aiohttp` extra")
+
+    monkeypatch.setattr(openai_provider.openai, "DefaultAioHttpClient", MissingAioHttpClient)
+    p, _ = make(server, "openai_compatible", max_concurrency=40)
+    assert p.http_backend == "httpx" and len(p._clients) == 3  # pools of at most POOL_SIZE connections
+    assert asyncio.run(call(p, request())).text
+    with pytest.raises(InvalidInput, match=r"pip install 'openai\[aiohttp\]'"):
+        make(server, "openai", options={"http_backend": "aiohttp"})

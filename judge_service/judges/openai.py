@@ -13,6 +13,11 @@ options (judges config):
   structured_mode: "json_schema" (default) | "json_object"
   health_probe: false (default) | true  — health() lists models (free) instead of only
       checking that the key is configured.
+  http_backend: "auto" (default) | "aiohttp" | "httpx"  — the SDK's HTTP transport. "auto" takes
+      aiohttp when ``openai[aiohttp]`` is installed (the SDK's documented DefaultAioHttpClient:
+      ~35% less client CPU per call than httpx2's own stack, see benchmarks/remote_throughput.py),
+      else httpx2. Either way the SDK builds the requests and raises its own error classes, which
+      map to the same JudgeErrors.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import itertools
 import json
 import math
 import os
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -36,7 +42,8 @@ from judge_service.judges.secrets import read_api_key, redact
 _NEW_STYLE_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 SCHEMA_NAME = "judge_verdict"
 TOP_LOGPROBS = 20  # the API's maximum; enough for a 1-10 scale with room for near-miss tokens
-POOL_SIZE = 16
+POOL_SIZE = 16  # connections per httpx2 client; see __init__
+HTTP_BACKENDS = ("auto", "aiohttp", "httpx")
 
 
 class OpenAIProvider:
@@ -57,25 +64,45 @@ class OpenAIProvider:
         # max_retries=0: judges/limits.py is the only retry policy. The SDK's own retries would
         # multiply attempts (5 x 3 = 15 calls), ignore our time budget and hide 429s from the
         # shared Retry-After pause.
-        # Several clients, each with its own connection pool of at most POOL_SIZE connections:
-        # the HTTP pool scans every connection (probing idle sockets) on each request, so one
-        # pool of 128 connections costs ~30% more CPU per call than 8 pools of 16 (measured in
-        # benchmarks/remote_throughput.py).
-        shards = max(1, math.ceil(spec.max_concurrency / POOL_SIZE))
-        per_shard = math.ceil(spec.max_concurrency / shards)
-        limits = httpx2.Limits(max_connections=2 * per_shard + 16, max_keepalive_connections=per_shard)
         self._clients = [
-            openai.AsyncOpenAI(
-                api_key=key or "not-needed",
-                base_url=spec.base_url,
-                timeout=spec.timeout_s,
-                max_retries=0,
-                http_client=openai.DefaultAsyncHttpxClient(limits=limits, timeout=spec.timeout_s),
-            )
-            for _ in range(shards)
+            openai.AsyncOpenAI(api_key=key or "not-needed", base_url=spec.base_url, timeout=spec.timeout_s,
+                               max_retries=0, http_client=http_client)
+            for http_client in self._http_clients(opts.get("http_backend", "auto"))
         ]
         self._client = self._clients[0]
         self._next_client = itertools.cycle(self._clients).__next__
+
+    def _http_clients(self, backend: str) -> list:
+        """The SDK's HTTP clients for the chosen backend; sets ``self.http_backend`` to the one used."""
+        if backend not in HTTP_BACKENDS:
+            raise InvalidInput(f"judge '{self.spec.name}': options.http_backend must be one of {', '.join(HTTP_BACKENDS)}",
+                               field="options")
+        concurrency, timeout = self.spec.max_concurrency, self.spec.timeout_s
+        if backend != "httpx":
+            # aiohttp keeps idle connections in a per-host deque (O(1) to take one), so one client
+            # serves any concurrency. Slack above max_concurrency for health probes and for
+            # connections still closing after a drop.
+            limits = httpx2.Limits(max_connections=concurrency + 16, max_keepalive_connections=concurrency)
+            try:
+                # The SDK's own subclass: its defaults (redirects, timeouts) with aiohttp underneath.
+                client = openai.DefaultAioHttpClient(limits=limits, timeout=timeout)
+            except RuntimeError:  # the SDK raises this when the aiohttp extra is missing
+                if backend == "aiohttp":
+                    raise InvalidInput(f"judge '{self.spec.name}': options.http_backend is aiohttp but aiohttp is not "
+                                       "installed; pip install 'openai[aiohttp]' (or use http_backend: httpx)",
+                                       field="options") from None
+            else:
+                self.http_backend = "aiohttp"
+                return [client]
+        self.http_backend = "httpx"
+        # Several clients, each with its own connection pool of at most POOL_SIZE connections:
+        # httpcore2's pool scans every connection (probing idle sockets) on each request, so one
+        # pool of 128 connections costs ~30% more CPU per call than 8 pools of 16 (measured in
+        # benchmarks/remote_throughput.py).
+        shards = max(1, math.ceil(concurrency / POOL_SIZE))
+        per_shard = math.ceil(concurrency / shards)
+        limits = httpx2.Limits(max_connections=2 * per_shard + 16, max_keepalive_connections=per_shard)
+        return [openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout) for _ in range(shards)]
 
     # -- what subclasses change -------------------------------------------------------------
 
@@ -92,7 +119,8 @@ class OpenAIProvider:
         return self.spec.model
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(judge={self.spec.name!r}, model={self.spec.model!r}, base_url={str(self._client.base_url)!r})"
+        return (f"{type(self).__name__}(judge={self.spec.name!r}, model={self.spec.model!r}, "
+                f"base_url={str(self._client.base_url)!r}, http_backend={self.http_backend!r})")
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         structured = bool(self.structured and request.output_schema)
@@ -234,11 +262,22 @@ class OpenAIProvider:
     def _error(self, exc: Exception) -> JudgeError | None:
         """Our error for an SDK failure (message redacted), or None for a programming error."""
         host = urlsplit(str(self._client.base_url)).netloc
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, openai.APITimeoutError) and not _disconnect_filed_as_timeout(exc):
             return JudgeError(f"{self._where}: no reply from {host} within {self.spec.timeout_s:g}s "
                               "(raise timeout_s if the model is slow)", retryable=True)
         if isinstance(exc, openai.APIConnectionError):
             cause = redact(str(exc.__cause__ or exc), self._secrets)
+            return JudgeError(f"{self._where}: connection to {host} failed: {cause}", retryable=True)
+        aiohttp = sys.modules.get("aiohttp")  # loaded iff the aiohttp backend is in use
+        if aiohttp is not None and isinstance(exc, (aiohttp.ClientError, TimeoutError)):
+            # aiohttp failures the SDK's adapter does not map (e.g. ClientResponseError for an
+            # unparseable status line) reach us raw, not as APIConnectionError. Their str() has
+            # the URL but not the request headers; the exception itself (which has them) is
+            # dropped like the SDK's.
+            if isinstance(exc, TimeoutError):
+                return JudgeError(f"{self._where}: no reply from {host} within {self.spec.timeout_s:g}s "
+                                  "(raise timeout_s if the model is slow)", retryable=True)
+            cause = redact(f"{type(exc).__name__}: {exc}", self._secrets)
             return JudgeError(f"{self._where}: connection to {host} failed: {cause}", retryable=True)
         if isinstance(exc, openai.APIStatusError):
             return error_for_status(exc.status_code, redact(_provider_message(exc), self._secrets), where=self._where,
@@ -247,6 +286,19 @@ class OpenAIProvider:
             # A 200 whose body is not the JSON it claims to be: a proxy or server hiccup.
             return JudgeError(f"{self._where}: malformed response from {host} ({type(exc).__name__})", retryable=True)
         return None
+
+
+def _disconnect_filed_as_timeout(exc: openai.APITimeoutError) -> bool:
+    """True when the SDK's aiohttp adapter reported a refused or dropped connection as a timeout.
+
+    The adapter maps every ``aiohttp.ClientConnectionError`` ("Server disconnected", "Cannot
+    connect to host") to ``httpx2.ConnectTimeout``, so the SDK raises APITimeoutError at once,
+    long before timeout_s. A real timeout has a TimeoutError underneath (aiohttp's
+    SocketTimeoutError / ConnectionTimeoutError, or asyncio's under httpcore2).
+    """
+    aiohttp = sys.modules.get("aiohttp")
+    inner = exc.__cause__.__cause__ if exc.__cause__ is not None else None
+    return aiohttp is not None and isinstance(inner, aiohttp.ClientConnectionError) and not isinstance(inner, TimeoutError)
 
 
 def _provider_message(exc: openai.APIStatusError) -> str:

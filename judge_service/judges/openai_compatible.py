@@ -9,6 +9,9 @@ Same SDK and behaviour as ``openai.py`` with three differences:
   400. Turn it on with ``structured_output: true`` (or ``options: {structured_output: true}``)
   for servers that enforce schemas (vLLM's guided decoding, llama.cpp's json_schema).
 
+Every ``options`` key of ``openai.py`` applies here too (max_tokens_param, send_temperature,
+structured_mode, health_probe, http_backend).
+
 Examples (judges YAML):
 
     - {name: qwen-vllm, provider: openai_compatible, model: Qwen/Qwen2.5-7B-Instruct,
