@@ -26,7 +26,7 @@ import httpx2
 from judge_service.errors import JudgeError
 from judge_service.judges.base import JudgeReply, JudgeRequest, Usage
 from judge_service.judges.config import JudgeSpec
-from judge_service.judges.limits import error_for_status
+from judge_service.judges.limits import connection_error, error_for_status, malformed_error, timeout_error
 from judge_service.judges.secrets import read_api_key, redact
 
 TOOL_DESCRIPTION = "Record your verdict. Call this exactly once with your evaluation."
@@ -132,16 +132,15 @@ class AnthropicProvider:
     def _error(self, exc: Exception) -> JudgeError | None:
         host = urlsplit(str(self._client.base_url)).netloc
         if isinstance(exc, anthropic.APITimeoutError):
-            return JudgeError(f"{self._where}: no reply from {host} within {self.spec.timeout_s:g}s "
-                              "(raise timeout_s if the model is slow)", retryable=True)
+            return timeout_error(self._where, host, self.spec.timeout_s)
         if isinstance(exc, anthropic.APIConnectionError):
             cause = redact(str(exc.__cause__ or exc), self._secrets)
-            return JudgeError(f"{self._where}: connection to {host} failed: {cause}", retryable=True)
+            return connection_error(self._where, host, cause)
         if isinstance(exc, anthropic.APIStatusError):
             return error_for_status(exc.status_code, redact(_provider_message(exc), self._secrets), where=self._where,
                                     model=self.spec.model, key_env=self._key_env, headers=exc.response.headers)
         if isinstance(exc, (anthropic.APIResponseValidationError, ValueError)):
-            return JudgeError(f"{self._where}: malformed response from {host} ({type(exc).__name__})", retryable=True)
+            return malformed_error(self._where, host, exc)
         return None
 
 

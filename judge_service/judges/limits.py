@@ -84,6 +84,21 @@ def retryable_status(status: int) -> bool:
     return status in (408, 409, 429) or status >= 500
 
 
+def timeout_error(where: str, host: str, timeout_s: float) -> JudgeError:
+    return JudgeError(f"{where}: no reply from {host} within {timeout_s:g}s (raise timeout_s if the model is slow)",
+                      retryable=True)
+
+
+def connection_error(where: str, host: str, cause: str) -> JudgeError:
+    """``cause`` must already be redacted."""
+    return JudgeError(f"{where}: connection to {host} failed: {cause}", retryable=True)
+
+
+def malformed_error(where: str, host: str, exc: Exception) -> JudgeError:
+    """A 200 whose body is not the JSON it claims to be: a proxy or server hiccup."""
+    return JudgeError(f"{where}: malformed response from {host} ({type(exc).__name__})", retryable=True)
+
+
 def error_for_status(status: int, message: str, *, where: str, model: str, key_env: str | None,
                      headers: Mapping[str, str] | None = None) -> JudgeError:
     """A provider's HTTP failure as our error: retryable or not, with what to do about it.

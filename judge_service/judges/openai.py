@@ -36,7 +36,7 @@ import openai
 from judge_service.errors import InvalidInput, JudgeError
 from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Usage
 from judge_service.judges.config import JudgeSpec
-from judge_service.judges.limits import error_for_status
+from judge_service.judges.limits import connection_error, error_for_status, malformed_error, timeout_error
 from judge_service.judges.secrets import read_api_key, redact
 
 _NEW_STYLE_PREFIXES = ("o1", "o3", "o4", "gpt-5")
@@ -263,11 +263,10 @@ class OpenAIProvider:
         """Our error for an SDK failure (message redacted), or None for a programming error."""
         host = urlsplit(str(self._client.base_url)).netloc
         if isinstance(exc, openai.APITimeoutError) and not _disconnect_filed_as_timeout(exc):
-            return JudgeError(f"{self._where}: no reply from {host} within {self.spec.timeout_s:g}s "
-                              "(raise timeout_s if the model is slow)", retryable=True)
+            return timeout_error(self._where, host, self.spec.timeout_s)
         if isinstance(exc, openai.APIConnectionError):
             cause = redact(str(exc.__cause__ or exc), self._secrets)
-            return JudgeError(f"{self._where}: connection to {host} failed: {cause}", retryable=True)
+            return connection_error(self._where, host, cause)
         aiohttp = sys.modules.get("aiohttp")  # loaded iff the aiohttp backend is in use
         if aiohttp is not None and isinstance(exc, (aiohttp.ClientError, TimeoutError)):
             # aiohttp failures the SDK's adapter does not map (e.g. ClientResponseError for an
@@ -275,16 +274,14 @@ class OpenAIProvider:
             # the URL but not the request headers; the exception itself (which has them) is
             # dropped like the SDK's.
             if isinstance(exc, TimeoutError):
-                return JudgeError(f"{self._where}: no reply from {host} within {self.spec.timeout_s:g}s "
-                                  "(raise timeout_s if the model is slow)", retryable=True)
+                return timeout_error(self._where, host, self.spec.timeout_s)
             cause = redact(f"{type(exc).__name__}: {exc}", self._secrets)
-            return JudgeError(f"{self._where}: connection to {host} failed: {cause}", retryable=True)
+            return connection_error(self._where, host, cause)
         if isinstance(exc, openai.APIStatusError):
             return error_for_status(exc.status_code, redact(_provider_message(exc), self._secrets), where=self._where,
                                     model=self.spec.model, key_env=self._key_env, headers=exc.response.headers)
         if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
-            # A 200 whose body is not the JSON it claims to be: a proxy or server hiccup.
-            return JudgeError(f"{self._where}: malformed response from {host} ({type(exc).__name__})", retryable=True)
+            return malformed_error(self._where, host, exc)
         return None
 
 
