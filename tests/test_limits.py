@@ -118,6 +118,22 @@ def test_total_retry_time_is_bounded_even_with_a_long_retry_after():
     assert time.monotonic() - started < 1.0 and stub.calls == 1
 
 
+def test_retry_budget_counts_the_first_attempts_own_time():
+    # Tenacity only takes over after the first failure; the budget must still start at the call.
+    # A 0.6 s first attempt and a 0.5 s Retry-After overrun a 1 s budget: no second attempt.
+    stub = Stub([retryable("HTTP 429", retry_after=0.5)] * 3, delay=0.6)
+    p = limited(stub, spec(max_attempts=10, max_retry_time_s=1.0))
+    with pytest.raises(JudgeError, match="HTTP 429"):
+        asyncio.run(p.complete(req()))
+    assert stub.calls == 1 and p.stats.failures == 1
+    # The same failure with budget to spare is retried, and the replayed first failure counts as attempt 1.
+    stub = Stub([retryable("HTTP 429", retry_after=0.05)] * 2, delay=0.3)
+    p = limited(stub, spec(max_attempts=3, max_retry_time_s=10.0))
+    assert asyncio.run(p.complete(req())).text == '{"score": 2}'
+    assert stub.calls == 3 and (p.stats.attempts, p.stats.retries, p.stats.failures) == (3, 2, 0)
+    assert stub.times[1] - stub.times[0] >= 0.3 + 0.05
+
+
 def test_retry_after_is_honoured_and_pauses_the_other_calls():
     stub = Stub([retryable("HTTP 429", retry_after=0.4)], delay=0.01)
     p = limited(stub, spec(max_attempts=3, max_concurrency=4))
