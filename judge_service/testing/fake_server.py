@@ -311,18 +311,22 @@ class FakeJudgeServer:
                     raise _Reply(400, _error_body(flavour, "invalid_request_error", "request body is not JSON"), outcome="bad_request") from None
                 self._check_params(flavour, body)
                 fault = self._next_fault(digest)
-                if self.latency_s > 0:
-                    await asyncio.sleep(self.latency_s)
+                # The answer is computed before the wait, so the reply leaves `latency_s` after the
+                # request arrived rather than latency_s plus our own work: benchmarks measuring a
+                # client against a "100 ms" judge get 100 ms, not 101.
+                payload = None if fault is not None else (self._openai(body) if flavour == "openai" else self._anthropic(body))
+                reply = json.dumps(payload).encode()
+                if (wait := started + self.latency_s - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
                 if fault is not None:
                     outcome = fault
                     status = await self._fault(fault, flavour, writer)
                     return fault != "drop"
-                payload = self._openai(body) if flavour == "openai" else self._anthropic(body)
             except _Reply as r:
                 outcome, status = r.outcome, r.status
                 await self._send(writer, r.status, json.dumps(r.body).encode(), r.headers)
                 return True
-            await self._send(writer, 200, json.dumps(payload).encode())
+            await self._send(writer, 200, reply)
             return True
         finally:
             stats.in_flight -= 1
