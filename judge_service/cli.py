@@ -34,8 +34,12 @@ def serve(
     from judge_service.settings import Settings
 
     overrides = {k: v for k, v in {"config": config, "data_dir": data_dir}.items() if v is not None}
+    from judge_service.heap import freeze_startup_heap
+
     settings = Settings(**overrides, warm_judges=warm)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+    service = create_app(settings)
+    freeze_startup_heap()
+    uvicorn.run(service, host=host, port=port, log_level=log_level, access_log=False)
 
 
 app.command()(cli_judging.grade)
