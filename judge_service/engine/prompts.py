@@ -7,6 +7,7 @@ escaped so a response cannot close its block and speak to the judge as the promp
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -45,6 +46,7 @@ def _label_text(label: str) -> str:
     return label if label.isdigit() else json.dumps(label)
 
 
+@functools.lru_cache(maxsize=256)  # a handful of rubrics' field sets; ~50 us a call saved on every prompt
 def answer_instructions(fields: tuple[AnswerField, ...], with_rationale: bool = True) -> str:
     """The machine-readable answer format appended to every judge prompt.
 
