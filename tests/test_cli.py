@@ -197,3 +197,17 @@ def test_command_groups_from_other_modules_are_mounted_or_explained(tmp_path, mo
     assert runner.invoke(parent, ["absent"]).exit_code == 2
     broken = runner.invoke(parent, ["broken", "anything"])
     assert broken.exit_code == 1 and "no_such_dependency_for_this_test" in broken.stderr
+
+
+def test_freeze_startup_heap_exempts_live_objects_from_collection():
+    import gc
+
+    from judge_service.heap import freeze_startup_heap
+
+    survivor = [object() for _ in range(10)]
+    before = gc.get_freeze_count()
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > before + len(survivor)
+    finally:
+        gc.unfreeze()  # the rest of the suite keeps a normal collector
