@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from judge_client import Estimate, ReportJudge, RunReport, RunStatus
+from judge_client import Estimate, ReportJudge, RunCost, RunReport, RunStatus
 from judge_service.cli_common import (
     DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fmt, fmt_p, make_table, out, print_json,
 )
@@ -90,6 +90,15 @@ def print_report(report: RunReport) -> None:
     out.print(f"{report.candidate} vs {report.baseline} on {report.rubric.get('name')} v{report.rubric.get('version')}:"
               f" {p.done}/{p.total} items judged, {p.failed} failed")
     out.print(report.verdict or "(the service gave no verdict)")
+    if report.cost is not None:
+        out.print(cost_line(report.cost))
+
+
+def cost_line(cost: RunCost) -> str:
+    usd = (f"${cost.usd:.4f}" if cost.usd is not None
+           else f"unknown ({cost.unpriced_calls} calls to judges with no price configured)")
+    return (f"cost: {usd}; {cost.calls} judge calls ({cost.input_tokens} tokens in, {cost.output_tokens} out), "
+            f"{cost.cached_calls} cached, {cost.failed_calls} failed")
 
 
 @run_app.command("create")
@@ -144,6 +153,8 @@ def status(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local:
     p = st.progress
     out.print(f"{st.id} {st.status}: {p.done}/{p.total} done, {p.failed} failed, {p.pending} pending"
               f"  ({st.candidate} vs {st.baseline}, {st.mode})" + (f"\nerror: {st.error}" if st.error else ""))
+    if st.cost is not None:
+        out.print(cost_line(st.cost))
 
 
 @run_app.command("report")

@@ -51,12 +51,15 @@ def test_run_create_local_shows_progress_and_prints_the_verdict(local_env):
     assert result.exit_code == 0, result.output
     assert "12/12" in result.stderr and "run_" in result.stderr  # the progress bar, on stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[-1].startswith("candidate beats baseline") and "n = 12" in lines[-1]
+    assert lines[-2].startswith("candidate beats baseline") and "n = 12" in lines[-2]
     assert "length-controlled win rate" in result.stdout and "12/12 items judged" in result.stdout
+    # Two orders per item, all answered by the in-process judge, which costs nothing.
+    assert lines[-1].startswith("cost: $0.0000; 24 judge calls") and "0 cached, 0 failed" in lines[-1]
 
     run_id = next(w for w in result.stderr.split() if w.startswith("run_"))
     status = judge("run", "status", run_id, "--local")
     assert status.exit_code == 0 and f"{run_id} done: 12/12 done, 0 failed" in status.stdout
+    assert "cost: $0.0000; 24 judge calls" in status.stdout
     report = json.loads(judge("run", "report", run_id, "--local", "--json").stdout)
     assert report["run_id"] == run_id and report["pairwise"]["wins"] == 12
     listed = judge("run", "items", run_id, "--local")

@@ -504,6 +504,7 @@ CONTRACT = {  # service schema name -> client model
     "RubricSummary": judge_client.RubricSummary, "RubricVersionOut": judge_client.RubricVersion,
     "AgreementResponse": judge_client.Agreement, "OverlapResponse": judge_client.Overlap,
     "PerplexityResponse": judge_client.Perplexity, "RatingSetOut": judge_client.RatingSet,
+    "RunCost": judge_client.RunCost, "CostSummary": judge_client.CostSummary,
 }
 
 

@@ -97,3 +97,63 @@ def test_a_bad_key_is_a_judge_auth_error_without_the_key(server, make_client, mo
     # The engine reports a failed judge in the verdict (unscored), with the provider's reason.
     error = r.json()["judges"][0]["error"]
     assert "HTTP 401" in error and "[REDACTED]" in error and f"${ENV}" in error
+
+
+def _run_until_done(client, body: dict, timeout: float = 60.0) -> dict:
+    import time
+
+    r = client.post("/v1/runs", json=body)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/v1/runs/{r.json()['id']}").json()
+        if status["status"] in ("done", "failed"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run did not finish: {status}")
+
+
+def _run_body(judge: str, n: int = 4) -> dict:
+    items = [{"id": f"q{i}", "prompt": f"Question {i}?", "outputs": {"base": f"Answer {i}.",
+                                                                      "tuned": f"A fuller answer {i}, with detail."}}
+             for i in range(n)]
+    return {"rubric": "helpfulness", "judges": [judge], "mode": "pairwise", "baseline": "base", "candidate": "tuned",
+            "items": items}
+
+
+def test_run_cost_is_the_sum_of_its_paid_calls_and_a_rerun_is_free(service, server):
+    status = _run_until_done(service, _run_body("remote-openai"))
+    cost = status["cost"]
+    assert status["progress"]["done"] == 4
+    # Two orders per item, all answered by the fake server, none cached.
+    assert (cost["calls"], cost["cached_calls"], cost["failed_calls"], cost["unpriced_calls"]) == (8, 0, 0, 0)
+    assert server.calls == 8
+    assert cost["input_tokens"] > 0 and cost["output_tokens"] > 0
+    # The price table: $1 per million input tokens, $4 per million output tokens.
+    assert cost["usd"] == pytest.approx((cost["input_tokens"] * 1.0 + cost["output_tokens"] * 4.0) / 1e6)
+    # The same total as the per-verdict costs the engine stored with each item (a separate path).
+    items = service.get(f"/v1/runs/{status['id']}/items").json()
+    per_item = sum(j["cost_usd"] for it in items for j in it["result"]["pairwise"]["judges"])
+    assert cost["usd"] == pytest.approx(per_item)
+    assert cost["by_judge"]["remote-openai"]["usd"] == cost["usd"]
+    report = service.get(f"/v1/runs/{status['id']}/report").json()
+    assert report["cost"]["usd"] == cost["usd"]
+
+    again = _run_until_done(service, _run_body("remote-openai"))["cost"]
+    assert server.calls == 8  # nothing sent
+    assert (again["calls"], again["cached_calls"], again["usd"], again["input_tokens"]) == (0, 8, 0.0, 0)
+
+
+def test_run_cost_is_unknown_not_zero_without_a_price_and_failed_calls_are_counted(server, make_client, monkeypatch):
+    monkeypatch.setenv(ENV, KEY)
+    monkeypatch.setenv("JUDGE_TEST_WRONG_KEY", "sk-wrong-0000")
+    server.reset()
+    client = make_client({"judges": [
+        {"name": "unpriced", "provider": "openai", "model": "m", "base_url": server.openai_base_url, "api_key_env": ENV},
+        # Another model: the same model at the same URL would be served from the first judge's cache.
+        {"name": "badkey", "provider": "openai", "model": "m2", "base_url": server.openai_base_url,
+         "api_key_env": "JUDGE_TEST_WRONG_KEY", "price": {"input_per_mtok": 1.0}}]})
+    cost = _run_until_done(client, _run_body("unpriced", n=3))["cost"]
+    assert cost["usd"] is None and cost["unpriced_calls"] == 6 and cost["calls"] == 6 and cost["input_tokens"] > 0
+    failed = _run_until_done(client, _run_body("badkey", n=2))["cost"]
+    assert (failed["failed_calls"], failed["calls"], failed["usd"]) == (4, 0, 0.0)

@@ -12,6 +12,7 @@ from judge_service.api.verdicts import new_id, rubric_ref
 from judge_service.context import AppContext
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.ratings.calibration import usable_calibration
+from judge_service.runs.cost import RunCost, run_cost
 from judge_service.runs.manager import RunManager
 from judge_service.runs.spec import RunCreate, RunItem, RunSpec, validate_items
 from judge_service.runs.upload import parse_items
@@ -41,6 +42,7 @@ class RunStatus(BaseModel):
     error: str | None
     created_at: str
     finished_at: str | None
+    cost: RunCost
 
 
 def install(ctx: AppContext) -> None:
@@ -153,6 +155,7 @@ async def get_run(id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
         "judges": run.spec["judges"], "mode": run.spec["mode"], "baseline": run.spec["baseline"],
         "candidate": run.spec["candidate"], "error": run.error, "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "cost": run_cost(ctx.db, run.id),
     }
 
 
@@ -191,4 +194,5 @@ async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
     ppi = ppi_win_rate([r.item for r in rows], [r.result for r in rows], spec, opts.get("confidence", 0.95))
     return {"ppi": ppi, "calibrated": calibrated} | {"run_id": run.id, "status": run.status, "complete": progress["pending"] == 0, "progress": progress,
             "rubric": spec["rubric"], "judges": spec["judges"], "baseline": spec["baseline"],
-            "candidate": spec["candidate"], "mode": spec["mode"]} | report.to_dict()
+            "candidate": spec["candidate"], "mode": spec["mode"],
+            "cost": run_cost(ctx.db, run.id).model_dump()} | report.to_dict()

@@ -34,6 +34,7 @@ from judge_client._models import (
     Calibration,
     CalibrationCreated,
     Comparison,
+    CostSummary,
     Criterion,
     Estimate,
     JudgeInfo,
@@ -60,6 +61,7 @@ from judge_client._models import (
     RubricRef,
     RubricSummary,
     RubricVersion,
+    RunCost,
     RunCreated,
     RunItemResult,
     RunProgress,
@@ -75,13 +77,13 @@ from judge_client._version import __version__
 
 __all__ = [
     "APIConnectionError", "APIResponseValidationError", "APITimeoutError", "AbsoluteSummary", "Agreement",
-    "AsyncJudgeClient", "Calibration", "CalibrationCreated", "Comparison", "Conflict", "Criterion",
+    "AsyncJudgeClient", "Calibration", "CalibrationCreated", "Comparison", "Conflict", "CostSummary", "Criterion",
     "Estimate", "Forbidden", "InternalError", "InvalidInput", "JudgeAuthError", "JudgeClient", "JudgeError",
     "JudgeInfo", "JudgeScore", "JudgeServiceError", "JudgeVerdict", "Judgment", "LabelSetMismatch",
     "LevelAgreement", "Message", "MetricScore", "MissingExtra", "NotFound", "OrderVerdict", "Overlap",
     "PairedMetric", "PairwiseAgreement", "PairwiseSummary", "Panel", "PayloadTooLarge", "Perplexity",
     "PerplexityComparison", "PerplexityResult", "RateLimited", "RaterAgreement", "RaterPair", "RaterVsRest",
-    "RatingSet", "ReportJudge", "RubricRef", "RubricSummary", "RubricVersion", "RunCreated", "RunFailed",
+    "RatingSet", "ReportJudge", "RubricRef", "RubricSummary", "RubricVersion", "RunCost", "RunCreated", "RunFailed",
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]

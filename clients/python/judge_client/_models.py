@@ -178,6 +178,23 @@ class RunProgress(ServiceModel):
 FINISHED_RUN_STATUSES = frozenset({"done", "failed", "cancelled"})
 
 
+class CostSummary(ServiceModel):
+    """What judge calls cost. ``usd`` is None when a paid call's judge has no configured price
+    (unknown, not free: ``unpriced_calls`` says how many); cached calls cost 0."""
+
+    usd: float | None = None
+    calls: int = 0
+    cached_calls: int = 0
+    failed_calls: int = 0
+    unpriced_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class RunCost(CostSummary):
+    by_judge: dict[str, CostSummary] = Field(default_factory=dict)
+
+
 class RunStatus(ServiceModel):
     id: str
     status: str
@@ -190,6 +207,7 @@ class RunStatus(ServiceModel):
     error: str | None = None
     created_at: str | None = None
     finished_at: str | None = None
+    cost: RunCost | None = None
 
     @property
     def finished(self) -> bool:
@@ -346,6 +364,7 @@ class RunReport(ServiceModel):
     power: list[dict[str, Any]] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
+    cost: RunCost | None = None
 
 
 class MetricScore(ServiceModel):
