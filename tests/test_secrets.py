@@ -99,3 +99,47 @@ def test_error_messages_name_the_variable_not_the_value(make_client, monkeypatch
         r = client.post("/v1/judgments", json={"rubric": "helpfulness", "prompt": "q", "response": "r", "judges": ["j"]})
     assert r.status_code == 502 and r.json()["error"]["code"] == "judge_auth_error"
     assert f"environment variable {KEY_ENV} is not set" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("pasted, field", [
+    ("gsk_" + "Ab3" * 16, "api_key_env"),  # Groq-style key: no dash, passes a naive identifier check
+    ("sk-proj-" + "Xy9" * 16, "api_key_env"),
+    ("sk-proj-" + "Xy9" * 16, "api_key"),  # the key under a field that does not exist
+])
+def test_a_key_pasted_into_the_config_is_refused_without_being_repeated(tmp_path, pasted, field):
+    from judge_service.errors import InvalidInput
+    from judge_service.judges.config import load_judges_config
+
+    path = tmp_path / "judges.yaml"
+    path.write_text(f"judges:\n  - {{name: j, provider: openai, model: m, {field}: {pasted}}}\n")
+    with pytest.raises(InvalidInput) as ei:
+        load_judges_config(path)
+    assert pasted not in ei.value.message and pasted[4:20] not in ei.value.message
+    assert f"judges.0.{field}" in ei.value.message
+    # A YAML syntax error on the key's line must not quote the line either.
+    path.write_text(f"judges:\n  - name: j\n    api_key_env: {pasted}: oops\n")
+    with pytest.raises(InvalidInput) as ei:
+        load_judges_config(path)
+    assert pasted[4:20] not in ei.value.message and "line 3" in ei.value.message
+
+
+def test_real_variable_names_are_accepted(tmp_path):
+    from judge_service.judges.config import load_judges_config
+
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY_FOR_JUDGING_TEAM_B", "together_key"):
+        path = tmp_path / "judges.yaml"
+        path.write_text(f"judges:\n  - {{name: j, provider: openai, model: m, api_key_env: {name}}}\n")
+        assert load_judges_config(path).judges[0].api_key_env == name
+
+
+@pytest.mark.parametrize("price", [{"input": 2.5, "output": 10}, {"input_per_mtok": 2.5}])
+def test_a_mistyped_or_half_price_is_refused_not_free(tmp_path, price):
+    import json
+
+    from judge_service.errors import InvalidInput
+    from judge_service.judges.config import load_judges_config
+
+    path = tmp_path / "judges.yaml"
+    path.write_text(f"judges:\n  - {{name: j, provider: openai, model: m, price: {json.dumps(price)}}}\n")
+    with pytest.raises(InvalidInput, match=r"judges\.0\.price\.output_per_mtok: Field required"):
+        load_judges_config(path)
