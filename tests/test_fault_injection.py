@@ -133,3 +133,33 @@ def test_run_survives_thirty_percent_faults(make_client):
     print(f"\n{N_ITEMS} items x 2 judges x 2 orders under 30% faults: {elapsed:.1f}s, {len(log)} HTTP attempts "
           f"{dict(outcomes)}, {retries} retries, {judged}/{N_ITEMS} items with a winner, cost ${stored_cost:.6f} "
           f"= billed ${expected:.6f}")
+
+
+def test_two_hundred_comparisons_with_thirty_percent_retryable_faults_all_get_a_verdict(make_client):
+    # The acceptance check as stated: only retryable faults, so nothing may be left unjudged,
+    # and the server sees at most max_attempts calls per judge call.
+    retryable = ("rate_limit", "server_error", "unavailable", "drop", "malformed")
+    faults = Faults(rate=0.3, kinds=retryable, retry_after_s=0.02, seed=11, deterministic=True)
+    with FakeJudgeServer("prefer_longer", faults=faults) as fake:
+        config = judges_config(fake.openai_base_url)
+        config["judges"] = config["judges"][:1]
+        config["default_panel"] = ["fj1"]
+        client = make_client(config)
+        body = run_body() | {"judges": ["fj1"], "items": run_body()["items"][:200]}
+        run_id = client.post("/v1/runs", json=body).json()["id"]
+        deadline = time.monotonic() + 90
+        while (status := client.get(f"/v1/runs/{run_id}").json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        items = client.get(f"/v1/runs/{run_id}/items").json()
+        outcomes = Counter(rec.outcome for rec in fake.log)
+        calls = fake.calls
+
+    assert status["status"] == "done" and len(items) == 200
+    assert all(item["result"]["pairwise"]["winner"] in ("candidate", "baseline", "tie") for item in items)
+    assert all(o["error"] is None for item in items for j in item["result"]["pairwise"]["judges"] for o in j["orders"])
+    judge_calls = 200 * 2  # both orders
+    assert outcomes["ok"] == judge_calls  # every judge call ended answered, exactly once
+    assert 0.2 < 1 - outcomes["ok"] / calls < 0.4, outcomes
+    assert judge_calls < calls <= judge_calls * config["judges"][0]["max_attempts"]
+    assert status["cost"]["calls"] == judge_calls and status["cost"]["failed_calls"] == 0

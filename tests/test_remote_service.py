@@ -152,8 +152,59 @@ def test_run_cost_is_unknown_not_zero_without_a_price_and_failed_calls_are_count
         {"name": "unpriced", "provider": "openai", "model": "m", "base_url": server.openai_base_url, "api_key_env": ENV},
         # Another model: the same model at the same URL would be served from the first judge's cache.
         {"name": "badkey", "provider": "openai", "model": "m2", "base_url": server.openai_base_url,
-         "api_key_env": "JUDGE_TEST_WRONG_KEY", "price": {"input_per_mtok": 1.0}}]})
+         "api_key_env": "JUDGE_TEST_WRONG_KEY", "price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}]})
     cost = _run_until_done(client, _run_body("unpriced", n=3))["cost"]
     assert cost["usd"] is None and cost["unpriced_calls"] == 6 and cost["calls"] == 6 and cost["input_tokens"] > 0
     failed = _run_until_done(client, _run_body("badkey", n=2))["cost"]
     assert (failed["failed_calls"], failed["calls"], failed["usd"]) == (4, 0, 0.0)
+
+
+def test_a_price_table_by_model_prices_every_judge_of_that_model(server, make_client, monkeypatch):
+    monkeypatch.setenv(ENV, KEY)
+    server.reset()
+    common = {"provider": "openai", "base_url": server.openai_base_url, "api_key_env": ENV}
+    client = make_client({
+        "prices": {"gpt-table": {"input_per_mtok": 2.0, "output_per_mtok": 8.0}},
+        "judges": [{"name": "tabled", "model": "gpt-table"} | common,
+                   {"name": "own-price", "model": "gpt-table", "price": {"input_per_mtok": 1.0, "output_per_mtok": 1.0}} | common,
+                   {"name": "other-model", "model": "gpt-other"} | common]})
+    body = {"rubric": "helpfulness", "prompt": "What is the capital of France?", "response": LONG}
+    tabled = client.post("/v1/judgments", json=body | {"judges": ["tabled"]}).json()["judges"][0]
+    usage = tabled["usage"]
+    assert tabled["cost_usd"] == pytest.approx((usage["input_tokens"] * 2.0 + usage["output_tokens"] * 8.0) / 1e6)
+    assert tabled["cost_usd"] > 0
+    # A judge's own price wins over the table; a model missing from the table stays unknown. (Another
+    # response each time: the same model, URL and prompt would be answered from the cache, at cost 0.)
+    own = client.post("/v1/judgments", json=body | {"judges": ["own-price"], "response": LONG + " Yes."}).json()["judges"][0]
+    assert own["cached"] is False
+    assert own["cost_usd"] == pytest.approx((own["usage"]["input_tokens"] + own["usage"]["output_tokens"]) / 1e6)
+    other = client.post("/v1/judgments", json=body | {"judges": ["other-model"]}).json()["judges"][0]
+    assert other["cached"] is False and other["cost_usd"] is None
+
+
+def graded_preference(view, rng):
+    # The longer response is better with P 0.7, the other with 0.2, a tie 0.1: known logprobs.
+    if view.response_a is None:
+        return score_by(lambda text: len(text) / 10)(view, rng)
+    first_longer = len(view.response_a) > len(view.response_b)
+    return {"winner": {"A": 0.7 if first_longer else 0.2, "B": 0.2 if first_longer else 0.7, "tie": 0.1}}
+
+
+@pytest.mark.parametrize("provider, method", [("openai", "logprobs"), ("openai_compatible", "logprobs"),
+                                              ("anthropic", "structured")])
+def test_prob_a_comes_from_the_judges_logprobs_and_the_method_says_so(make_client, monkeypatch, provider, method):
+    monkeypatch.setenv(ENV, KEY)
+    with FakeJudgeServer(graded_preference, api_key=KEY) as s:
+        url = s.anthropic_base_url if provider == "anthropic" else s.openai_base_url
+        client = make_client({"judges": [{"name": "j", "provider": provider, "model": "m", "base_url": url,
+                                          "api_key_env": ENV, "structured_output": True}]})
+        got = client.post("/v1/comparisons", json={"rubric": "helpfulness", "judges": ["j"], "prompt": "Capital of France?",
+                                                   "response_a": SHORT, "response_b": LONG}).json()
+    assert got["winner"] == "B" and {o["method"] for o in got["orders"]} == {method}
+    if method == "logprobs":
+        # By hand: A (the shorter) shown first, P(A better) = P("A") + P("tie") / 2 = 0.2 + 0.05; shown
+        # second, the judge's "B" is our A: again 0.2 + 0.05. The mean of the two orders is 0.25.
+        assert got["prob_a"] == pytest.approx(0.25, abs=1e-6)
+    else:
+        # No logprobs in the Messages API: each order's verdict counts whole, so P(A better) is 0.
+        assert got["prob_a"] == 0.0
