@@ -216,6 +216,39 @@ def test_tokens_per_minute_limit_uses_the_estimate_and_corrects_with_usage():
     assert 0.9 <= elapsed < 3.0
 
 
+def test_tokens_per_minute_holds_when_each_estimate_exceeds_the_bucket():
+    # 10,000 tokens/s with a burst of 10,000; each request estimates 20,001 tokens and reports 500.
+    # take() admits only the capacity, so correcting against the whole estimate would credit back
+    # ~19,500 tokens per call and leave the limit unenforced (a review measured 65x the TPM).
+    stub = Stub(usage=Usage(250, 250))
+    p = limited(stub, spec(tokens_per_minute=600_000))
+
+    async def go():
+        started = time.monotonic()
+        for _ in range(20):
+            await p.complete(req(max_tokens=20_000))
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(go())
+    # The first call goes through on the full bucket; each later one waits for its 500 tokens (0.05 s).
+    assert elapsed >= 0.9, elapsed
+    assert p.stats.throttled_s >= 0.9 and stub.calls == 20
+
+
+def test_an_oversized_estimate_counts_in_full_when_no_usage_is_reported():
+    stub = Stub(usage=Usage(0, 0))
+    p = limited(stub, spec(tokens_per_minute=600_000))  # 10,000 tokens/s, a burst of 10,000
+
+    async def go():
+        started = time.monotonic()
+        for _ in range(2):
+            await p.complete(req(max_tokens=15_000))  # 15,001 estimated, 10,000 admitted by take()
+        return time.monotonic() - started
+
+    # The second call waits for the first's 5,001 tokens over capacity and then its own 10,000: ~1.5 s.
+    assert asyncio.run(go()) >= 1.4 and p.stats.throttled_s >= 1.4
+
+
 def test_token_bucket_lets_an_oversized_request_through_when_full():
     async def go():
         bucket = TokenBucket(per_minute=60)  # 1/s, capacity 1

@@ -166,13 +166,21 @@ class TokenBucket:
         self.level = min(self.capacity, self.level + (now - self._updated) * self.rate)
         self._updated = now
 
+    def admitted(self, amount: float) -> float:
+        """How much of ``amount`` ``take`` removes from the bucket: never more than its capacity.
+
+        A correction made afterwards with ``adjust`` must be relative to this, not to ``amount``:
+        relative to ``amount`` it would credit back what was never taken.
+        """
+        return min(amount, self.capacity)
+
     async def take(self, amount: float) -> float:
-        """Wait until ``amount`` is available and take it; returns seconds waited.
+        """Wait until ``admitted(amount)`` is available and take it; returns seconds waited.
 
         A request larger than the whole bucket is let through when the bucket is full, otherwise
-        it could never be sent at all.
+        it could never be sent at all; its excess is for the caller to debit with ``adjust``.
         """
-        amount = min(amount, self.capacity)
+        amount = self.admitted(amount)
         waited = 0.0
         async with self._lock:
             while True:
@@ -256,10 +264,16 @@ class LimitedProvider:
             finally:
                 self.stats.in_flight -= 1
         if self._tpm is not None:
-            used = reply.usage.input_tokens + reply.usage.output_tokens
-            if used:
-                self._tpm.adjust(used - estimate)
+            self._tpm.adjust(self._tokens_charged(reply, estimate) - self._tpm.admitted(estimate))
         return reply
+
+    @staticmethod
+    def _tokens_charged(reply: JudgeReply, estimate: int) -> int:
+        """What the call counts against tokens-per-minute: the reported usage, else the estimate."""
+        used = reply.usage.input_tokens + reply.usage.output_tokens
+        # No usage reported: the estimate stands, including any part of it above the bucket's
+        # capacity that take() let through without debiting.
+        return used if used else estimate
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         self.stats.calls += 1
