@@ -176,8 +176,8 @@ def main() -> None:
     os.environ[KEY_ENV] = "sk-bench-not-a-real-key"
 
     proc = subprocess.Popen([sys.executable, "-m", "judge_service.testing.fake_server", "--latency", str(args.latency),
-                             "--policy", "prefer_longer"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[1])
+                             "--policy", "prefer_longer", "--stop-on-stdin-eof"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
     try:
         line = proc.stdout.readline()
         if not line.startswith("FAKE_JUDGE_SERVER "):

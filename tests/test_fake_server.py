@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import signal
 import subprocess
 import sys
 import time
@@ -259,26 +260,143 @@ def test_enqueue_refuses_unknown_outcomes(server):
     assert set(ALL_FAULTS) >= {"rate_limit", "drop", "slow", "malformed", "garbage", "refusal"}
 
 
-def test_admin_endpoints_configure_a_server_in_another_process():
-    proc = subprocess.Popen([sys.executable, "-m", "judge_service.testing.fake_server", "--latency", "0"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def start_cli_server(*flags: str, stdin: int) -> tuple[subprocess.Popen, str]:
+    """The fake server's command line in its own process, as a user's CI script runs it; returns the
+    process and the base URL from the first line it prints."""
+    proc = subprocess.Popen([sys.executable, "-m", "judge_service.testing.fake_server", *flags],
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("FAKE_JUDGE_SERVER http://127.0.0.1:"):
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"fake server did not print its address: stdout {line!r}, stderr {err!r}")
+    return proc, line.split()[1]
+
+
+def wait_for_exit(proc: subprocess.Popen, timeout_s: float = 5.0) -> tuple[int, str]:
+    """(exit code, stderr) of a server told to stop; kills it and fails if it is still running after timeout_s.
+
+    wait, not communicate: communicate closes stdin, which would stop a --stop-on-stdin-eof server
+    by the other route and hide a SIGTERM that did nothing."""
     try:
-        line = proc.stdout.readline()
-        assert line.startswith("FAKE_JUDGE_SERVER ")
-        base = line.split()[1]
+        code = proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"fake server still running {timeout_s} s after it was told to stop")
+    err = proc.stderr.read()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+    return code, err
+
+
+def test_admin_endpoints_configure_a_server_in_another_process():
+    proc, base = start_cli_server("--latency", "0", "--stop-on-stdin-eof", stdin=subprocess.PIPE)
+    try:
         with httpx.Client(base_url=base, timeout=5) as h:
             cfg = h.post("/_fake/config", json={"latency_s": 0.01, "faults": {"rate": 1.0, "kinds": ["server_error"]}}).json()
             assert cfg["latency_s"] == 0.01 and cfg["faults"]["rate"] == 1.0
+            assert h.post("/_fake/config", json={"faults": {"kinds": ["explode"]}}).status_code == 400
             assert h.post("/v1/chat/completions", json={"model": "m", "messages": []}).status_code == 500
             assert h.get("/_fake/stats").json()["outcomes"] == {"server_error": 1}
             h.post("/_fake/reset")
             assert h.get("/_fake/stats").json()["calls"] == 0
     finally:
         proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
+        code, err = wait_for_exit(proc)
+    assert code == 0 and "Traceback" not in err, err
+
+
+posix_signals = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to a child process is POSIX")
+
+
+@posix_signals
+def test_cli_server_started_in_the_background_serves_until_sigterm_and_exits_cleanly():
+    # A CI script's `python -m judge_service.testing.fake_server &` has /dev/null on stdin: EOF at once.
+    proc, base = start_cli_server(stdin=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=base, timeout=5) as h:
+            assert h.get("/_fake/stats").json()["calls"] == 0
+            time.sleep(0.3)  # long enough for a server that stopped at stdin's EOF to be gone
+            assert proc.poll() is None, "the server stopped on its own, with stdin at EOF and no signal"
+            assert h.get("/_fake/stats").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+    finally:
+        code, err = wait_for_exit(proc)
+    assert code == 0, f"exit code {code} after SIGTERM; stderr: {err}"
+    assert "Traceback" not in err, err
+
+
+@posix_signals
+def test_ctrl_c_stops_the_cli_server_cleanly():
+    proc, base = start_cli_server(stdin=subprocess.DEVNULL)
+    try:
+        assert httpx.get(base + "/_fake/stats", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGINT)
+    finally:
+        code, err = wait_for_exit(proc)
+    assert code == 0 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+def test_stop_on_stdin_eof_stops_the_server_when_its_parent_closes_stdin():
+    proc, base = start_cli_server("--stop-on-stdin-eof", stdin=subprocess.PIPE)
+    try:
+        assert httpx.get(base + "/_fake/stats", timeout=5).status_code == 200
+        assert proc.poll() is None
+        proc.stdin.close()
+    finally:
+        code, err = wait_for_exit(proc)
+    assert code == 0 and "Traceback" not in err, err
+
+
+@posix_signals
+def test_stop_on_stdin_eof_still_stops_on_sigterm_while_stdin_is_open():
+    # The stdin watcher must not keep the process alive: a blocked read of stdin is the usual way
+    # an asyncio program ignores its SIGTERM at exit.
+    proc, base = start_cli_server("--stop-on-stdin-eof", stdin=subprocess.PIPE)
+    try:
+        assert httpx.get(base + "/_fake/stats", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        code, err = wait_for_exit(proc)
+    finally:
+        if proc.poll() is None:
             proc.kill()
+    assert code == 0 and "Traceback" not in err, err
+
+
+def test_cli_server_says_which_port_is_taken_and_what_to_do(server):
+    proc = subprocess.run([sys.executable, "-m", "judge_service.testing.fake_server", "--port", str(server.port)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert f"{server.port}" in proc.stderr and "--port 0" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("body,names", [
+    (b'{"faults": {"kinds": ["explode"]}}', ["explode", "rate_limit", "refusal"]),  # the bad kind and the choices
+    (b'{"faults": {"nope": 1}}', ["nope", "valid keys", "kinds"]),
+    (b'{"latncy_s": 0.5}', ["latncy_s", "latency_s"]),
+    (b'{"faults": ', ["not JSON", "latency_s"]),
+    (b'["rate"]', ["JSON object"]),
+    (b'{"faults": {"rate": "0.3"}}', ["faults.rate", "number"]),
+    (b'{"faults": {"rate": 2}}', ["rate", "0 to 1"]),
+    (b'{"faults": {"kinds": ["drop", "slow"], "weights": [1]}}', ["weights", "drop", "slow"]),
+    (b'{"latency_s": -1}', ["latency_s", "0 or more"]),
+])
+def test_a_bad_admin_config_is_a_400_naming_the_problem_and_keeps_the_previous_config(server, body, names):
+    with httpx.Client(base_url=server.base_url, timeout=5, headers={"authorization": f"Bearer {KEY}"}) as h:
+        good = {"latency_s": 0.0, "faults": {"rate": 1.0, "kinds": ["server_error"]}}
+        assert h.post("/_fake/config", json=good).status_code == 200
+        before = server.faults
+        r = h.post("/_fake/config", content=body)
+        assert r.status_code == 400
+        message = r.json()["error"]["message"]
+        for name in names:
+            assert name in message, message
+        assert server.faults is before and server.latency_s == 0.0
+        # The server still serves on the same connection, under the config it had before.
+        assert h.post("/v1/chat/completions", json={"model": "m", "messages": []}).status_code == 500
+        assert h.get("/_fake/stats").json()["outcomes"] == {"server_error": 1}
 
 
 def test_view_sees_the_delimited_blocks(server):

@@ -9,7 +9,11 @@ the SDKs' own request building, HTTP stack, parsing and error classes are exerci
 Endpoints: ``POST /v1/chat/completions`` (``response_format`` json_schema, ``logprobs`` /
 ``top_logprobs`` in the official shape, usage), ``GET /v1/models``, ``POST /v1/messages``
 (``tools`` + ``tool_choice`` answered with a ``tool_use`` block, usage). Admin, for a server in
-another process: ``GET /_fake/stats``, ``POST /_fake/reset``, ``POST /_fake/config``.
+another process: ``GET /_fake/stats``, ``POST /_fake/reset``, ``POST /_fake/config`` (a config
+it cannot apply is a 400 naming the problem, and the previous config stays).
+
+In its own process: ``python -m judge_service.testing.fake_server [--port N]`` serves until
+SIGTERM or Ctrl-C; ``--stop-on-stdin-eof`` also stops it when its stdin closes (a parent's pipe).
 
 Answers come from a policy in ``testing.policies`` (a name or a callable) applied to
 ``view_from_text(prompt, fields)``; fields are read from the schema's enums, else from the
@@ -36,11 +40,14 @@ import collections
 import hashlib
 import json
 import math
+import os
 import random
-import sys
+import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 
 from judge_service.engine.prompts import fields_from_prompt
 from judge_service.judges.base import AnswerField
@@ -68,7 +75,17 @@ class Faults:
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(ALL_FAULTS)
         if unknown:
-            raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose from {ALL_FAULTS}")
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose from {', '.join(ALL_FAULTS)}")
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"fault rate {self.rate} is not a probability; use a number from 0 to 1")
+        # Checked here rather than when a request draws its fault, where the error would only drop
+        # that request's connection and leave the cause in the server's log.
+        if self.rate > 0 and not self.kinds:
+            raise ValueError(f"fault rate {self.rate} with no fault kinds; name some kinds, or set rate 0")
+        if self.weights is not None and (len(self.weights) != len(self.kinds) or min(self.weights, default=0) < 0
+                                         or sum(self.weights) <= 0):
+            raise ValueError(f"fault weights {list(self.weights)} must be one non-negative number for each of the "
+                             f"kinds {list(self.kinds)}, not all zero; or leave weights out for equal weights")
 
 
 @dataclass(frozen=True)
@@ -488,20 +505,100 @@ class FakeJudgeServer:
             self.reset()
             await self._send(writer, 200, b"{}")
         elif path == "/_fake/config" and method == "POST":
-            cfg = json.loads(raw or b"{}")
-            if "latency_s" in cfg:
-                self.latency_s = float(cfg["latency_s"])
-            if "faults" in cfg:
-                fc = dict(cfg["faults"])
-                if "kinds" in fc:
-                    fc["kinds"] = tuple(fc["kinds"])
-                if fc.get("weights") is not None:
-                    fc["weights"] = tuple(fc["weights"])
-                self.faults = Faults(**fc)
+            try:
+                latency_s, faults = parse_admin_config(raw)
+            except ValueError as e:
+                await self._send(writer, 400, json.dumps({"error": {"message": str(e)}}).encode())
+                return True
+            if latency_s is not None:
+                self.latency_s = latency_s
+            if faults is not None:
+                self.faults = faults
             await self._send(writer, 200, json.dumps({"latency_s": self.latency_s, "faults": asdict(self.faults)}).encode())
         else:
             await self._send(writer, 404, b'{"error": {"message": "unknown admin route"}}')
         return True
+
+
+# -- the admin config -----------------------------------------------------------------------
+
+_CONFIG_EXAMPLE = '{"latency_s": 0.05, "faults": {"rate": 0.3, "kinds": ["rate_limit", "drop"]}}'
+
+
+def parse_admin_config(raw: bytes) -> tuple[float | None, Faults | None]:
+    """(latency_s, faults) from a ``POST /_fake/config`` body; None for what the body leaves alone.
+
+    ``faults`` replaces the whole fault config (keys left out take Faults' defaults). A ValueError
+    says what is wrong and what is valid; the caller applies nothing then, so a typo in a CI script
+    keeps the previous config rather than half of the new one.
+    """
+    try:
+        cfg = json.loads(raw or b"{}")
+    except ValueError as e:
+        raise ValueError(f"config body is not JSON ({e}); send an object like {_CONFIG_EXAMPLE}") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"config body must be a JSON object like {_CONFIG_EXAMPLE}, not {type(cfg).__name__}")
+    unknown = sorted(set(cfg) - {"latency_s", "faults"})
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; valid keys: latency_s, faults")
+    latency_s = _seconds(cfg["latency_s"], "latency_s") if "latency_s" in cfg else None
+    faults = _faults_from_json(cfg["faults"]) if "faults" in cfg else None
+    return latency_s, faults
+
+
+def _faults_from_json(value: object) -> Faults:
+    names = [f.name for f in dataclass_fields(Faults)]
+    if not isinstance(value, dict):
+        raise ValueError(f"'faults' must be an object with keys from {', '.join(names)}; got {value!r}")
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in 'faults'; valid keys: {', '.join(names)}")
+    parsers: dict[str, Callable[[object, str], object]] = {
+        "rate": _number, "kinds": _kinds, "weights": _weights, "retry_after_s": _seconds, "slow_s": _seconds,
+        "seed": _integer, "deterministic": _boolean,
+    }
+    # Faults' own checks (kinds known, rate a probability, weights one per kind) run in its constructor.
+    return Faults(**{name: parsers[name](v, f"faults.{name}") for name, v in value.items()})
+
+
+def _number(value: object, name: str) -> float:
+    # bool is an int to Python but never a number anyone meant; NaN and infinity parse as JSON here.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _seconds(value: object, name: str) -> float:
+    seconds = _number(value, name)
+    if seconds < 0:
+        raise ValueError(f"{name} must be a number of seconds, 0 or more; got {value!r}")
+    return seconds
+
+
+def _integer(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return value
+
+
+def _boolean(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def _kinds(value: object, name: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise ValueError(f"{name} must be a list of fault kinds from {', '.join(ALL_FAULTS)}; got {value!r}")
+    return tuple(value)
+
+
+def _weights(value: object, name: str) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError(f"{name} must be a list of numbers, one per kind, or null; got {value!r}")
+    return tuple(_number(w, name) for w in value)
 
 
 # -- wire formats ---------------------------------------------------------------------------
@@ -585,32 +682,71 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
         await reader.readexactly(2)
 
 
-# -- a server in its own process (benchmarks) -----------------------------------------------
+# -- a server in its own process (benchmarks, users' CI) ------------------------------------
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Serve the fake judge on 127.0.0.1 until stdin closes or SIGTERM.")
-    ap.add_argument("--port", type=int, default=0)
+    ap = argparse.ArgumentParser(
+        description="Serve the fake judge on 127.0.0.1 until SIGTERM or Ctrl-C. The first line printed is "
+                    "'FAKE_JUDGE_SERVER http://127.0.0.1:PORT'; the OpenAI base_url is that plus /v1.")
+    ap.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free one, printed)")
     ap.add_argument("--latency", type=float, default=0.0, help="seconds before every reply")
     ap.add_argument("--policy", default="prefer_longer", choices=sorted(POLICIES))
     ap.add_argument("--api-key", default=None)
+    ap.add_argument("--stop-on-stdin-eof", action="store_true",
+                    help="also stop when stdin reaches end of file: for a parent process that starts the server "
+                         "with a pipe on its stdin, so the server stops when the parent closes it or dies")
     args = ap.parse_args(argv)
     server = FakeJudgeServer(args.policy, api_key=args.api_key, latency_s=args.latency, port=args.port)
+    asyncio.run(_serve_until_stopped(server, stop_on_stdin_eof=args.stop_on_stdin_eof))
 
-    async def serve() -> None:
-        await server.start_async()
-        # The parent reads this line to learn the port.
-        print(f"FAKE_JUDGE_SERVER {server.base_url}", flush=True)
-        loop = asyncio.get_running_loop()
-        stdin_closed = loop.run_in_executor(None, sys.stdin.read)
-        try:
-            await stdin_closed
-        finally:
-            await server.stop_async()
 
+async def _serve_until_stopped(server: FakeJudgeServer, *, stop_on_stdin_eof: bool) -> None:
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    # Installed before the address is printed: a parent that signals as soon as it has read the
+    # line must get a clean stop, not the default SIGTERM death (exit -15).
+    _call_on_stop_signals(loop, stopped.set)
+    if stop_on_stdin_eof:
+        _call_on_stdin_eof(loop, stopped.set)
     try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+        await server.start_async()
+    except OSError as e:
+        raise SystemExit(f"fake judge server: {e}; choose another --port, or --port 0 for a free one") from None
+    # The parent reads this line to learn the port; flushed, since stdout is a pipe, not a terminal.
+    print(f"FAKE_JUDGE_SERVER {server.base_url}", flush=True)
+    try:
+        await stopped.wait()
+    finally:
+        await server.stop_async()
+
+
+def _call_on_stop_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, callback)
+        except NotImplementedError:  # Windows event loops have no signal handlers; Ctrl-C still arrives here
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(callback))
+
+
+def _call_on_stdin_eof(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Call ``callback`` in ``loop`` once stdin (descriptor 0) reaches end of file.
+
+    A daemon thread doing os.read, rather than loop.connect_read_pipe (which refuses files and
+    /dev/null) or sys.stdin.read in the loop's executor (which asyncio.run waits for at exit, so a
+    SIGTERM with stdin still open would hang): this thread never blocks the process from exiting.
+    """
+    def watch() -> None:
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError:
+            pass  # no readable stdin counts as closed
+        try:
+            loop.call_soon_threadsafe(callback)
+        except RuntimeError:
+            pass  # the loop already ended: a signal stopped the server first
+
+    threading.Thread(target=watch, name="fake-judge-stdin-eof", daemon=True).start()
 
 
 if __name__ == "__main__":
