@@ -31,11 +31,10 @@ def serve(
     import uvicorn
 
     from judge_service.app import create_app
+    from judge_service.heap import freeze_startup_heap
     from judge_service.settings import Settings
 
     overrides = {k: v for k, v in {"config": config, "data_dir": data_dir}.items() if v is not None}
-    from judge_service.heap import freeze_startup_heap
-
     settings = Settings(**overrides, warm_judges=warm)
     service = create_app(settings)
     freeze_startup_heap()

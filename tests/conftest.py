@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -72,3 +73,14 @@ def provider_of(client: TestClient, judge: str):
     """The scripted provider behind a judge (under the limits wrapper, if any), to read its call log."""
     provider = client.app.state.ctx.judges.get(judge).provider
     return getattr(provider, "inner", provider)
+
+
+def wait_done(client, run_id: str, timeout: float = 60.0) -> dict:
+    """Poll a run until it is done or failed; its final status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/v1/runs/{run_id}").json()
+        if status["status"] in ("done", "failed"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish: {status}")

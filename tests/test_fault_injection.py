@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import text
 
+from conftest import wait_done
 from judge_service.testing.fake_server import Faults, FakeJudgeServer
 
 N_ITEMS = 300
@@ -63,11 +64,8 @@ def test_run_survives_thirty_percent_faults(make_client):
         started = time.monotonic()
         r = client.post("/v1/runs", json=run_body())
         assert r.status_code == 202, r.text
-        run_id = r.json()["id"]
-        deadline = time.monotonic() + 90
-        while (status := client.get(f"/v1/runs/{run_id}").json())["status"] not in ("done", "failed"):
-            assert time.monotonic() < deadline, status
-            time.sleep(0.2)
+        status = wait_done(client, r.json()["id"], timeout=90)
+        run_id = status["id"]
         elapsed = time.monotonic() - started
         items = client.get(f"/v1/runs/{run_id}/items").json()
         log = list(fake.log)
@@ -147,10 +145,7 @@ def test_two_hundred_comparisons_with_thirty_percent_retryable_faults_all_get_a_
         client = make_client(config)
         body = run_body() | {"judges": ["fj1"], "items": run_body()["items"][:200]}
         run_id = client.post("/v1/runs", json=body).json()["id"]
-        deadline = time.monotonic() + 90
-        while (status := client.get(f"/v1/runs/{run_id}").json())["status"] not in ("done", "failed"):
-            assert time.monotonic() < deadline, status
-            time.sleep(0.1)
+        status = wait_done(client, run_id, timeout=90)
         items = client.get(f"/v1/runs/{run_id}/items").json()
         outcomes = Counter(rec.outcome for rec in fake.log)
         calls = fake.calls

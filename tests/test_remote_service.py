@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import wait_done
 from judge_service.testing.fake_server import FakeJudgeServer
 from judge_service.testing.policies import prefer_longer, score_by
 
@@ -100,17 +101,9 @@ def test_a_bad_key_is_a_judge_auth_error_without_the_key(server, make_client, mo
 
 
 def _run_until_done(client, body: dict, timeout: float = 60.0) -> dict:
-    import time
-
     r = client.post("/v1/runs", json=body)
     assert r.status_code == 202, r.text
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(f"/v1/runs/{r.json()['id']}").json()
-        if status["status"] in ("done", "failed"):
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"run did not finish: {status}")
+    return wait_done(client, r.json()["id"], timeout)
 
 
 def _run_body(judge: str, n: int = 4) -> dict:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import provider_of
+from conftest import provider_of, wait_done
 
 
 def make_items(n: int, *, long_candidate: bool = True) -> list[dict]:
@@ -22,16 +22,6 @@ def make_items(n: int, *, long_candidate: bool = True) -> list[dict]:
 def run_body(items, **kw):
     return {"rubric": "helpfulness", "judges": ["longer"], "mode": "pairwise", "baseline": "base",
             "candidate": "tuned", "items": items} | kw
-
-
-def wait_done(client, run_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(f"/v1/runs/{run_id}").json()
-        if status["status"] in ("done", "failed"):
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish: {status}")
 
 
 def test_run_executes_in_background_and_stores_every_item(client):
