@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -12,6 +15,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.store.models import Base
+
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -52,11 +57,24 @@ def create_tables(engine: Engine, attempts: int = 5) -> None:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, max_threads: int = 8) -> None:
         self.url = url
         self.engine = make_engine(url)
         create_tables(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Database work from async code runs here, never on the event loop: a synchronous session
+        # on the loop stalls every other request (/healthz included). Bounded, so a burst of
+        # requests queues for a connection instead of opening hundreds.
+        self._threads = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="db")
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in one transaction on the database thread pool and await it."""
+
+        def in_transaction() -> T:
+            with self.session() as s:
+                return work(s)
+
+        return await asyncio.get_running_loop().run_in_executor(self._threads, in_transaction)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -70,4 +88,5 @@ class Database:
                 raise
 
     def close(self) -> None:
+        self._threads.shutdown(wait=True)
         self.engine.dispose()
