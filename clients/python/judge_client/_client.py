@@ -11,6 +11,9 @@ from typing import Any
 import httpx
 
 from judge_client import _api
+from judge_client import _imports
+from judge_client import _models_imports as mi
+from judge_client._imports import RecordsArg
 from judge_client import _models as m
 from judge_client._api import Call, MessagesArg
 from judge_client._base import BaseClient
@@ -249,3 +252,28 @@ class JudgeClient(BaseClient):
                 raise WaitTimeout(f"calibration {calibration_id} still '{cal.status}' after {timeout}s; it continues "
                                   "in the service", resource_id=calibration_id)
             time.sleep(poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic())))
+
+    # --- importers (AlpacaEval, MT-Bench) ----------------------------------------------------
+
+    def import_alpaca_eval(self, baseline_outputs: RecordsArg, candidate_outputs: RecordsArg, *,
+                           baseline_annotations: RecordsArg | None = None,
+                           candidate_annotations: RecordsArg | None = None, baseline_name: str | None = None,
+                           candidate_name: str | None = None) -> mi.AlpacaEvalImport:
+        """AlpacaEval ``model_outputs.json`` of two arms (paths, .xz allowed, or lists) → run items
+        joined on the instruction, plus each arm's leaderboard row recomputed from ``annotations.json``."""
+        return self._send(_imports.alpaca_eval(
+            baseline_outputs=baseline_outputs, candidate_outputs=candidate_outputs,
+            baseline_annotations=baseline_annotations, candidate_annotations=candidate_annotations,
+            baseline_name=baseline_name, candidate_name=candidate_name))
+
+    def import_mt_bench(self, questions: RecordsArg, baseline_answers: RecordsArg, candidate_answers: RecordsArg, *,
+                        baseline_name: str | None = None, candidate_name: str | None = None,
+                        turns: Sequence[int] | None = None, single_judgments: RecordsArg | None = None,
+                        pair_judgments: RecordsArg | None = None,
+                        pair_baseline: str | None = None) -> mi.MTBenchImport:
+        """FastChat MT-Bench ``question.jsonl`` + two ``model_answer`` files → run items over
+        (question, turn), plus ``show_result.py``'s figures from the judgment files you pass."""
+        return self._send(_imports.mt_bench(
+            questions=questions, baseline_answers=baseline_answers, candidate_answers=candidate_answers,
+            baseline_name=baseline_name, candidate_name=candidate_name, turns=turns,
+            single_judgments=single_judgments, pair_judgments=pair_judgments, pair_baseline=pair_baseline))
