@@ -97,3 +97,12 @@ from judge_client._models_imports import (  # noqa: E402  (appended per feature 
 )
 __all__ += ["AlpacaArm", "AlpacaEvalImport", "ImportedRunItem", "MTBenchImport", "MTBenchPairwiseRow",
             "MTBenchSingleScores"]
+from judge_client._models_evalsets import (  # noqa: E402
+    EvalSetDiff,
+    EvalSetHistory,
+    EvalSetSummary,
+    EvalSetVersion,
+    EvalSetVersionWithItems,
+)
+
+__all__ += ["EvalSetDiff", "EvalSetHistory", "EvalSetSummary", "EvalSetVersion", "EvalSetVersionWithItems"]

@@ -12,6 +12,7 @@ import httpx
 
 from judge_client import _api
 from judge_client import _imports
+from judge_client import _models_evalsets as me
 from judge_client import _models_imports as mi
 from judge_client._imports import RecordsArg
 from judge_client import _models as m
@@ -277,3 +278,24 @@ class JudgeClient(BaseClient):
             questions=questions, baseline_answers=baseline_answers, candidate_answers=candidate_answers,
             baseline_name=baseline_name, candidate_name=candidate_name, turns=turns,
             single_judgments=single_judgments, pair_judgments=pair_judgments, pair_baseline=pair_baseline))
+
+    # --- versioned eval sets -----------------------------------------------------------------
+
+    def save_eval_set(self, name: str, items: RecordsArg, *, note: str | None = None) -> me.EvalSetVersion:
+        """Store an eval set's items (a JSON/JSONL path or dicts with ``id`` and ``prompt``/``messages``/
+        ``text``, optional ``reference``): changed content gets the next version, the same content
+        returns the version that holds it (``created`` False)."""
+        return self._send(_imports.save_eval_set(name=name, items=items, note=note))
+
+    def list_eval_sets(self) -> list[me.EvalSetSummary]:
+        return self._send(_imports.list_eval_sets())
+
+    def eval_set_history(self, name: str) -> me.EvalSetHistory:
+        return self._send(_imports.eval_set_history(name))
+
+    def get_eval_set(self, name: str, version: int) -> me.EvalSetVersionWithItems:
+        return self._send(_imports.get_eval_set(name, version))
+
+    def diff_eval_set(self, name: str, from_version: int, to_version: int | None = None) -> me.EvalSetDiff:
+        """Item ids added, removed and changed between two versions (``to_version``: latest by default)."""
+        return self._send(_imports.diff_eval_set(name, from_version, to_version))

@@ -13,6 +13,7 @@ import lzma
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from judge_client import _models_imports as mi
 from judge_client._api import Call, _body
@@ -75,3 +76,38 @@ def mt_bench(*, questions: RecordsArg, baseline_answers: RecordsArg, candidate_a
         candidate_name=candidate_name, turns=None if turns is None else list(turns),
         single_judgments=_slim(single_judgments, "single"), pair_judgments=_slim(pair_judgments, "pair"),
         pair_baseline=pair_baseline), cast=mi.MTBenchImport.model_validate)
+
+
+# --- eval sets (they live here too: same file readers) ---------------------------------------
+
+def save_eval_set(*, name: str, items: RecordsArg, note: str | None) -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("POST", "/v1/eval-sets", json=_body(name=name, items=read_records(items), note=note),
+                cast=me.EvalSetVersion.model_validate)
+
+
+def list_eval_sets() -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("GET", "/v1/eval-sets", cast=lambda rows: [me.EvalSetSummary.model_validate(r) for r in rows])
+
+
+def eval_set_history(name: str) -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}", cast=me.EvalSetHistory.model_validate)
+
+
+def get_eval_set(name: str, version: int) -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}/versions/{version}",
+                cast=me.EvalSetVersionWithItems.model_validate)
+
+
+def diff_eval_set(name: str, from_version: int, to_version: int | None) -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}/diff",
+                params=_body(**{"from": from_version, "to": to_version}), cast=me.EvalSetDiff.model_validate)
