@@ -87,3 +87,22 @@ __all__ = [
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]
+from judge_client._models_imports import (  # noqa: E402  (appended per feature to keep merges simple)
+    AlpacaArm,
+    AlpacaEvalImport,
+    ImportedRunItem,
+    MTBenchImport,
+    MTBenchPairwiseRow,
+    MTBenchSingleScores,
+)
+__all__ += ["AlpacaArm", "AlpacaEvalImport", "ImportedRunItem", "MTBenchImport", "MTBenchPairwiseRow",
+            "MTBenchSingleScores"]
+from judge_client._models_evalsets import (  # noqa: E402
+    EvalSetDiff,
+    EvalSetHistory,
+    EvalSetSummary,
+    EvalSetVersion,
+    EvalSetVersionWithItems,
+)
+
+__all__ += ["EvalSetDiff", "EvalSetHistory", "EvalSetSummary", "EvalSetVersion", "EvalSetVersionWithItems"]

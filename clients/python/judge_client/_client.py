@@ -11,6 +11,10 @@ from typing import Any
 import httpx
 
 from judge_client import _api
+from judge_client import _imports
+from judge_client import _models_evalsets as me
+from judge_client import _models_imports as mi
+from judge_client._imports import RecordsArg
 from judge_client import _models as m
 from judge_client._api import Call, MessagesArg
 from judge_client._base import BaseClient
@@ -249,3 +253,49 @@ class JudgeClient(BaseClient):
                 raise WaitTimeout(f"calibration {calibration_id} still '{cal.status}' after {timeout}s; it continues "
                                   "in the service", resource_id=calibration_id)
             time.sleep(poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic())))
+
+    # --- importers (AlpacaEval, MT-Bench) ----------------------------------------------------
+
+    def import_alpaca_eval(self, baseline_outputs: RecordsArg, candidate_outputs: RecordsArg, *,
+                           baseline_annotations: RecordsArg | None = None,
+                           candidate_annotations: RecordsArg | None = None, baseline_name: str | None = None,
+                           candidate_name: str | None = None) -> mi.AlpacaEvalImport:
+        """AlpacaEval ``model_outputs.json`` of two arms (paths, .xz allowed, or lists) → run items
+        joined on the instruction, plus each arm's leaderboard row recomputed from ``annotations.json``."""
+        return self._send(_imports.alpaca_eval(
+            baseline_outputs=baseline_outputs, candidate_outputs=candidate_outputs,
+            baseline_annotations=baseline_annotations, candidate_annotations=candidate_annotations,
+            baseline_name=baseline_name, candidate_name=candidate_name))
+
+    def import_mt_bench(self, questions: RecordsArg, baseline_answers: RecordsArg, candidate_answers: RecordsArg, *,
+                        baseline_name: str | None = None, candidate_name: str | None = None,
+                        turns: Sequence[int] | None = None, single_judgments: RecordsArg | None = None,
+                        pair_judgments: RecordsArg | None = None,
+                        pair_baseline: str | None = None) -> mi.MTBenchImport:
+        """FastChat MT-Bench ``question.jsonl`` + two ``model_answer`` files → run items over
+        (question, turn), plus ``show_result.py``'s figures from the judgment files you pass."""
+        return self._send(_imports.mt_bench(
+            questions=questions, baseline_answers=baseline_answers, candidate_answers=candidate_answers,
+            baseline_name=baseline_name, candidate_name=candidate_name, turns=turns,
+            single_judgments=single_judgments, pair_judgments=pair_judgments, pair_baseline=pair_baseline))
+
+    # --- versioned eval sets -----------------------------------------------------------------
+
+    def save_eval_set(self, name: str, items: RecordsArg, *, note: str | None = None) -> me.EvalSetVersion:
+        """Store an eval set's items (a JSON/JSONL path or dicts with ``id`` and ``prompt``/``messages``/
+        ``text``, optional ``reference``): changed content gets the next version, the same content
+        returns the version that holds it (``created`` False)."""
+        return self._send(_imports.save_eval_set(name=name, items=items, note=note))
+
+    def list_eval_sets(self) -> list[me.EvalSetSummary]:
+        return self._send(_imports.list_eval_sets())
+
+    def eval_set_history(self, name: str) -> me.EvalSetHistory:
+        return self._send(_imports.eval_set_history(name))
+
+    def get_eval_set(self, name: str, version: int) -> me.EvalSetVersionWithItems:
+        return self._send(_imports.get_eval_set(name, version))
+
+    def diff_eval_set(self, name: str, from_version: int, to_version: int | None = None) -> me.EvalSetDiff:
+        """Item ids added, removed and changed between two versions (``to_version``: latest by default)."""
+        return self._send(_imports.diff_eval_set(name, from_version, to_version))

@@ -1,0 +1,113 @@
+"""Requests for ``/v1/imports/*``: other tools' files read on the client, sent as JSON.
+
+Paths may be JSON (a list), JSONL (one object per line) or either compressed with xz (``.xz``, as
+AlpacaEval's and FastChat's big files are often kept). Fields the service does not read (the
+judge's raw completion with its logprobs, prompts) are dropped before sending, which keeps an
+805-item annotations file well under the body limit.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from judge_client import _models_imports as mi
+from judge_client._api import Call, _body
+
+RecordsArg = str | Path | Sequence[Mapping[str, Any]]
+
+_KEEP = {
+    "outputs": ("instruction", "output", "generator", "dataset"),
+    "annotations": ("instruction", "output_1", "generator_1", "output_2", "generator_2", "annotator", "preference"),
+    "questions": ("question_id", "category", "turns"),
+    "answers": ("question_id", "model_id", "choices"),
+    "single": ("question_id", "model", "turn", "score"),
+    "pair": ("question_id", "model_1", "model_2", "turn", "g1_winner", "g2_winner"),
+}
+
+
+def read_records(source: RecordsArg) -> list[dict[str, Any]]:
+    """A JSON list or JSONL file (optionally .xz), or records already in memory."""
+    if not isinstance(source, (str, Path)):
+        return [dict(r) for r in source]
+    path = Path(source)
+    if path.suffix == ".xz":
+        with lzma.open(path, "rt", encoding="utf-8") as f:
+            text = f.read()
+    else:
+        text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a JSON list of records")
+        return [dict(r) for r in data]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _slim(source: RecordsArg | None, kind: str) -> list[dict[str, Any]] | None:
+    if source is None:
+        return None
+    keep = _KEEP[kind]
+    return [{k: r[k] for k in keep if k in r} for r in read_records(source)]
+
+
+def alpaca_eval(*, baseline_outputs: RecordsArg, candidate_outputs: RecordsArg,
+                baseline_annotations: RecordsArg | None, candidate_annotations: RecordsArg | None,
+                baseline_name: str | None, candidate_name: str | None) -> Call:
+    return Call("POST", "/v1/imports/alpaca-eval", json=_body(
+        baseline_outputs=_slim(baseline_outputs, "outputs"), candidate_outputs=_slim(candidate_outputs, "outputs"),
+        baseline_annotations=_slim(baseline_annotations, "annotations"),
+        candidate_annotations=_slim(candidate_annotations, "annotations"),
+        baseline_name=baseline_name, candidate_name=candidate_name), cast=mi.AlpacaEvalImport.model_validate)
+
+
+def mt_bench(*, questions: RecordsArg, baseline_answers: RecordsArg, candidate_answers: RecordsArg,
+             baseline_name: str | None, candidate_name: str | None, turns: Sequence[int] | None,
+             single_judgments: RecordsArg | None, pair_judgments: RecordsArg | None,
+             pair_baseline: str | None) -> Call:
+    return Call("POST", "/v1/imports/mt-bench", json=_body(
+        questions=_slim(questions, "questions"), baseline_answers=_slim(baseline_answers, "answers"),
+        candidate_answers=_slim(candidate_answers, "answers"), baseline_name=baseline_name,
+        candidate_name=candidate_name, turns=None if turns is None else list(turns),
+        single_judgments=_slim(single_judgments, "single"), pair_judgments=_slim(pair_judgments, "pair"),
+        pair_baseline=pair_baseline), cast=mi.MTBenchImport.model_validate)
+
+
+# --- eval sets (they live here too: same file readers) ---------------------------------------
+
+def save_eval_set(*, name: str, items: RecordsArg, note: str | None) -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("POST", "/v1/eval-sets", json=_body(name=name, items=read_records(items), note=note),
+                cast=me.EvalSetVersion.model_validate)
+
+
+def list_eval_sets() -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("GET", "/v1/eval-sets", cast=lambda rows: [me.EvalSetSummary.model_validate(r) for r in rows])
+
+
+def eval_set_history(name: str) -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}", cast=me.EvalSetHistory.model_validate)
+
+
+def get_eval_set(name: str, version: int) -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}/versions/{version}",
+                cast=me.EvalSetVersionWithItems.model_validate)
+
+
+def diff_eval_set(name: str, from_version: int, to_version: int | None) -> Call:
+    from judge_client import _models_evalsets as me
+
+    return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}/diff",
+                params=_body(**{"from": from_version, "to": to_version}), cast=me.EvalSetDiff.model_validate)

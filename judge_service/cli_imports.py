@@ -1,0 +1,131 @@
+"""``judge import alpaca-eval|mt-bench``: other tools' files → run items and their own headline figures.
+
+The items are written as JSONL for ``judge run create`` (re-judging with this service's panel);
+the figures printed are the ones the other tool prints (AlpacaEval's leaderboard row, FastChat's
+``show_result.py``), recomputed from the files, so a user can check the import first.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from judge_service.cli_common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, fail, fmt, make_table, out, print_json
+
+import_app = typer.Typer(help="Import AlpacaEval or FastChat MT-Bench files as run items.", no_args_is_help=True)
+
+ItemsOut = Annotated[Path | None, typer.Option("--items-out", help="write the run items here (JSONL) for `judge run create`")]
+
+
+def _find(folder: Path, pattern: str) -> Path | None:
+    hits = sorted(folder.glob(pattern)) + sorted(folder.glob(pattern + ".xz"))
+    return hits[0] if hits else None
+
+
+def _alpaca_arm(path: Path) -> tuple[Path, Path | None]:
+    """An AlpacaEval results folder (model_outputs.json + <annotator>/annotations.json) or an outputs file."""
+    if path.is_file():
+        return path, None
+    outputs = _find(path, "model_outputs.json")
+    if outputs is None:
+        fail(f"{path} has no model_outputs.json(.xz); pass the file itself or an AlpacaEval results folder")
+        raise AssertionError  # fail() exits
+    annotations = sorted(path.glob("*/annotations.json")) + sorted(path.glob("*/annotations.json.xz"))
+    if len(annotations) > 1:
+        fail(f"{path} holds annotations by several annotators ({', '.join(str(a.parent.name) for a in annotations)}); "
+             "pass --baseline-annotations/--candidate-annotations")
+    return outputs, annotations[0] if annotations else None
+
+
+def _write_items(path: Path | None, items: list[dict[str, object]]) -> None:
+    if path is None:
+        return
+    with path.open("w", encoding="utf-8") as f:
+        for item in items:
+            f.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+@import_app.command("alpaca-eval")
+def alpaca_eval(
+    baseline: Annotated[Path, typer.Argument(exists=True, help="baseline's model_outputs.json or AlpacaEval results folder")],
+    candidate: Annotated[Path, typer.Argument(exists=True, help="candidate's model_outputs.json or results folder")],
+    baseline_annotations: Annotated[Path | None, typer.Option(exists=True, help="baseline arm's annotations.json")] = None,
+    candidate_annotations: Annotated[Path | None, typer.Option(exists=True, help="candidate arm's annotations.json")] = None,
+    baseline_name: Annotated[str | None, typer.Option(help="system name for the baseline (default: its generator)")] = None,
+    candidate_name: Annotated[str | None, typer.Option(help="system name for the candidate (default: its generator)")] = None,
+    items_out: ItemsOut = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """AlpacaEval outputs of two arms → run items joined on the instruction, and each arm's leaderboard row."""
+    base_outputs, base_ann = _alpaca_arm(baseline)
+    cand_outputs, cand_ann = _alpaca_arm(candidate)
+    with connect(url, api_key, local) as client:
+        result = client.import_alpaca_eval(base_outputs, cand_outputs,
+                                           baseline_annotations=baseline_annotations or base_ann,
+                                           candidate_annotations=candidate_annotations or cand_ann,
+                                           baseline_name=baseline_name, candidate_name=candidate_name)
+    _write_items(items_out, [i.model_dump() for i in result.items])
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"{len(result.items)} items: {result.baseline} (baseline) vs {result.candidate} (candidate)")
+    if result.annotations:
+        table = make_table("arm", "annotator", "vs", "win_rate", "se", "wins", "losses", "draws", "n",
+                           "discrete", keep=("arm",))
+        for name, arm in result.annotations.items():
+            table.add_row(name, arm.annotator or "-", arm.baseline_generator, fmt(arm.win_rate, 4),
+                          fmt(arm.standard_error, 4), str(arm.n_wins), str(arm.n_wins_base), str(arm.n_draws),
+                          str(arm.n_total), fmt(arm.discrete_win_rate, 4))
+        out.print(table)
+    for warning in result.warnings:
+        out.print(f"warning: {warning}")
+    if items_out is not None:
+        out.print(f"items written to {items_out}; re-judge with: judge run create {items_out} "
+                  f"--baseline {result.baseline} --candidate {result.candidate} -r helpfulness")
+
+
+@import_app.command("mt-bench")
+def mt_bench(
+    baseline_answers: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="model_answer/<baseline>.jsonl")],
+    candidate_answers: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="model_answer/<candidate>.jsonl")],
+    questions: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="question.jsonl")],
+    single_judgments: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                          help="model_judgment/<judge>_single.jsonl(.xz)")] = None,
+    pair_judgments: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                        help="model_judgment/<judge>_pair.jsonl(.xz)")] = None,
+    pair_baseline: Annotated[str | None, typer.Option(help="show_result's --baseline-model (default: pairwise-all)")] = None,
+    turn: Annotated[list[int] | None, typer.Option("--turn", help="turns to import (1, 2; repeat); default both")] = None,
+    baseline_name: Annotated[str | None, typer.Option(help="system name for the baseline (default: its model_id)")] = None,
+    candidate_name: Annotated[str | None, typer.Option(help="system name for the candidate (default: its model_id)")] = None,
+    items_out: ItemsOut = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """MT-Bench questions and two models' answers → run items over (question, turn), and show_result's figures."""
+    with connect(url, api_key, local) as client:
+        result = client.import_mt_bench(questions, baseline_answers, candidate_answers, baseline_name=baseline_name,
+                                        candidate_name=candidate_name, turns=turn, single_judgments=single_judgments,
+                                        pair_judgments=pair_judgments, pair_baseline=pair_baseline)
+    _write_items(items_out, [i.model_dump() for i in result.items])
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"{len(result.items)} items: {result.baseline} (baseline) vs {result.candidate} (candidate)")
+    if result.single_scores:
+        table = make_table("model", "turn 1", "turn 2", "MT-Bench score", "n", "unparseable", keep=("model",))
+        for s in result.single_scores:
+            table.add_row(s.model, fmt(s.by_turn.get(1), 5), fmt(s.by_turn.get(2), 5), fmt(s.average, 5), str(s.n),
+                          str(s.n_unparseable))
+        out.print(table)
+    if result.pairwise:
+        table = make_table("model", "win", "loss", "tie", "win_rate", "win_rate_adjusted", keep=("model",))
+        for r in result.pairwise:
+            table.add_row(r.model, str(r.win), str(r.loss), str(r.tie), fmt(r.win_rate, 4), fmt(r.win_rate_adjusted, 4))
+        out.print(table)
+    for warning in result.warnings:
+        out.print(f"warning: {warning}")
+    if items_out is not None:
+        out.print(f"items written to {items_out}; re-judge with: judge run create {items_out} "
+                  f"--baseline {result.baseline} --candidate {result.candidate} -r helpfulness")

@@ -1,0 +1,55 @@
+"""Pure content identity for eval sets: canonical item hashes, the set's hash, and diffs.
+
+An item's identity is the sha256 of its canonical JSON (sorted keys, no whitespace), so key order
+and formatting never make a new version; the set's hash is the sha256 over its items' (id, hash)
+pairs in id order, so item order does not either (an eval set is a set, keyed by id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+def item_hash(item: Mapping[str, Any]) -> str:
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def set_hash(item_hashes: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+    for item_id in sorted(item_hashes):
+        digest.update(item_id.encode("utf-8") + b"\x00" + item_hashes[item_id].encode("ascii") + b"\n")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Diff:
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: int
+
+    @property
+    def identical(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def summary(self) -> str:
+        if self.identical:
+            return "identical items"
+        parts = [f"{len(self.added)} added", f"{len(self.removed)} removed", f"{len(self.changed)} changed"]
+        return ", ".join(parts) + f", {self.unchanged} unchanged"
+
+
+def diff(old: Mapping[str, str], new: Mapping[str, str]) -> Diff:
+    """Item ids added, removed and changed going from ``old`` to ``new`` (id → item hash)."""
+    return Diff(added=sorted(set(new) - set(old)), removed=sorted(set(old) - set(new)),
+                changed=sorted(i for i in set(old) & set(new) if old[i] != new[i]),
+                unchanged=sum(1 for i in set(old) & set(new) if old[i] == new[i]))
+
+
+def hashes_of(items: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    return {str(item["id"]): item_hash(item) for item in items}
