@@ -102,7 +102,8 @@ def _items(body: EvalSetCreate) -> list[dict[str, Any]]:
     return [item.model_dump(exclude_none=True, exclude_defaults=True) | {"id": item.id} for item in body.items]
 
 
-@router.post("", response_model=EvalSetVersionOut, status_code=201, responses=ERRORS)
+@router.post("", response_model=EvalSetVersionOut, status_code=201,
+             responses={**ERRORS, 200: {"model": EvalSetVersionOut, "description": "this content is already stored"}})
 async def save_eval_set(body: EvalSetCreate, response: Response,
                         ctx: AppContext = Depends(get_ctx)) -> EvalSetVersionOut:
     items = _items(body)

@@ -65,7 +65,8 @@ class Database:
         # Database work from async code runs here, never on the event loop: a synchronous session
         # on the loop stalls every other request (/healthz included). Bounded, so a burst of
         # requests queues for a connection instead of opening hundreds.
-        self._threads = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="db")
+        self._max_threads = max_threads
+        self._threads: ThreadPoolExecutor | None = None
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in one transaction on the database thread pool and await it."""
@@ -74,6 +75,8 @@ class Database:
             with self.session() as s:
                 return work(s)
 
+        if self._threads is None:  # made on first use, and again after close(): an app may be restarted
+            self._threads = ThreadPoolExecutor(max_workers=self._max_threads, thread_name_prefix="db")
         return await asyncio.get_running_loop().run_in_executor(self._threads, in_transaction)
 
     @contextmanager
@@ -88,5 +91,7 @@ class Database:
                 raise
 
     def close(self) -> None:
-        self._threads.shutdown(wait=True)
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
         self.engine.dispose()
