@@ -6,6 +6,7 @@ API keys are never in this file: a judge names the environment variable that hol
 from __future__ import annotations
 
 import re
+from typing import Any
 from pathlib import Path
 
 import yaml
@@ -42,7 +43,8 @@ class JudgeSpec(BaseModel):
     price: Price | None = None
     structured_output: bool = True
     logprobs: bool = True
-    options: dict = Field(default_factory=dict)
+    # Provider-specific knobs read from YAML; each provider reads (and checks) its own keys.
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("api_key_env")
     @classmethod
