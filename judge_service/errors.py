@@ -20,16 +20,16 @@ from __future__ import annotations
 from typing import TypedDict
 
 
-class ErrorDetail(TypedDict):
-    """The ``error`` object of every error response; the client reads ``code`` back."""
+class ErrorDetailJson(TypedDict):
+    """``to_body()``'s ``error`` object; schemas.ErrorDetail documents the same shape in OpenAPI."""
 
     code: str
     message: str
     field: str | None
 
 
-class ErrorBody(TypedDict):
-    error: ErrorDetail
+class ErrorBodyJson(TypedDict):
+    error: ErrorDetailJson
 
 
 class ServiceError(Exception):
@@ -41,7 +41,7 @@ class ServiceError(Exception):
         self.message = message
         self.field = field
 
-    def to_body(self) -> ErrorBody:
+    def to_body(self) -> ErrorBodyJson:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
 
