@@ -22,9 +22,9 @@ from judge_service.engine.call import CallOwner
 from judge_service.engine.compare import compare
 from judge_service.engine.grade import Conversation, Sampling, grade
 from judge_service.errors import Conflict, InvalidInput, NotFound
+from judge_service.ratings.sets import CanonicalItem
 from judge_service.rubrics.model import Rubric
 from judge_service.stats.agreement import BootstrapConfig, pairwise_agreement, rater_agreement, score_agreement
-from judge_service.ratings.sets import CanonicalItem
 from judge_service.stats.calibrate import (
     IsotonicMappingJson, apply_mapping, calibrate_scores, fit_tie_threshold, predict_votes,
 )
