@@ -96,11 +96,12 @@ def read_text(value: str | None) -> str | None:
     return value
 
 
-def read_messages(path: Path | None) -> list[dict] | None:
+def read_messages(path: Path | None) -> list[dict[str, str]] | None:
+    """The ``--messages`` file's [{role, content}, ...]; the service checks each message."""
     if path is None:
         return None
     try:
-        messages = json.loads(path.read_text(encoding="utf-8"))
+        messages: list[dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         fail(f"--messages {path}: {e}; it must be a JSON list of {{role, content}} objects")
     if not isinstance(messages, list):

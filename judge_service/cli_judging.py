@@ -21,7 +21,7 @@ Temperature = Annotated[float | None, typer.Option("--temperature", help="judge 
 Seed = Annotated[int | None, typer.Option("--seed")]
 
 
-def _conversation(prompt: str | None, messages: Path | None) -> tuple[str | None, list[dict] | None]:
+def _conversation(prompt: str | None, messages: Path | None) -> tuple[str | None, list[dict[str, str]] | None]:
     if (prompt is None) == (messages is None):
         fail("give exactly one of --prompt or --messages")
     return read_text(prompt), read_messages(messages)

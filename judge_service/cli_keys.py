@@ -7,7 +7,9 @@ Keys only matter when the service runs with ``JUDGE_AUTH_ENABLED=true``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 
 import typer
 
@@ -20,11 +22,20 @@ _DATA_DIR = typer.Option(None, "--data-dir", help="the service's data dir (defau
 _DB_URL = typer.Option(None, "--database-url", help="the service's database URL (default: JUDGE_DATABASE_URL or SQLite in the data dir)")
 
 
+class _SettingsOverrides(TypedDict, total=False):
+    data_dir: Path
+    database_url: str
+
+
 def _store(data_dir: Path | None, database_url: str | None) -> KeyStore:
     from judge_service.settings import Settings
     from judge_service.store.db import Database
 
-    overrides = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items() if v is not None}
+    overrides: _SettingsOverrides = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
     settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return KeyStore(Database(settings.resolved_database_url()))
@@ -61,8 +72,10 @@ def list_keys(data_dir: Path | None = _DATA_DIR, database_url: str | None = _DB_
         typer.echo("no API keys; create one with: judge keys create --scope read --name NAME")
         return
     typer.echo(f"{'id':<22} {'name':<20} {'scope':<6} {'prefix':<12} {'created':<20} {'last used':<20} revoked")
+    def when(t: datetime | None) -> str:
+        return t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+
     for k in keys:
-        when = lambda t: t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"  # noqa: E731
         typer.echo(f"{k.id:<22} {k.name[:20]:<20} {k.scope:<6} {k.prefix + '…':<12} {when(k.created_at):<20} "
                    f"{when(k.last_used_at):<20} {when(k.revoked_at)}")
 

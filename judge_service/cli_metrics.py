@@ -22,7 +22,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from judge_service.errors import ServiceError
@@ -133,13 +133,14 @@ def perplexity(
             for i, ref in enumerate(refs):
                 task = progress.add_task(f"scoring with {ref or 'smollm2-135m-instruct'}", total=None)
 
-                def advance(done: int, total: int, task=task) -> None:
+                def advance(done: int, total: int, task: TaskID = task) -> None:
                     progress.update(task, completed=done, total=total)
 
                 if base_url is not None:
                     from judge_service.metrics.remote_logprobs import remote_perplexity
 
                     key = os.environ.get("JUDGE_METRICS_API_KEY")
+                    assert ref is not None  # refused above: with --base-url every model is named
                     results.append(asyncio.run(remote_perplexity(base_url, ref, texts, api_key=key, on_progress=advance)))
                 else:
                     results.append(ppl.perplexity(loaded[i], texts, max_length=max_length, stride=stride,
@@ -221,8 +222,8 @@ def overlap(
     level = f"{confidence:.0%} CI"
     table = Table(title=f"{len(predictions)} items from {file.name}" + (" — A vs B" if report.paired else ""))
     table.add_column("metric")
-    for col in ("A" if report.paired else "score", level) + (("B", "B − A", level, "p") if report.paired else ()):
-        table.add_column(col, justify="right")
+    for heading in ("A" if report.paired else "score", level) + (("B", "B − A", level, "p") if report.paired else ()):
+        table.add_column(heading, justify="right")
     for name, s in report.scores.items():
         cells = [name, _num(s.score), f"[{_num(s.ci_low)}, {_num(s.ci_high)}]"]
         if name in report.paired:
@@ -234,8 +235,8 @@ def overlap(
         _out.print(p.verdict)
     if report.per_class:
         classes = Table(title="per class")
-        for col in ("label", "precision", "recall", "F1", "support"):
-            classes.add_column(col, justify="left" if col == "label" else "right")
+        for heading in ("label", "precision", "recall", "F1", "support"):
+            classes.add_column(heading, justify="left" if heading == "label" else "right")
         for label, row in report.per_class.items():
             classes.add_row(label, _num(row["precision"]), _num(row["recall"]), _num(row["f1"]), str(int(row["support"])))
         _out.print(classes)

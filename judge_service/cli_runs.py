@@ -166,7 +166,8 @@ def report(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local:
     print_json(rep) if as_json else print_report(rep)
 
 
-def _item_summary(result: dict | None) -> tuple[str, str]:
+def _item_summary(result: dict[str, Any] | None) -> tuple[str, str]:
+    """(winner, scores) from one item's result, as the client's RunItemResult.result holds it."""
     if not result:
         return "-", "-"
     pairwise = result.get("pairwise") or {}

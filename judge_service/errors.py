@@ -17,6 +17,20 @@ The client maps ``code`` back to an exception class of the same name.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
+
+class ErrorDetailJson(TypedDict):
+    """``to_body()``'s ``error`` object; schemas.ErrorDetail documents the same shape in OpenAPI."""
+
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorBodyJson(TypedDict):
+    error: ErrorDetailJson
+
 
 class ServiceError(Exception):
     status: int = 500
@@ -27,7 +41,7 @@ class ServiceError(Exception):
         self.message = message
         self.field = field
 
-    def to_body(self) -> dict:
+    def to_body(self) -> ErrorBodyJson:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Required, TypedDict, cast
 from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
+from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
 from judge_service.errors import JudgeError
 from judge_service.judges.base import JudgeReply, JudgeRequest, Usage
@@ -30,6 +32,18 @@ from judge_service.judges.limits import connection_error, error_for_status, malf
 from judge_service.judges.secrets import read_api_key, redact
 
 TOOL_DESCRIPTION = "Record your verdict. Call this exactly once with your evaluation."
+
+
+class _CreateArgs(TypedDict, total=False):
+    """The keyword arguments we pass to ``messages.create`` (the SDK's own parameter types)."""
+
+    model: Required[str]
+    max_tokens: Required[int]
+    messages: Required[list[MessageParam]]
+    system: str
+    tools: list[ToolParam]
+    tool_choice: ToolChoiceToolParam
+    extra_body: dict[str, object]
 
 
 class AnthropicProvider:
@@ -86,16 +100,20 @@ class AnthropicProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _params(self, request: JudgeRequest, structured: bool) -> dict:
+    def _params(self, request: JudgeRequest, structured: bool) -> _CreateArgs:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        kwargs: dict = {
+        # ChatMessage.role is "system", "user" or "assistant"; with system messages moved to
+        # ``system`` the rest are the Messages API's user/assistant turns.
+        turns = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
+        kwargs: _CreateArgs = {
             "model": self.spec.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+            "messages": cast("list[MessageParam]", turns),
         }
         if system:
             kwargs["system"] = system
-        if structured:
+        # complete() asks for structured output only when the request has a schema.
+        if structured and request.output_schema is not None:
             kwargs["tools"] = [{"name": self._tool_name, "description": TOOL_DESCRIPTION, "input_schema": request.output_schema}]
             kwargs["tool_choice"] = {"type": "tool", "name": self._tool_name}
         if self._send_temperature is not False:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -42,7 +43,8 @@ class JudgeSpec(BaseModel):
     price: Price | None = None
     structured_output: bool = True
     logprobs: bool = True
-    options: dict = Field(default_factory=dict)
+    # Provider-specific knobs read from YAML; each provider reads (and checks) its own keys.
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("api_key_env")
     @classmethod

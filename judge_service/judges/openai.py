@@ -28,6 +28,7 @@ import math
 import os
 import sys
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
@@ -72,7 +73,7 @@ class OpenAIProvider:
         self._client = self._clients[0]
         self._next_client = itertools.cycle(self._clients).__next__
 
-    def _http_clients(self, backend: str) -> list:
+    def _http_clients(self, backend: str) -> list[httpx2.AsyncClient]:
         """The SDK's HTTP clients for the chosen backend; sets ``self.http_backend`` to the one used."""
         if backend not in HTTP_BACKENDS:
             raise InvalidInput(f"judge '{self.spec.name}': options.http_backend must be one of {', '.join(HTTP_BACKENDS)}",
@@ -184,8 +185,9 @@ class OpenAIProvider:
             raise InvalidInput(f"judge '{self.spec.name}': options.max_tokens_param must be auto, max_tokens or max_completion_tokens", field="options")
         return choice
 
-    def _params(self, request: JudgeRequest, structured: bool) -> dict:
-        kwargs: dict = {
+    def _params(self, request: JudgeRequest, structured: bool) -> dict[str, object]:
+        """The chat.completions request body (sent as JSON)."""
+        kwargs: dict[str, object] = {
             "model": self.spec.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             self._max_tokens_param: request.max_tokens,
@@ -207,7 +209,9 @@ class OpenAIProvider:
 
     def _reply(self, data: object, latency_ms: float, structured: bool) -> JudgeReply:
         """Our reply from the chat.completion JSON (the documented wire format)."""
-        choices = data.get("choices") if isinstance(data, dict) else None
+        # Decoded JSON from the server: every field is checked as it is read.
+        payload: dict[str, Any] = data if isinstance(data, dict) else {}
+        choices = payload.get("choices")
         if not choices or not isinstance(choices[0], dict):
             raise JudgeError(f"{self._where}: the reply had no choices; the server may be overloaded", retryable=True)
         choice = choices[0]
@@ -233,10 +237,10 @@ class OpenAIProvider:
                     top.setdefault(t["token"], t["logprob"])
                 tokens.append(TokenLogprob(t["token"], t["logprob"], top))
             logprobs = tuple(tokens)
-        usage = data.get("usage") or {}
+        usage = payload.get("usage") or {}
         return JudgeReply(
             text=text,
-            model=data.get("model") or self.spec.model,
+            model=payload.get("model") or self.spec.model,
             usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
             latency_ms=latency_ms,
             structured=obj,
@@ -301,7 +305,8 @@ def _disconnect_filed_as_timeout(exc: openai.APITimeoutError) -> bool:
 def _provider_message(exc: openai.APIStatusError) -> str:
     body = exc.body
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        error = body.get("error")
+        inner = error if isinstance(error, dict) else body
         msg = inner.get("message")
         if isinstance(msg, str) and msg:
             return msg

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from judge_service.errors import InvalidInput
-from judge_service.metrics.overlap import ItemStatistics
+from judge_service.metrics.overlap import ItemStatistics, ScoreFn
 
 CLASSIFICATION_METRICS = ("accuracy", "precision_micro", "recall_micro", "f1_micro",
                           "precision_macro", "recall_macro", "f1_macro")
@@ -82,27 +82,29 @@ def _sklearn_scores(predictions: Sequence[str], references: Sequence[str], class
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+    ratio: np.ndarray = np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+    return ratio
 
 
-def _score_functions(k: int) -> dict:
+def _score_functions(k: int) -> dict[str, ScoreFn]:
     def parts(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return s[..., :k], s[..., k:2 * k], s[..., 2 * k:3 * k]
 
-    def micro(which: str):
+    def micro(which: str) -> ScoreFn:
         def fn(s: np.ndarray) -> np.ndarray:
             tp, pred, gold = (x.sum(axis=-1) for x in parts(s))
             return {"precision": _ratio(tp, pred), "recall": _ratio(tp, gold), "f1": _ratio(2 * tp, pred + gold)}[which]
         return fn
 
-    def macro(which: str):
+    def macro(which: str) -> ScoreFn:
         def fn(s: np.ndarray) -> np.ndarray:
             tp, pred, gold = parts(s)
             per_class = {"precision": _ratio(tp, pred), "recall": _ratio(tp, gold), "f1": _ratio(2 * tp, pred + gold)}[which]
-            return per_class.mean(axis=-1)
+            mean: np.ndarray = per_class.mean(axis=-1)
+            return mean
         return fn
 
-    fns = {"accuracy": lambda s: s[..., 3 * k] / s[..., 3 * k + 1]}
+    fns: dict[str, ScoreFn] = {"accuracy": lambda s: s[..., 3 * k] / s[..., 3 * k + 1]}
     for which in ("precision", "recall", "f1"):
         fns[f"{which}_micro"] = micro(which)
         fns[f"{which}_macro"] = macro(which)

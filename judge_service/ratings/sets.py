@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import json
-from typing import Literal
+from typing import Any, Literal, NotRequired, Required, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,6 +19,8 @@ from judge_service.errors import InvalidInput
 from judge_service.schemas import ConversationInput
 
 PAIRWISE_VOTES = ("A", "B", "tie")
+# One uploaded row before validation (RatedItem checks it): JSON values, or strings from a CSV.
+RawRow = dict[str, Any]
 _ITEM_KEYS = {"id", "prompt", "messages", "response", "response_a", "response_b", "reference", "rater", "rating",
               "ratings", "group"}
 
@@ -42,6 +44,34 @@ class RatingSetCreate(BaseModel):
     kind: Literal["ordinal", "interval", "pairwise"] = "ordinal"
     rubric: str | None = Field(default=None, description="the rubric these ratings follow (its scale is used)")
     items: list[RatedItem] = Field(min_length=1)
+
+
+class MessageJson(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class CanonicalItem(TypedDict, total=False):
+    """One rated item in canonical form: optional keys are absent rather than null."""
+
+    id: Required[str]
+    prompt: str
+    messages: list[MessageJson]
+    response: str
+    response_a: str
+    response_b: str
+    reference: str
+    group: str
+    ratings: Required[dict[str, float | str]]  # numbers, or A/B/tie votes for a pairwise set
+
+
+class CanonicalSet(TypedDict):
+    """A rating set's stored content; its hash is the set's identity."""
+
+    name: str
+    kind: Literal["ordinal", "interval", "pairwise"]
+    rubric: NotRequired[str]
+    items: list[CanonicalItem]
 
 
 def validate_set(body: RatingSetCreate) -> None:
@@ -73,20 +103,21 @@ def validate_set(body: RatingSetCreate) -> None:
             raise InvalidInput(f"item '{item.id}' has no rating", field=f"{where}.ratings")
 
 
-def canonical(body: RatingSetCreate) -> dict:
-    data = body.model_dump(mode="json", exclude_none=True)
+def canonical(body: RatingSetCreate) -> CanonicalSet:
+    # The model's own dump: RatingSetCreate's fields, with None left out.
+    data = cast(CanonicalSet, body.model_dump(mode="json", exclude_none=True))
     for item in data["items"]:
         item["ratings"] = {k: (v if body.kind == "pairwise" else float(v)) for k, v in item["ratings"].items() if v is not None}
     return data
 
 
-def set_hash(data: dict) -> str:
+def set_hash(data: CanonicalSet) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _rows_to_items(rows: list[dict]) -> list[dict]:
+def _rows_to_items(rows: list[RawRow]) -> list[RawRow]:
     """Long rows (one per item and rater: rater, rating) or wide rows (one column per rater)."""
-    items: dict[str, dict] = {}
+    items: dict[str, RawRow] = {}
     for n, row in enumerate(rows, start=1):
         if "id" not in row or row["id"] in (None, ""):
             raise InvalidInput(f"row {n} has no 'id'", field=f"file.row{n}.id")
@@ -113,7 +144,7 @@ def parse_upload(data: bytes, filename: str, *, name: str, kind: str, rubric: st
         raise InvalidInput("the uploaded file is not UTF-8 text", field="file") from None
     lower = filename.lower()
     if lower.endswith(".csv"):
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows: list[RawRow] = list(csv.DictReader(io.StringIO(text)))
     elif lower.endswith(".json"):
         try:
             loaded = json.loads(text)
@@ -140,7 +171,7 @@ def parse_upload(data: bytes, filename: str, *, name: str, kind: str, rubric: st
             if "rating" in r and isinstance(r["rating"], str) and r["rating"].strip():
                 r["rating"] = _num(r["rating"])
     try:
-        return RatingSetCreate(name=name, kind=kind, rubric=rubric, items=_rows_to_items(rows))  # type: ignore[arg-type]
+        return RatingSetCreate(name=name, kind=kind, rubric=rubric, items=_rows_to_items(rows))
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])

@@ -7,6 +7,8 @@ clients and schema-based tests would treat those answers as undocumented.
 
 from __future__ import annotations
 
+from typing import Any, NotRequired, TypedDict
+
 from fastapi import FastAPI
 
 _ERROR_SCHEMA = {
@@ -17,8 +19,16 @@ _ERROR_SCHEMA = {
 }
 
 
-def _error(description: str, headers: dict | None = None) -> dict:
-    out: dict = {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+class _Response(TypedDict):
+    """An OpenAPI Response Object for an error answer."""
+
+    description: str
+    content: dict[str, dict[str, object]]
+    headers: NotRequired[dict[str, dict[str, object]]]
+
+
+def _error(description: str, headers: dict[str, dict[str, object]] | None = None) -> _Response:
+    out: _Response = {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
     if headers:
         out["headers"] = headers
     return out
@@ -30,7 +40,7 @@ def document(app: FastAPI, *, auth: bool, rate_limited: bool) -> None:
     generate = app.openapi
     documented = False
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:  # FastAPI.openapi's own type: the schema is a JSON document
         nonlocal documented
         schema = generate()  # FastAPI caches it in app.openapi_schema; amend that copy once
         if documented:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,7 +30,7 @@ class RateLimiter:
     """Token buckets keyed by client; ``take`` is O(1) and never blocks."""
 
     def __init__(self, per_minute: float, burst: float | None = None, *, max_clients: int = 10_000,
-                 clock=time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be > 0")
         self.rate = per_minute / 60.0

@@ -8,8 +8,9 @@ JSON and is applied later without sklearn (``apply_mapping``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypedDict
 
 import numpy as np
 from scipy import stats as sps
@@ -24,6 +25,14 @@ from judge_service.stats.agreement import VOTES, check_votes, rng_from
 # Isotonic mapping: judge score -> human scale
 # ---------------------------------------------------------------------------------------------
 
+class IsotonicMappingJson(TypedDict):
+    """``IsotonicMapping`` as stored (JSON) and sent over HTTP."""
+
+    kind: Literal["isotonic"]
+    x: list[float]
+    y: list[float]
+
+
 @dataclass(frozen=True)
 class IsotonicMapping:
     """A monotone piecewise-linear map given by breakpoints; clipped to the end values outside."""
@@ -31,11 +40,12 @@ class IsotonicMapping:
     x: tuple[float, ...]
     y: tuple[float, ...]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> IsotonicMappingJson:
         return {"kind": "isotonic", "x": list(self.x), "y": list(self.y)}
 
     @classmethod
-    def from_json(cls, data: dict) -> IsotonicMapping:
+    def from_json(cls, data: Mapping[str, Any]) -> IsotonicMapping:
+        # Any: decoded JSON from the database or a request, whose shape is checked right here.
         try:
             x = tuple(float(v) for v in data["x"])
             y = tuple(float(v) for v in data["y"])
@@ -57,16 +67,17 @@ def _fit(x: np.ndarray, y: np.ndarray) -> IsotonicMapping:
     return IsotonicMapping(tuple(map(float, model.X_thresholds_)), tuple(map(float, model.y_thresholds_)))
 
 
-def apply_mapping(mapping: IsotonicMapping | dict, scores: Sequence[float] | np.ndarray) -> np.ndarray:
+def apply_mapping(mapping: IsotonicMapping | Mapping[str, Any], scores: Sequence[float] | np.ndarray) -> np.ndarray:
     """Map scores with stored breakpoints.
 
     Linear interpolation between breakpoints and the end values beyond them, which is what
     IsotonicRegression.predict does with out_of_bounds='clip' (interp1d over X_thresholds_).
     """
-    if isinstance(mapping, dict):
+    if isinstance(mapping, Mapping):
         mapping = IsotonicMapping.from_json(mapping)
     values = np.asarray(scores, dtype=float)
-    return np.interp(values, np.asarray(mapping.x), np.asarray(mapping.y))
+    mapped: np.ndarray = np.interp(values, np.asarray(mapping.x), np.asarray(mapping.y))
+    return mapped
 
 
 @dataclass(frozen=True)
@@ -106,14 +117,22 @@ def calibrate_scores(judge_scores: Sequence[float] | np.ndarray, human_scores: S
     )
 
 
-def _corr(fn, a: np.ndarray, b: np.ndarray) -> float | None:
+class _CorrelationResult(Protocol):
+    """What scipy's pearsonr and spearmanr return (scipy ships no type information)."""
+
+    @property
+    def statistic(self) -> float: ...
+
+
+def _corr(fn: Callable[[np.ndarray, np.ndarray], _CorrelationResult], a: np.ndarray, b: np.ndarray) -> float | None:
     # a calibrated fold can be constant (isotonic regression flattens noise); report no value then
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return None
     return float(fn(a, b).statistic)
 
 
-def _paired_scores(judge_scores, human_scores, minimum: int) -> tuple[np.ndarray, np.ndarray]:
+def _paired_scores(judge_scores: Sequence[float] | np.ndarray, human_scores: Sequence[float] | np.ndarray,
+                   minimum: int) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(judge_scores, dtype=float)
     y = np.asarray(human_scores, dtype=float)
     if x.ndim != 1 or y.ndim != 1 or len(x) != len(y):
@@ -132,9 +151,11 @@ def _check_folds(folds: int) -> int:
     return folds
 
 
-def _splits(n: int, folds: int, seed: str):
+def _splits(n: int, folds: int, seed: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) index arrays of each fold."""
     state = int(rng_from(seed).integers(2**31 - 1))
-    return KFold(n_splits=folds, shuffle=True, random_state=state).split(np.arange(n))
+    splits: Iterator[tuple[np.ndarray, np.ndarray]] = KFold(n_splits=folds, shuffle=True, random_state=state).split(np.arange(n))
+    return splits
 
 
 # ---------------------------------------------------------------------------------------------

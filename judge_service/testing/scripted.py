@@ -67,7 +67,7 @@ class ScriptedProvider:
         return None
 
 
-def _tokens_for(obj: dict, dist: dict[str, dict[str, float]]) -> tuple[TokenLogprob, ...]:
+def _tokens_for(obj: dict[str, str | int], dist: dict[str, dict[str, float]]) -> tuple[TokenLogprob, ...]:
     """Tokenise the JSON reply coarsely, giving each field's value token the policy's distribution."""
     tokens: list[TokenLogprob] = []
     tokens.append(TokenLogprob("{", 0.0))

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 CHATML_SPECIALS = ("<unk>", "<|im_start|>", "<|im_end|>")
 
@@ -13,7 +17,7 @@ CHATML_SPECIALS = ("<unk>", "<|im_start|>", "<|im_end|>")
 def save_tiny_llama(folder: Path, corpus: Sequence[str], *, vocab_size: int = 400,
                     specials: Sequence[str] = CHATML_SPECIALS, seed: int = 0, max_positions: int = 512,
                     initializer_range: float | None = None, pad_token: str | None = None,
-                    uniform: bool = False) -> tuple[object, object]:
+                    uniform: bool = False) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     """Train the BPE on ``corpus``, build a 2-layer hidden-32 Llama and save both to ``folder``.
 
     ``specials`` are (unk, bos, eos). ``uniform`` zeroes the final norm so every next-token
@@ -29,13 +33,15 @@ def save_tiny_llama(folder: Path, corpus: Sequence[str], *, vocab_size: int = 40
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(list(corpus), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(specials),
                                                               initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token=unk, eos_token=eos, bos_token=bos)
+    # transformers declares TokenizersBackend.__init__(self, *args, **kwargs) without annotations.
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token=unk, eos_token=eos, bos_token=bos)  # type: ignore[no-untyped-call]
     if pad_token is not None:
         tokenizer.pad_token = pad_token
     torch.manual_seed(seed)
-    extra = {} if initializer_range is None else {"initializer_range": initializer_range}
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions, **extra)
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions)
+    if initializer_range is not None:  # read when the model below initialises its weights
+        config.initializer_range = initializer_range
     model = LlamaForCausalLM(config)
     if uniform:
         with torch.no_grad():

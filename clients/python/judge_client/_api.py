@@ -7,36 +7,43 @@ import json as _json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 from urllib.parse import quote
 
 from pydantic import TypeAdapter
+# typing_extensions (a dependency of pydantic) for a TypeVar default: a bare ``Call`` means Call[Any].
+from typing_extensions import TypeVar
 
 from judge_client import _models as m
 from judge_client._items import RecordsFrame, as_path, to_items, to_rows
 
 MessagesArg = Sequence[Mapping[str, str] | m.Message]
 
+T = TypeVar("T", default=Any)  # what a Call's answer parses to
+M = TypeVar("M", bound=m.ServiceModel)
+
 
 @dataclass(frozen=True)
-class Call:
+class Call(Generic[T]):
+    """One request, and how to parse its answer; ``_send(call)`` returns a ``T``."""
+
     method: str
     path: str
     json: Any = None
     files: dict[str, Any] | None = None
     data: dict[str, str] | None = None
     params: dict[str, Any] | None = None
-    cast: Callable[[Any], Any] | None = None
+    cast: Callable[[Any], T] | None = None
 
-    def parse(self, payload: Any) -> Any:
+    def parse(self, payload: Any) -> T:
         return self.cast(payload) if self.cast else payload
 
 
-def _model(cls: type[m.ServiceModel]) -> Callable[[Any], Any]:
+def _model(cls: type[M]) -> Callable[[Any], M]:
     return cls.model_validate
 
 
-def _list_of(cls: type[m.ServiceModel]) -> Callable[[Any], Any]:
+def _list_of(cls: type[M]) -> Callable[[Any], list[M]]:
     return TypeAdapter(list[cls]).validate_python  # type: ignore[valid-type]
 
 
@@ -58,23 +65,23 @@ def _messages(messages: MessagesArg | None) -> list[dict[str, str]] | None:
 
 # --- catalog ---------------------------------------------------------------------------------
 
-def health() -> Call:
+def health() -> Call[dict[str, Any]]:
     return Call("GET", "/healthz")
 
 
-def judges() -> Call:
+def judges() -> Call[list[m.JudgeInfo]]:
     return Call("GET", "/v1/judges", cast=_list_of(m.JudgeInfo))
 
 
-def rubrics() -> Call:
+def rubrics() -> Call[list[m.RubricSummary]]:
     return Call("GET", "/v1/rubrics", cast=_list_of(m.RubricSummary))
 
 
-def rubric(name: str) -> Call:
+def rubric(name: str) -> Call[list[m.RubricVersion]]:
     return Call("GET", f"/v1/rubrics/{_seg(name)}", cast=_list_of(m.RubricVersion))
 
 
-def add_rubric(rubric: Mapping[str, Any]) -> Call:
+def add_rubric(rubric: Mapping[str, Any]) -> Call[m.RubricVersion]:
     return Call("POST", "/v1/rubrics", json=dict(rubric), cast=_model(m.RubricVersion))
 
 
@@ -90,7 +97,7 @@ def _judge_input(rubric: str, prompt: str | None, messages: MessagesArg | None, 
 
 def judge(*, rubric: str, response: str, prompt: str | None, messages: MessagesArg | None, reference: str | None,
           judges: Sequence[str] | None, samples: int | None, temperature: float | None, seed: int | None,
-          calibration: str | None) -> Call:
+          calibration: str | None) -> Call[m.Judgment]:
     body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
     return Call("POST", "/v1/judgments", json=body | _body(response=response, calibration=calibration),
                 cast=_model(m.Judgment))
@@ -98,17 +105,17 @@ def judge(*, rubric: str, response: str, prompt: str | None, messages: MessagesA
 
 def compare(*, rubric: str, response_a: str, response_b: str, prompt: str | None, messages: MessagesArg | None,
             reference: str | None, judges: Sequence[str] | None, samples: int | None, temperature: float | None,
-            seed: int | None) -> Call:
+            seed: int | None) -> Call[m.Comparison]:
     body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
     return Call("POST", "/v1/comparisons", json=body | {"response_a": response_a, "response_b": response_b},
                 cast=_model(m.Comparison))
 
 
-def get_judgment(judgment_id: str) -> Call:
+def get_judgment(judgment_id: str) -> Call[m.Judgment]:
     return Call("GET", f"/v1/judgments/{_seg(judgment_id)}", cast=_model(m.Judgment))
 
 
-def get_comparison(comparison_id: str) -> Call:
+def get_comparison(comparison_id: str) -> Call[m.Comparison]:
     return Call("GET", f"/v1/comparisons/{_seg(comparison_id)}", cast=_model(m.Comparison))
 
 
@@ -122,12 +129,12 @@ def run_spec(*, rubric: str, baseline: str, candidate: str, judges: Sequence[str
                  temperature=temperature, seed=seed, options=dict(options) if options is not None else None)
 
 
-def create_run(items: Iterable[Mapping[str, Any]] | RecordsFrame, spec: dict[str, Any]) -> Call:
+def create_run(items: Iterable[Mapping[str, Any]] | RecordsFrame, spec: dict[str, Any]) -> Call[m.RunCreated]:
     rows = to_items(items, baseline=spec["baseline"], candidate=spec["candidate"])
     return Call("POST", "/v1/runs", json=spec | {"items": rows}, cast=_model(m.RunCreated))
 
 
-def upload_run(path: str | Path, spec: dict[str, Any]) -> Call:
+def upload_run(path: str | Path, spec: dict[str, Any]) -> Call[m.RunCreated]:
     path = Path(path)
     # Read now, not streamed: a retried request must be able to send the same bytes again.
     content = path.read_bytes()
@@ -135,15 +142,15 @@ def upload_run(path: str | Path, spec: dict[str, Any]) -> Call:
                 cast=_model(m.RunCreated))
 
 
-def run_status(run_id: str) -> Call:
+def run_status(run_id: str) -> Call[m.RunStatus]:
     return Call("GET", f"/v1/runs/{_seg(run_id)}", cast=_model(m.RunStatus))
 
 
-def run_items(run_id: str) -> Call:
+def run_items(run_id: str) -> Call[list[m.RunItemResult]]:
     return Call("GET", f"/v1/runs/{_seg(run_id)}/items", cast=_list_of(m.RunItemResult))
 
 
-def run_report(run_id: str) -> Call:
+def run_report(run_id: str) -> Call[m.RunReport]:
     return Call("GET", f"/v1/runs/{_seg(run_id)}/report", cast=_model(m.RunReport))
 
 
@@ -153,7 +160,7 @@ def agreement(*, kind: str, a: Sequence[float | str] | None, b: Sequence[float |
               a_swapped: Sequence[str] | None, ratings: Sequence[Sequence[float | str | None]] | None,
               groups: Sequence[str | int] | None, systems: Sequence[str | int] | None,
               labels: Sequence[float | str] | None, kendall_variant: str | None, confidence: float | None,
-              n_resamples: int | None, seed: str | None) -> Call:
+              n_resamples: int | None, seed: str | None) -> Call[m.Agreement]:
     def _list(x: Any) -> Any:
         return None if x is None else [list(r) if isinstance(r, (list, tuple)) else r for r in x]
 
@@ -166,7 +173,7 @@ def agreement(*, kind: str, a: Sequence[float | str] | None, b: Sequence[float |
 def overlap(*, predictions: Sequence[str], references: Sequence[str | Sequence[str]],
             predictions_b: Sequence[str] | None, metrics: Sequence[str] | None, tokenize: str | None,
             use_stemmer: bool | None, labels: Sequence[str] | None, n_resamples: int | None,
-            confidence: float | None, seed: int | None, per_item: bool | None) -> Call:
+            confidence: float | None, seed: int | None, per_item: bool | None) -> Call[m.Overlap]:
     refs = [r if isinstance(r, str) else list(r) for r in references]
     return Call("POST", "/v1/metrics/overlap", json=_body(
         predictions=list(predictions), references=refs,
@@ -178,7 +185,7 @@ def overlap(*, predictions: Sequence[str], references: Sequence[str | Sequence[s
 
 def perplexity(*, texts: Sequence[str], model: str | None, base_model: str | None, tuned_model: str | None,
                base_url: str | None, remote_api_key: str | None, max_length: int | None, stride: int | None,
-               batch_size: int | None, confidence: float | None, n_resamples: int | None, seed: int | None) -> Call:
+               batch_size: int | None, confidence: float | None, n_resamples: int | None, seed: int | None) -> Call[m.Perplexity]:
     return Call("POST", "/v1/metrics/perplexity", json=_body(
         texts=list(texts), model=model, base_model=base_model, tuned_model=tuned_model, base_url=base_url,
         api_key=remote_api_key, max_length=max_length, stride=stride, batch_size=batch_size,
@@ -187,7 +194,7 @@ def perplexity(*, texts: Sequence[str], model: str | None, base_model: str | Non
 
 # --- human ratings and calibration -----------------------------------------------------------
 
-def create_rating_set(ratings: Any, *, name: str, kind: str, rubric: str | None) -> Call:
+def create_rating_set(ratings: Any, *, name: str, kind: str, rubric: str | None) -> Call[m.RatingSet]:
     path = as_path(ratings)
     form = _body(name=name, kind=kind, rubric=rubric)
     if path is not None:
@@ -203,16 +210,16 @@ def create_rating_set(ratings: Any, *, name: str, kind: str, rubric: str | None)
                 cast=_model(m.RatingSet))
 
 
-def get_rating_set(rating_set_id: str) -> Call:
+def get_rating_set(rating_set_id: str) -> Call[m.RatingSet]:
     return Call("GET", f"/v1/rating-sets/{_seg(rating_set_id)}", cast=_model(m.RatingSet))
 
 
 def create_calibration(*, rating_set: str, rubric: str | None, judges: Sequence[str] | None, samples: int | None,
-                       folds: int | None) -> Call:
+                       folds: int | None) -> Call[m.CalibrationCreated]:
     return Call("POST", "/v1/calibrations", json=_body(
         rating_set=rating_set, rubric=rubric, judges=list(judges) if judges is not None else None,
         samples=samples, folds=folds), cast=_model(m.CalibrationCreated))
 
 
-def get_calibration(calibration_id: str) -> Call:
+def get_calibration(calibration_id: str) -> Call[m.Calibration]:
     return Call("GET", f"/v1/calibrations/{_seg(calibration_id)}", cast=_model(m.Calibration))

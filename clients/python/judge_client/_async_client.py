@@ -17,7 +17,7 @@ from judge_client import _models_evalsets as me
 from judge_client import _models_imports as mi
 from judge_client._imports import RecordsArg
 from judge_client import _models as m
-from judge_client._api import Call, MessagesArg
+from judge_client._api import Call, MessagesArg, T
 from judge_client._base import BaseClient
 from judge_client._exceptions import JudgeServiceError, RunFailed, WaitTimeout
 from judge_client._items import ItemsSource, RecordsFrame, as_path
@@ -46,7 +46,7 @@ class AsyncJudgeClient(BaseClient):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _send(self, call: Call) -> Any:
+    async def _send(self, call: Call[T]) -> T:
         retries = 0
         while True:
             try:
@@ -54,7 +54,8 @@ class AsyncJudgeClient(BaseClient):
             except httpx.TransportError as exc:
                 error: JudgeServiceError = self._transport_error(exc)
             else:
-                result, failed = self._outcome(call, response)
+                outcome: tuple[T, JudgeServiceError | None] = self._outcome(call, response)
+                result, failed = outcome
                 if failed is None:
                     return result
                 error = failed

@@ -35,10 +35,20 @@ class _Callback:
         pass
 
 
+class _Bar(Protocol):
+    """The part of a tqdm bar we use (tqdm ships no type information)."""
+
+    n: int
+
+    def set_postfix(self, ordered_dict: object = None, refresh: bool = True, **kwargs: object) -> None: ...
+    def refresh(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class _Tqdm:
-    def __init__(self, tqdm_cls: type) -> None:
+    def __init__(self, tqdm_cls: Callable[..., _Bar]) -> None:
         self._tqdm_cls = tqdm_cls
-        self._bar = None
+        self._bar: _Bar | None = None
 
     def update(self, status: RunStatus) -> None:
         p = status.progress

@@ -39,6 +39,6 @@ class RetryPolicy:
             return None
         if error.retry_after is not None:
             return error.retry_after if error.retry_after <= self.max_retry_after else None
-        backoff = min(self.initial_delay * 2**retries_done, self.max_delay)
+        backoff: float = min(self.initial_delay * 2**retries_done, self.max_delay)  # int ** int is Any to mypy
         # Up to 25% jitter, downwards, so a fleet of clients does not retry in lockstep.
         return backoff * (1 - 0.25 * random.random())
