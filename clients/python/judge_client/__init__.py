@@ -106,3 +106,12 @@ from judge_client._models_evalsets import (  # noqa: E402
 )
 
 __all__ += ["EvalSetDiff", "EvalSetHistory", "EvalSetSummary", "EvalSetVersion", "EvalSetVersionWithItems"]
+from judge_client._models_training import (  # noqa: E402
+    EarlyStopOutcome,
+    TrainingAnalysis,
+    TrainingCheckpoint,
+    TrainingFlag,
+    TrainingOnset,
+)
+
+__all__ += ["EarlyStopOutcome", "TrainingAnalysis", "TrainingCheckpoint", "TrainingFlag", "TrainingOnset"]

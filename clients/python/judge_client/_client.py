@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 
 from judge_client import _api
+from judge_client import _models_training as mt
+from judge_client import _training
 from judge_client import _imports
 from judge_client import _models_evalsets as me
 from judge_client import _models_imports as mi
@@ -300,3 +302,19 @@ class JudgeClient(BaseClient):
     def diff_eval_set(self, name: str, from_version: int, to_version: int | None = None) -> me.EvalSetDiff:
         """Item ids added, removed and changed between two versions (``to_version``: latest by default)."""
         return self._send(_imports.diff_eval_set(name, from_version, to_version))
+
+    # --- training curves ---------------------------------------------------------------------
+
+    def analyze_training_logs(self, *paths: str | Path, metric: str | None = None, eval_set: str | None = None,
+                              greater_is_better: bool | None = None,
+                              external: Mapping[str, Mapping[int, float]] | None = None,
+                              include_chart: bool = False) -> mt.TrainingAnalysis:
+        """Overfitting onset, best checkpoint and early-stopping advice from training logs: files or
+        output dirs (HF trainer_state.json, LLaMA-Factory trainer_log.jsonl, W&B CSV, MLflow metrics).
+        ``external``: per-checkpoint figures (higher is better) to show beside the loss."""
+        return self._send(_training.analyze(paths=paths, metric=metric, eval_set=eval_set,
+                                                 greater_is_better=greater_is_better, external=external,
+                                                 include_chart=include_chart))
+
+    def get_training_analysis(self, analysis_id: str, *, include_chart: bool = False) -> mt.TrainingAnalysis:
+        return self._send(_training.get(analysis_id, include_chart))

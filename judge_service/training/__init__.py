@@ -1,0 +1,1 @@
+"""Training curves: read the user's own training logs and say whether, and when, overfitting began."""
