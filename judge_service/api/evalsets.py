@@ -40,7 +40,7 @@ class EvalSetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME, description="letters, digits, '.', '_' and '-'")
-    items: list[EvalSetItem] = Field(min_length=1, max_length=50_000)
+    items: list[EvalSetItem] = Field(min_length=1, description="bounded by JUDGE_MAX_BODY_BYTES")
     note: str | None = Field(default=None, max_length=10_000, description="the changelog entry for this version")
 
 

@@ -20,7 +20,8 @@ from judge_service.schemas import ErrorBody
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (413, 422)}
-MAX_RECORDS = 20_000
+# No item-count caps in the schema: JUDGE_MAX_BODY_BYTES bounds what a request can hold (a 413),
+# and a cap the body limit always reaches first would only be a second, unreachable refusal.
 
 
 class ImportedRunItem(BaseModel):
@@ -35,12 +36,12 @@ class ImportedRunItem(BaseModel):
 class AlpacaEvalImport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    baseline_outputs: list[dict[str, Any]] = Field(max_length=MAX_RECORDS, description="the baseline's model_outputs.json")
-    candidate_outputs: list[dict[str, Any]] = Field(max_length=MAX_RECORDS, description="the candidate's model_outputs.json")
+    baseline_outputs: list[dict[str, Any]] = Field(description="the baseline's model_outputs.json")
+    candidate_outputs: list[dict[str, Any]] = Field(description="the candidate's model_outputs.json")
     baseline_annotations: list[dict[str, Any]] | None = Field(
-        default=None, max_length=MAX_RECORDS, description="the baseline arm's annotations.json (optional)")
+        default=None, description="the baseline arm's annotations.json (optional)")
     candidate_annotations: list[dict[str, Any]] | None = Field(
-        default=None, max_length=MAX_RECORDS, description="the candidate arm's annotations.json (optional)")
+        default=None, description="the candidate arm's annotations.json (optional)")
     baseline_name: str | None = Field(default=None, max_length=200, description="default: the outputs' generator")
     candidate_name: str | None = Field(default=None, max_length=200, description="default: the outputs' generator")
 
@@ -120,15 +121,15 @@ def import_alpaca_eval(body: AlpacaEvalImport) -> AlpacaEvalImported:
 class MTBenchImport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    questions: list[dict[str, Any]] = Field(max_length=MAX_RECORDS, description="question.jsonl, one object per line")
-    baseline_answers: list[dict[str, Any]] = Field(max_length=MAX_RECORDS, description="model_answer/<baseline>.jsonl")
-    candidate_answers: list[dict[str, Any]] = Field(max_length=MAX_RECORDS, description="model_answer/<candidate>.jsonl")
+    questions: list[dict[str, Any]] = Field(description="question.jsonl, one object per line")
+    baseline_answers: list[dict[str, Any]] = Field(description="model_answer/<baseline>.jsonl")
+    candidate_answers: list[dict[str, Any]] = Field(description="model_answer/<candidate>.jsonl")
     baseline_name: str | None = Field(default=None, max_length=200, description="default: the answers' model_id")
     candidate_name: str | None = Field(default=None, max_length=200, description="default: the answers' model_id")
     turns: list[int] = Field(default=[1, 2], min_length=1, max_length=2)
-    single_judgments: list[dict[str, Any]] | None = Field(default=None, max_length=4 * MAX_RECORDS,
+    single_judgments: list[dict[str, Any]] | None = Field(default=None,
                                                           description="model_judgment/<judge>_single.jsonl")
-    pair_judgments: list[dict[str, Any]] | None = Field(default=None, max_length=4 * MAX_RECORDS,
+    pair_judgments: list[dict[str, Any]] | None = Field(default=None,
                                                         description="model_judgment/<judge>_pair.jsonl")
     pair_baseline: str | None = Field(default=None, description="show_result's --baseline-model (default: pairwise-all)")
 

@@ -115,3 +115,6 @@ from judge_client._models_training import (  # noqa: E402
 )
 
 __all__ += ["EarlyStopOutcome", "TrainingAnalysis", "TrainingCheckpoint", "TrainingFlag", "TrainingOnset"]
+from judge_client._models_evaluations import Evaluation, EvaluationLayer, EvaluationSummary  # noqa: E402
+
+__all__ += ["Evaluation", "EvaluationLayer", "EvaluationSummary"]

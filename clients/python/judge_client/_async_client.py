@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from judge_client import _api
+from judge_client import _models_evaluations as mev
 from judge_client import _models_training as mt
 from judge_client import _training
 from judge_client import _imports
@@ -299,3 +300,24 @@ class AsyncJudgeClient(BaseClient):
 
     async def get_training_analysis(self, analysis_id: str, *, include_chart: bool = False) -> mt.TrainingAnalysis:
         return await self._send(_training.get(analysis_id, include_chart))
+
+    # --- evaluations: every layer, one verdict --------------------------------------------------
+
+    async def evaluate_finetune(self, *, baseline: str, candidate: str, name: str | None = None,
+                          run_id: str | None = None, training_analysis_id: str | None = None,
+                          perplexity: Mapping[str, Any] | Any | None = None,
+                          task_metrics: Mapping[str, Any] | Any | None = None, primary_metric: str | None = None,
+                          eval_set: tuple[str, int] | None = None) -> mev.Evaluation:
+        """Combine the layers you have into one evaluation: a judge run (``run_id``), a training-log
+        analysis, and the answers of ``perplexity(...)`` (base vs tuned) and ``overlap(...)`` (with
+        ``predictions_b`` = tuned). Each layer keeps its own verdict; the summary never hides a failing one."""
+        def plain(x: Any) -> Any:
+            return x.model_dump(mode="json") if hasattr(x, "model_dump") else x
+
+        return await self._send(_training.create_evaluation(
+            baseline=baseline, candidate=candidate, name=name, run_id=run_id,
+            training_analysis_id=training_analysis_id, perplexity=plain(perplexity), task_metrics=plain(task_metrics),
+            primary_metric=primary_metric, eval_set=eval_set))
+
+    async def get_evaluation(self, evaluation_id: str) -> mev.Evaluation:
+        return await self._send(_training.get_evaluation(evaluation_id))

@@ -1,0 +1,125 @@
+"""``judge evaluate eval.yaml``: run the layers you have, then one evaluation with one verdict.
+
+eval.yaml (every layer optional; paths relative to the file)::
+
+    name: sft-v1
+    baseline: base
+    candidate: tuned
+    eval_set: {name: support-qa, items: items.jsonl, note: "first 200 prompts"}   # saved as a version
+    judge: {items: outputs.jsonl, rubric: helpfulness, judges: [gpt-4o, claude], mode: pairwise}
+    training: {logs: [output_dir/], metric: eval_loss}
+    perplexity: {texts: heldout.jsonl, base_model: ./base, tuned_model: ./tuned}
+    task_metrics: {references: refs.jsonl, baseline_predictions: base.jsonl, candidate_predictions: tuned.jsonl,
+                   metrics: [rouge1, token_f1], primary: token_f1}
+
+Exit code: 0 when the verdict is ``better`` or ``no_difference``, 3 for ``regression``, ``mixed``
+or ``worse``, 5 for ``undetermined``; 1 is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from judge_client import Evaluation, JudgeClient
+from judge_service.cli_common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, fail, make_table, out, print_json
+
+EXIT = {"better": 0, "no_difference": 0, "regression": 3, "mixed": 3, "worse": 3, "undetermined": 5}
+
+
+def _lines(path: Path, key: str | None = None) -> list[Any]:
+    """A JSONL file (one value or object per line; ``key`` picks a field) or a plain text file (one per line)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            value = line
+        rows.append(value[key] if key and isinstance(value, dict) else value)
+    return rows
+
+
+def _spec(path: Path) -> dict[str, Any]:
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        fail(f"{path} is not valid YAML ({type(e).__name__}); see `judge evaluate --help` for the layout")
+    if not isinstance(spec, dict) or not {"baseline", "candidate"} <= set(spec):
+        fail(f"{path} must be a mapping with baseline, candidate and the layers you have")
+    return dict(spec)
+
+
+def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: float | None) -> Evaluation:
+    base, cand = spec["baseline"], spec["candidate"]
+    eval_set = None
+    if spec.get("eval_set"):
+        es = spec["eval_set"]
+        saved = client.save_eval_set(es["name"], root / es["items"], note=es.get("note"))
+        eval_set = (saved.name, saved.version)
+        out.print(f"eval set {saved.name} v{saved.version}: {saved.changes}")
+    run_id = None
+    if spec.get("judge"):
+        j = spec["judge"]
+        created = client.upload_run(root / j["items"], baseline=base, candidate=cand, rubric=j["rubric"],
+                                    judges=j.get("judges"), mode=j.get("mode", "pairwise"))
+        run_id = created.id
+        status = client.wait_for_run(run_id, timeout=timeout)
+        out.print(f"judge run {run_id}: {status.status}")
+    analysis_id = None
+    if spec.get("training"):
+        t = spec["training"]
+        analysis = client.analyze_training_logs(*[root / p for p in t["logs"]], metric=t.get("metric"),
+                                                eval_set=t.get("eval_set"))
+        analysis_id = analysis.id
+        out.print(f"training logs: {analysis.verdict}")
+    perplexity = None
+    if spec.get("perplexity"):
+        p = spec["perplexity"]
+        texts = _lines(root / p["texts"], p.get("field", "text"))
+        perplexity = client.perplexity(texts, base_model=p["base_model"], tuned_model=p["tuned_model"],
+                                       base_url=p.get("base_url"))
+    task_metrics = None
+    if spec.get("task_metrics"):
+        m = spec["task_metrics"]
+        task_metrics = client.overlap(_lines(root / m["baseline_predictions"], m.get("field")),
+                                      _lines(root / m["references"], m.get("field")),
+                                      predictions_b=_lines(root / m["candidate_predictions"], m.get("field")),
+                                      metrics=m.get("metrics"))
+    return client.evaluate_finetune(baseline=base, candidate=cand, name=spec.get("name"), run_id=run_id,
+                                    training_analysis_id=analysis_id, perplexity=perplexity, task_metrics=task_metrics,
+                                    primary_metric=(spec.get("task_metrics") or {}).get("primary"), eval_set=eval_set)
+
+
+def evaluate(
+    spec_path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="eval.yaml (see `judge evaluate --help`)")],
+    html_out: Annotated[Path | None, typer.Option("--html", help="write the self-contained HTML report here")] = None,
+    timeout: Annotated[float | None, typer.Option(help="give up waiting for the judge run after this many seconds")] = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Did the fine-tune work? Runs every layer eval.yaml names and prints one verdict. Exit 0/3/5."""
+    spec = _spec(spec_path)
+    with connect(url, api_key, local) as client:
+        ev = run_layers(client, spec, spec_path.parent, timeout)
+        if html_out is not None:
+            from judge_service.evaluation.html import render
+
+            charts = {}
+            if "training" in ev.references:
+                chart = client.get_training_analysis(ev.references["training"], include_chart=True).chart_svg
+                charts = {"training curves": chart or ""}
+            html_out.write_text(render(ev.model_dump(mode="json"), charts), encoding="utf-8")
+    if as_json:
+        print_json(ev)
+    else:
+        out.print(f"{ev.summary.verdict}: {ev.summary.line}")
+        table = make_table("layer", "status", "figures", keep=("layer", "status"))
+        for layer in ev.layers:
+            table.add_row(layer.layer, layer.status, layer.headline)
+        out.print(table)
+    raise typer.Exit(EXIT.get(ev.summary.verdict, 1))

@@ -1,0 +1,112 @@
+"""Each layer's stored result → its ``LayerVerdict``: a status and a headline carrying figure, CI and n.
+
+The adapters read the layers' own answers (what their endpoints return), so an evaluation shows
+exactly the figures a user would see from each layer alone, and a layer's wording never drifts
+between its own report and the combined one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from judge_service.evaluation.summary import LayerVerdict
+
+
+def _interval(e: Mapping[str, Any] | None, fmt: str = ".2f") -> str:
+    if not e or e.get("estimate") is None:
+        return "n/a"
+    lo, hi = e.get("ci_low"), e.get("ci_high")
+    ci = f" [{lo:{fmt}}, {hi:{fmt}}]" if lo is not None and hi is not None else ""
+    return f"{e['estimate']:{fmt}}{ci}, n = {e.get('n')}"
+
+
+def judge_layer(report: Mapping[str, Any]) -> LayerVerdict:
+    """From a run report (``GET /v1/runs/{id}/report``)."""
+    verdict = str(report.get("verdict", ""))
+    decision = report.get("decision")
+    if not report.get("complete", True):
+        progress = report.get("progress") or {}
+        return LayerVerdict("judge", "cannot_judge", verdict,
+                            reason=f"the judge run is still running ({progress.get('done', 0)} of "
+                                   f"{progress.get('total', '?')} items done)", action="wait, then read again")
+    headline = f"{report.get('headline_metric') or 'headline'} {_interval(report.get('headline'))}"
+    status: str | None = None
+    if isinstance(decision, Mapping) and isinstance(decision.get("outcome"), str):
+        status = {"candidate": "better", "baseline": "worse", "equivalent": "equivalent",
+                  "no_difference": "inconclusive", "undetermined": "cannot_judge"}.get(decision["outcome"])
+    if status is None:
+        if verdict.startswith("candidate beats baseline"):
+            status = "better"
+        elif verdict.startswith("baseline beats candidate"):
+            status = "worse"
+        elif verdict.startswith("no detectable difference"):
+            status = "inconclusive"
+        else:
+            status = "cannot_judge"
+    reason = verdict if status == "cannot_judge" else None
+    return LayerVerdict("judge", status, headline, reason=reason)  # type: ignore[arg-type]
+
+
+def perplexity_layer(result: Mapping[str, Any]) -> LayerVerdict:
+    """From a base-vs-tuned perplexity comparison (``POST /v1/metrics/perplexity`` with two models).
+
+    Lower perplexity on held-out text is a sanity check, not a win: "better" here only means the
+    fine-tune did not break the model's language modelling, so a drop maps to ``equivalent``-or-
+    better and only a significant rise is a failing layer.
+    """
+    comparison = result.get("comparison") or result
+    difference = comparison.get("difference") if isinstance(comparison, Mapping) else None
+    if not isinstance(difference, Mapping) or difference.get("estimate") is None:
+        return LayerVerdict("perplexity", "cannot_judge", "no base-vs-tuned comparison",
+                            reason="send held-out texts with both base_model and tuned_model")
+    measure = comparison.get("measure", "log_perplexity")
+    headline = f"Δ {measure} (tuned − base) {_interval(difference, '+.3f')}"
+    lo, hi = difference.get("ci_low"), difference.get("ci_high")
+    if lo is not None and lo > 0:
+        return LayerVerdict("perplexity", "worse", headline + " — held-out perplexity went up",
+                            action="check the fine-tune for a broken tokenizer, chat template or catastrophic forgetting")
+    if hi is not None and hi < 0:
+        return LayerVerdict("perplexity", "better", headline)
+    return LayerVerdict("perplexity", "equivalent" if lo is not None else "inconclusive", headline)
+
+
+def task_metrics_layer(result: Mapping[str, Any], primary: str | None = None) -> LayerVerdict:
+    """From an overlap-metrics comparison (``POST /v1/metrics/overlap`` with ``predictions_b`` = tuned).
+
+    ``primary`` names the metric the user cares about; without it, every metric counts and a
+    significant loss on any of them is a failing layer.
+    """
+    paired = result.get("paired") or {}
+    if not isinstance(paired, Mapping) or not paired:
+        return LayerVerdict("task_metrics", "cannot_judge", "no paired comparison",
+                            reason="send the tuned model's predictions as predictions_b")
+    names = [primary] if primary and primary in paired else sorted(paired)
+    parts, statuses = [], []
+    for name in names:
+        p = paired[name]
+        lo, hi = p.get("ci_low"), p.get("ci_high")
+        ci = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else ""
+        parts.append(f"{name} Δ {p.get('difference'):+.3f}{ci}, n = {p.get('n')}")
+        up = lo is not None and lo > 0
+        down = hi is not None and hi < 0
+        if not p.get("higher_is_better", True):
+            up, down = down, up
+        statuses.append("better" if up else "worse" if down else "inconclusive")
+    status = "worse" if "worse" in statuses else "better" if "better" in statuses else "inconclusive"
+    return LayerVerdict("task_metrics", status, "; ".join(parts))  # type: ignore[arg-type]
+
+
+_TRAINING = {"overfitting": "concern", "possible_overfitting": "concern", "diverging": "concern",
+             "plateau": "ok", "no_overfitting": "ok", "cannot_judge": "cannot_judge"}
+
+
+def training_layer(analysis: Mapping[str, Any]) -> LayerVerdict:
+    """From a training-log analysis (``POST /v1/training-logs/analyses``)."""
+    verdict = str(analysis.get("verdict"))
+    best = analysis.get("best") or {}
+    headline = f"{verdict}; best {analysis.get('metric')} {best.get('value', float('nan')):.4g} at step {best.get('step')}" \
+        if best else verdict
+    status = _TRAINING.get(verdict, "cannot_judge")
+    return LayerVerdict("training", status, headline, reason=str(analysis.get("reason")) if status != "ok" else None,  # type: ignore[arg-type]
+                        action=analysis.get("advice"))
