@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from judge_service import __version__
-from judge_service.api import agreement, catalog, evalsets, evaluations, imports, judgments, metrics, ratings, runs, training
+from judge_service.api import agreement, catalog, evalsets, evaluations, imports, judgments, metrics, ratings, runs
 from judge_service import observability
 from judge_service.security import auth, body_limit, ratelimit
 from judge_service.security import openapi as access_docs
@@ -130,6 +130,5 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(metrics.router)
     app.include_router(imports.router)
     app.include_router(evalsets.router)
-    app.include_router(training.router)
     app.include_router(evaluations.router)
     return app

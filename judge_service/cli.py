@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from judge_service import cli_catalog, cli_evalsets, cli_evaluate, cli_imports, cli_judging, cli_runs, cli_stats, cli_training
+from judge_service import cli_catalog, cli_evalsets, cli_evaluate, cli_imports, cli_judging, cli_runs, cli_stats
 
 app = typer.Typer(help="judge-service: did the fine-tune beat the base model?", no_args_is_help=True)
 
@@ -50,7 +50,6 @@ app.command()(cli_stats.agreement)
 app.command()(cli_stats.calibrate)
 app.add_typer(cli_imports.import_app, name="import")
 app.add_typer(cli_evalsets.evalset_app, name="eval-set")
-app.add_typer(cli_training.curves_app, name="curves")
 app.command()(cli_evaluate.evaluate)
 
 

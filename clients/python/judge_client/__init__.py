@@ -106,15 +106,6 @@ from judge_client._models_evalsets import (  # noqa: E402
 )
 
 __all__ += ["EvalSetDiff", "EvalSetHistory", "EvalSetSummary", "EvalSetVersion", "EvalSetVersionWithItems"]
-from judge_client._models_training import (  # noqa: E402
-    EarlyStopOutcome,
-    TrainingAnalysis,
-    TrainingCheckpoint,
-    TrainingFlag,
-    TrainingOnset,
-)
-
-__all__ += ["EarlyStopOutcome", "TrainingAnalysis", "TrainingCheckpoint", "TrainingFlag", "TrainingOnset"]
 from judge_client._models_evaluations import Evaluation, EvaluationLayer, EvaluationSummary  # noqa: E402
 
 __all__ += ["Evaluation", "EvaluationLayer", "EvaluationSummary"]

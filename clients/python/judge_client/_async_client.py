@@ -13,8 +13,7 @@ import httpx
 
 from judge_client import _api
 from judge_client import _models_evaluations as mev
-from judge_client import _models_training as mt
-from judge_client import _training
+from judge_client import _evaluations
 from judge_client import _imports
 from judge_client import _models_evalsets as me
 from judge_client import _models_imports as mi
@@ -285,22 +284,6 @@ class AsyncJudgeClient(BaseClient):
         """Item ids added, removed and changed between two versions (``to_version``: latest by default)."""
         return await self._send(_imports.diff_eval_set(name, from_version, to_version))
 
-    # --- training curves ---------------------------------------------------------------------
-
-    async def analyze_training_logs(self, *paths: str | Path, metric: str | None = None, eval_set: str | None = None,
-                              greater_is_better: bool | None = None,
-                              external: Mapping[str, Mapping[int, float]] | None = None,
-                              include_chart: bool = False) -> mt.TrainingAnalysis:
-        """Overfitting onset, best checkpoint and early-stopping advice from training logs: files or
-        output dirs (HF trainer_state.json, LLaMA-Factory trainer_log.jsonl, W&B CSV, MLflow metrics).
-        ``external``: per-checkpoint figures (higher is better) to show beside the loss."""
-        return await self._send(_training.analyze(paths=paths, metric=metric, eval_set=eval_set,
-                                                 greater_is_better=greater_is_better, external=external,
-                                                 include_chart=include_chart))
-
-    async def get_training_analysis(self, analysis_id: str, *, include_chart: bool = False) -> mt.TrainingAnalysis:
-        return await self._send(_training.get(analysis_id, include_chart))
-
     # --- evaluations: every layer, one verdict --------------------------------------------------
 
     async def evaluate_finetune(self, *, baseline: str, candidate: str, name: str | None = None,
@@ -314,10 +297,10 @@ class AsyncJudgeClient(BaseClient):
         def plain(x: Any) -> Any:
             return x.model_dump(mode="json") if hasattr(x, "model_dump") else x
 
-        return await self._send(_training.create_evaluation(
+        return await self._send(_evaluations.create_evaluation(
             baseline=baseline, candidate=candidate, name=name, run_id=run_id,
             training_analysis_id=training_analysis_id, perplexity=plain(perplexity), task_metrics=plain(task_metrics),
             primary_metric=primary_metric, eval_set=eval_set))
 
     async def get_evaluation(self, evaluation_id: str) -> mev.Evaluation:
-        return await self._send(_training.get_evaluation(evaluation_id))
+        return await self._send(_evaluations.get_evaluation(evaluation_id))

@@ -1,0 +1,35 @@
+"""Requests for ``/v1/evaluations``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from judge_client._api import Call, _body
+
+
+def create_evaluation(*, baseline: str, candidate: str, name: str | None, run_id: str | None,
+                      training_analysis_id: str | None, perplexity: Mapping[str, Any] | None,
+                      task_metrics: Mapping[str, Any] | None, primary_metric: str | None,
+                      eval_set: tuple[str, int] | None) -> Call:
+    from judge_client import _models_evaluations as mev
+
+    layers: dict[str, Any] = {}
+    if run_id is not None:
+        layers["judge"] = {"run_id": run_id}
+    if training_analysis_id is not None:
+        layers["training"] = {"analysis_id": training_analysis_id}
+    if perplexity is not None:
+        layers["perplexity"] = {"result": dict(perplexity)}
+    if task_metrics is not None:
+        layers["task_metrics"] = _body(result=dict(task_metrics), primary=primary_metric)
+    return Call("POST", "/v1/evaluations", json=_body(
+        baseline=baseline, candidate=candidate, name=name, layers=layers,
+        eval_set=None if eval_set is None else {"name": eval_set[0], "version": eval_set[1]}),
+        cast=mev.Evaluation.model_validate)
+
+
+def get_evaluation(evaluation_id: str) -> Call:
+    from judge_client import _models_evaluations as mev
+
+    return Call("GET", f"/v1/evaluations/{evaluation_id}", cast=mev.Evaluation.model_validate)
