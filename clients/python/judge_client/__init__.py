@@ -87,3 +87,6 @@ __all__ = [
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]
+from judge_client._models_training import TrainingAnalysis, TrainingAnalysisSummary, TrainingFlag  # noqa: E402
+
+__all__ += ["TrainingAnalysis", "TrainingAnalysisSummary", "TrainingFlag"]
