@@ -8,7 +8,7 @@ too few points); 5 diverging; 1 a service error (bad file, 4xx); 2 a usage error
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -58,7 +58,7 @@ def analyze(
     raise typer.Exit(EXIT_CODES.get(result.verdict, 4))
 
 
-def _text(result: dict) -> str:
+def _text(result: dict[str, Any]) -> str:
     from judge_service.training.report import summary_text
 
     return f"analysis {result['id']}\n" + summary_text(result)

@@ -11,9 +11,11 @@ import asyncio
 import base64
 import binascii
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
@@ -99,6 +101,19 @@ class AnalysisSummary(BaseModel):
     metric: str | None
 
 
+T = TypeVar("T")
+
+
+async def _db(ctx: AppContext, work: Callable[[Session], T]) -> T:
+    """Database work in a worker thread (never on the event loop), one transaction."""
+
+    def in_transaction() -> T:
+        with ctx.db.session() as session:
+            return work(session)
+
+    return await asyncio.to_thread(in_transaction)
+
+
 def _out(row: store.TrainingAnalysisRow) -> AnalysisOut:
     result = {k: v for k, v in row.result.items() if k not in ("chart", "series", "start_up_spike")}
     return AnalysisOut(id=row.id, name=row.name, created_at=row.created_at.isoformat(), chart_url=f"/v1/training-logs/analyses/{row.id}/chart.svg",
@@ -163,7 +178,7 @@ async def create_analysis(request: Request, ctx: AppContext = Depends(get_ctx)) 
     result = _scrub(result)
     row = store.TrainingAnalysisRow(id="tla_" + uuid.uuid4().hex[:20], name=options.name, verdict=result["verdict"],
                                     metric=result.get("metric"), result=result)
-    saved = await ctx.db.run(lambda s: store.save(s, row))
+    saved = await _db(ctx, lambda s: store.save(s, row))
     return _out(saved)
 
 
@@ -180,18 +195,18 @@ def _scrub(value: Any) -> Any:
 
 @router.get("/analyses", response_model=list[AnalysisSummary])
 async def list_analyses(limit: int = 50, ctx: AppContext = Depends(get_ctx)) -> list[AnalysisSummary]:
-    rows = await ctx.db.run(lambda s: store.recent(s, max(1, min(limit, 500))))
+    rows = await _db(ctx, lambda s: store.recent(s, max(1, min(limit, 500))))
     return [AnalysisSummary(id=r.id, name=r.name, created_at=r.created_at.isoformat(), verdict=r.verdict, metric=r.metric)
             for r in rows]
 
 
 @router.get("/analyses/{id}", response_model=AnalysisOut, responses=ERRORS)
 async def get_analysis(id: str, ctx: AppContext = Depends(get_ctx)) -> AnalysisOut:
-    return _out(await ctx.db.run(lambda s: store.get(s, id)))
+    return _out(await _db(ctx, lambda s: store.get(s, id)))
 
 
 @router.get("/analyses/{id}/chart.svg", response_class=Response, responses={
     200: {"content": {"image/svg+xml": {}}, "description": "the chart"}, **ERRORS})
 async def get_chart(id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
-    row = await ctx.db.run(lambda s: store.get(s, id))
+    row = await _db(ctx, lambda s: store.get(s, id))
     return Response(render_svg(row.result), media_type="image/svg+xml")

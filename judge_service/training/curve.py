@@ -118,7 +118,7 @@ def analyse_curve(metric: str, steps: Sequence[int], values: Sequence[float], ep
         return None
     sign = -1.0 if greater_is_better else 1.0
     b = sign * np.asarray(values, dtype=float)
-    sigma = noise_sd(b)
+    sigma = noise_sd(b.tolist())
     threshold = Z_ONE_SIDED_95 * math.sqrt(2.0) * sigma
     best = int(np.argmin(b))
     band = [i for i in range(n) if b[i] - b[best] <= threshold]
