@@ -107,3 +107,29 @@ def test_cli_exit_codes_json_and_html(tmp_path, monkeypatch):
     assert none.exit_code == 4 and "no_eval_series" in none.output
     missing = runner.invoke(cli_app, ["curves", "analyze", str(tmp_path / "nope.json"), "--local"])
     assert missing.exit_code == 2
+
+
+def test_judge_runs_per_checkpoint_are_shown_beside_the_loss(make_client):
+    from conftest import wait_done
+
+    client = make_client()
+    run_ids = {}
+    for label, long_candidate in (("checkpoint-1000", False), ("checkpoint-4000", True)):
+        items = [{"id": f"q{i}", "prompt": f"Question {i}?",
+                  "outputs": {"base": f"Answer {i}.", "tuned": f"A fuller answer {i}, with detail." if long_candidate else f"A{i}"}}
+                 for i in range(8)]
+        created = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer"], "mode": "pairwise",
+                                                "baseline": "base", "candidate": "tuned", "items": items})
+        assert created.status_code == 202, created.text
+        run_ids[label] = created.json()["id"]
+        assert wait_done(client, run_ids[label])["status"] == "done"
+    r = client.post("/v1/training-logs/analyses", files={"files": ("trainer_state.json", WHISPER.read_bytes())},
+                    data={"options": json.dumps({"runs": run_ids})})
+    assert r.status_code == 201, r.text
+    ext = r.json()["external"][0]
+    assert ext["metric"] == "judge_win_rate" and ext["best_step"] == 4000
+    # the 'longer' judge prefers the longer (checkpoint-4000) answers every time: 1.0 vs 0.0, CIs apart
+    assert ext["disagrees"] is True and any("judge_win_rate disagrees" in d for d in r.json()["disagreements"])
+    missing = client.post("/v1/training-logs/analyses", files={"files": ("trainer_state.json", WHISPER.read_bytes())},
+                          data={"options": json.dumps({"runs": {"checkpoint-1000": "run_nope"}})})
+    assert missing.status_code == 404

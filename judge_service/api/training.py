@@ -57,6 +57,9 @@ class AnalysisOptions(BaseModel):
     checkpoints: dict[str, dict[str, FigureIn]] | None = Field(
         default=None, description="judge or benchmark figures per checkpoint, e.g. {\"checkpoint-500\": "
                                   "{\"judge_win_rate\": {\"estimate\": 0.61, \"ci_low\": 0.55, \"ci_high\": 0.67, \"n\": 200}}}")
+    runs: dict[str, str] | None = Field(
+        default=None, description="judge runs per checkpoint ({\"checkpoint-500\": \"<run id>\"}: that checkpoint "
+                                  "as candidate against base); their win rate is shown beside the loss as judge_win_rate")
     per_example: dict[str, list[float]] | None = Field(
         default=None, description="per-example eval losses of two checkpoints, same examples in the same order")
 
@@ -156,13 +159,31 @@ async def _files_from_request(request: Request) -> tuple[list[tuple[str, bytes]]
     return files, AnalysisOptions.model_validate(body.model_dump(exclude={"logs"}))
 
 
-def _run(files: list[tuple[str, bytes]], options: AnalysisOptions) -> dict[str, Any]:
-    checkpoints = None
-    if options.checkpoints:
-        checkpoints = {label: {m: Estimate(f.estimate, f.ci_low, f.ci_high, f.n) for m, f in named.items()}
-                       for label, named in options.checkpoints.items()}
+async def _run_figures(ctx: AppContext, runs: dict[str, str]) -> dict[str, dict[str, Estimate]]:
+    """Each run's pooled pairwise win rate, read through the runs API's own report (its one home)."""
+    from judge_service.api.runs import get_run_report
+
+    out: dict[str, dict[str, Estimate]] = {}
+    for label, run_id in runs.items():
+        report = await get_run_report(run_id, ctx)
+        win = (report.get("pairwise") or {}).get("win_rate")
+        if not win or win.get("estimate") is None:
+            raise InvalidInput(f"run '{run_id}' (for {label}) has no pairwise win rate yet; wait until it is done, or "
+                               "pass its figure in 'checkpoints'", field="runs")
+        out[label] = {"judge_win_rate": Estimate(win["estimate"], win.get("ci_low"), win.get("ci_high"), win.get("n", 0))}
+    return out
+
+
+def _run(files: list[tuple[str, bytes]], options: AnalysisOptions,
+         from_runs: dict[str, dict[str, Estimate]]) -> dict[str, Any]:
+    checkpoints: dict[str, dict[str, Estimate]] = {}
+    for label, named in (options.checkpoints or {}).items():
+        checkpoints[label] = {m: Estimate(f.estimate, f.ci_low, f.ci_high, f.n) for m, f in named.items()}
+    for label, named in from_runs.items():
+        checkpoints.setdefault(label, {}).update(named)
     return analyse(read_bundle(files), metric=options.metric, eval_set=options.eval_set,
-                   greater_is_better=options.greater_is_better, checkpoints=checkpoints, per_example=options.per_example)
+                   greater_is_better=options.greater_is_better, checkpoints=checkpoints or None,
+                   per_example=options.per_example)
 
 
 @router.post("/analyses", response_model=AnalysisOut, status_code=201, responses=ERRORS, openapi_extra={
@@ -174,7 +195,8 @@ def _run(files: list[tuple[str, bytes]], options: AnalysisOptions) -> dict[str, 
 async def create_analysis(request: Request, ctx: AppContext = Depends(get_ctx)) -> AnalysisOut:
     """Analyse training logs: verdict, best checkpoint and band, onset, early-stopping replay, chart."""
     files, options = await _files_from_request(request)
-    result = await asyncio.to_thread(_run, files, options)
+    from_runs = await _run_figures(ctx, options.runs) if options.runs else {}
+    result = await asyncio.to_thread(_run, files, options, from_runs)
     result = _scrub(result)
     row = store.TrainingAnalysisRow(id="tla_" + uuid.uuid4().hex[:20], name=options.name, verdict=result["verdict"],
                                     metric=result.get("metric"), result=result)

@@ -254,7 +254,7 @@ class JudgeClient(BaseClient):
                               eval_set: str | None = None, greater_is_better: bool | None = None,
                               checkpoints: Mapping[str, Mapping[str, Any]] | None = None,
                               per_example: Mapping[str, Sequence[float]] | None = None,
-                              name: str | None = None) -> Any:
+                              runs: Mapping[str, str] | None = None, name: str | None = None) -> Any:
         """Analyse training logs (trainer_state.json, an output_dir, trainer_log.jsonl, TensorBoard
         events, a W&B CSV, MLflow metrics or a zip of them): verdict, best checkpoint and its band of
         equivalents, overfitting onset, HF early-stopping replay, epoch advice. checkpoints:
@@ -262,7 +262,8 @@ class JudgeClient(BaseClient):
         "ci_low": …, "ci_high": …, "n": …}}}) shown beside the loss. Returns TrainingAnalysis."""
         listed = [paths] if isinstance(paths, (str, Path)) else list(paths)
         options = {k: v for k, v in {"metric": metric, "eval_set": eval_set, "greater_is_better": greater_is_better,
-                                     "checkpoints": checkpoints, "per_example": per_example, "name": name}.items()
+                                     "checkpoints": checkpoints, "per_example": per_example, "runs": runs,
+                                     "name": name}.items()
                    if v is not None}
         return self._send(_api.analyze_training_logs(listed, options))
 
