@@ -177,10 +177,10 @@ async def _run_figures(ctx: AppContext, runs: dict[str, str]) -> dict[str, dict[
 def _run(files: list[tuple[str, bytes]], options: AnalysisOptions,
          from_runs: dict[str, dict[str, Estimate]]) -> dict[str, Any]:
     checkpoints: dict[str, dict[str, Estimate]] = {}
-    for label, named in (options.checkpoints or {}).items():
-        checkpoints[label] = {m: Estimate(f.estimate, f.ci_low, f.ci_high, f.n) for m, f in named.items()}
-    for label, named in from_runs.items():
-        checkpoints.setdefault(label, {}).update(named)
+    for label, given in (options.checkpoints or {}).items():
+        checkpoints[label] = {m: Estimate(f.estimate, f.ci_low, f.ci_high, f.n) for m, f in given.items()}
+    for label, fetched in from_runs.items():
+        checkpoints.setdefault(label, {}).update(fetched)
     return analyse(read_bundle(files), metric=options.metric, eval_set=options.eval_set,
                    greater_is_better=options.greater_is_better, checkpoints=checkpoints or None,
                    per_example=options.per_example)
