@@ -74,7 +74,11 @@ def render_svg(result: dict[str, Any]) -> str:
         lo_v = best_value - band if primary.get("greater_is_better") else best_value
         hi_v = best_value if primary.get("greater_is_better") else best_value + band
         first, last = min(primary["band_steps"]), max(primary["band_steps"])
-        parts.append(f'<rect x="{x(first):.1f}" y="{ye(hi_v):.1f}" width="{max(x(last) - x(first), 2):.1f}" '
+        # the value band across the whole run (faint), and the equivalent checkpoints' span (stronger)
+        parts.append(f'<rect x="{LEFT}" y="{ye(hi_v):.1f}" width="{plot_w}" height="{max(ye(lo_v) - ye(hi_v), 1):.1f}" '
+                     'fill="#4c9be8" fill-opacity="0.07"/>')
+        left, right = x(first) - 6, x(last) + 6
+        parts.append(f'<rect x="{left:.1f}" y="{ye(hi_v):.1f}" width="{right - left:.1f}" '
                      f'height="{max(ye(lo_v) - ye(hi_v), 1):.1f}" fill="#4c9be8" fill-opacity="0.18">'
                      '<title>checkpoints equivalent to the best (within noise)</title></rect>')
     onset = primary.get("onset")
