@@ -240,3 +240,28 @@ def test_paired_checkpoint_comparison_matches_scipy():
     assert r.difference.estimate == pytest.approx(float(np.mean(b - a)))
     assert r.difference.p_value == pytest.approx(float(stats.wilcoxon(b, a).pvalue))
     assert r.difference.ci_high < 0 and r.verdict.startswith("checkpoint-1000 is better")
+
+
+def test_two_eval_sets_scale_mismatch_and_changed_eval_size():
+    history = []
+    for i, s in enumerate(range(100, 1300, 100)):
+        # gradient-accumulation style bug: logged train loss 8x the eval loss; TRL's extra key alongside
+        history.append({"loss": 8 * (2.0 - s / 2000), "mean_token_accuracy": 0.5, "learning_rate": 1e-4, "step": s, "epoch": s / 100})
+        size = 500 if s < 700 else 800  # the eval set grew mid-run
+        history.append({"eval_alpha_loss": 2.0 - s / 2000, "eval_alpha_runtime": size / 100, "eval_alpha_samples_per_second": 100.0,
+                        "step": s, "epoch": s / 100})
+        history.append({"eval_beta_loss": 1.0 + abs(i - 5) * 0.05, "eval_beta_runtime": 5.0, "eval_beta_samples_per_second": 100.0,
+                        "step": s, "epoch": s / 100})
+    history.append({"train_loss": 9.9, "train_runtime": 10.0, "step": 1200, "epoch": 12.0})
+    data = json.dumps({"log_history": history, "global_step": 1200}).encode()
+    alpha = analyse(read_bundle([("trainer_state.json", data)]), eval_set="alpha")
+    assert alpha["metric"] == "eval_alpha_loss"
+    assert {"loss_scale_mismatch", "eval_set_size_changed"} <= codes(alpha)
+    beta = analyse(read_bundle([("trainer_state.json", data)]), eval_set="beta")
+    assert "eval_set_size_changed" not in codes(beta) and beta["primary"]["best_step"] == 600
+    bundle = read_bundle([("trainer_state.json", data)])
+    assert "mean_token_accuracy" in bundle.log.series and bundle.meta.train_summary_loss == 9.9
+    assert 1200 in bundle.log.series["loss"].steps and 9.9 not in bundle.log.series["loss"].values  # summary is not a point
+    with pytest.raises(InvalidInput) as e:
+        analyse(bundle, eval_set="gamma")
+    assert e.value.field == "eval_set"
