@@ -74,7 +74,7 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
     analysis_id = None
     if spec.get("training"):
         t = spec["training"]
-        analysis = client.analyze_training_logs(*[root / p for p in t["logs"]], metric=t.get("metric"),
+        analysis = client.analyze_training_logs([root / p for p in t["logs"]], metric=t.get("metric"),
                                                 eval_set=t.get("eval_set"))
         analysis_id = analysis.id
         out.print(f"training logs: {analysis.verdict}")
@@ -111,8 +111,7 @@ def evaluate(
 
             charts = {}
             if "training" in ev.references:
-                chart = client.get_training_analysis(ev.references["training"], include_chart=True).chart_svg
-                charts = {"training curves": chart or ""}
+                charts = {"training curves": client.training_chart(ev.references["training"])}
             html_out.write_text(render(ev.model_dump(mode="json"), charts), encoding="utf-8")
     if as_json:
         print_json(ev)

@@ -28,7 +28,7 @@ def _run(client, judges=("longer",)) -> str:
 
 
 def _analysis(client, path) -> str:
-    r = client.post("/v1/training-logs/analyses", json={"files": [{"name": path.name, "content": path.read_text()}]})
+    r = client.post("/v1/training-logs/analyses", json={"logs": [{"name": path.name, "content": path.read_text()}]})
     assert r.status_code == 201, r.text
     return r.json()["id"]
 

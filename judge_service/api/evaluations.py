@@ -30,6 +30,7 @@ from judge_service.evaluation.summary import LayerVerdict, combine
 from judge_service.schemas import ErrorBody
 from judge_service.store.models import RunRow
 from judge_service.training import store as training_store
+from judge_service.training.chart import render_svg
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 413, 422)}
@@ -173,7 +174,7 @@ async def _report(ctx: AppContext, row: store.EvaluationRow) -> tuple[Evaluation
         refs["training"] = analysis_id
         t = await ctx.db.run(lambda s: training_store.get(s, analysis_id))
         layers.append(adapters.training_layer(t.result))
-        charts["training curves"] = t.chart_svg
+        charts["training curves"] = render_svg(t.result)
     combined = combine(layers)
     eval_set = None
     if row.eval_set_name and row.eval_set_version:

@@ -104,9 +104,12 @@ _TRAINING = {"overfitting": "concern", "possible_overfitting": "concern", "diver
 def training_layer(analysis: Mapping[str, Any]) -> LayerVerdict:
     """From a training-log analysis (``POST /v1/training-logs/analyses``)."""
     verdict = str(analysis.get("verdict"))
-    best = analysis.get("best") or {}
-    headline = f"{verdict}; best {analysis.get('metric')} {best.get('value', float('nan')):.4g} at step {best.get('step')}" \
-        if best else verdict
+    primary = analysis.get("primary") or {}
+    headline = verdict
+    if primary.get("best_step") is not None:
+        headline += f"; best {analysis.get('metric')} {primary['best_value']:.4g} at step {primary['best_step']}"
     status = _TRAINING.get(verdict, "cannot_judge")
-    return LayerVerdict("training", status, headline, reason=str(analysis.get("reason")) if status != "ok" else None,  # type: ignore[arg-type]
-                        action=analysis.get("advice"))
+    reasons = analysis.get("reasons") or []
+    advice = (analysis.get("epoch_advice") or {}).get("advice")
+    return LayerVerdict("training", status, headline,  # type: ignore[arg-type]
+                        reason="; ".join(reasons) if status != "ok" and reasons else None, action=advice)

@@ -109,3 +109,6 @@ __all__ += ["EvalSetDiff", "EvalSetHistory", "EvalSetSummary", "EvalSetVersion",
 from judge_client._models_evaluations import Evaluation, EvaluationLayer, EvaluationSummary  # noqa: E402
 
 __all__ += ["Evaluation", "EvaluationLayer", "EvaluationSummary"]
+from judge_client._models_training import TrainingAnalysis, TrainingAnalysisSummary, TrainingFlag  # noqa: E402
+
+__all__ += ["TrainingAnalysis", "TrainingAnalysisSummary", "TrainingFlag"]

@@ -34,6 +34,7 @@ class Call(Generic[T]):
     data: dict[str, str] | None = None
     params: dict[str, Any] | None = None
     cast: Callable[[Any], T] | None = None
+    text: bool = False  # the answer is text (an SVG, an HTML report), not JSON
 
     def parse(self, payload: Any) -> T:
         return self.cast(payload) if self.cast else payload
@@ -223,3 +224,38 @@ def create_calibration(*, rating_set: str, rubric: str | None, judges: Sequence[
 
 def get_calibration(calibration_id: str) -> Call[m.Calibration]:
     return Call("GET", f"/v1/calibrations/{_seg(calibration_id)}", cast=_model(m.Calibration))
+
+
+# --- training logs ---------------------------------------------------------------------------
+
+def _log_files(paths: Sequence[str | Path]) -> list[tuple[str, tuple[str, bytes]]]:
+    """Files and directories (an output_dir: every file under it, named by its relative path)."""
+    out: list[tuple[str, tuple[str, bytes]]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.suffix in (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt"):
+                    continue  # weights are never logs, and can be gigabytes
+                out.append(("files", (str(child.relative_to(path.parent)), child.read_bytes())))
+        else:
+            out.append(("files", (path.name, path.read_bytes())))
+    return out
+
+
+def analyze_training_logs(paths: Sequence[str | Path], options: Mapping[str, Any]) -> Call:
+    from judge_client import _models_training as mt
+
+    return Call("POST", "/v1/training-logs/analyses", files=_log_files(paths),  # type: ignore[arg-type]
+                data={"options": _json.dumps(dict(options))}, cast=_model(mt.TrainingAnalysis))
+
+
+def get_training_analysis(analysis_id: str) -> Call:
+    from judge_client import _models_training as mt
+
+    return Call("GET", f"/v1/training-logs/analyses/{_seg(analysis_id)}", cast=_model(mt.TrainingAnalysis))
+
+
+
+def training_chart(analysis_id: str) -> Call[str]:
+    return Call("GET", f"/v1/training-logs/analyses/{analysis_id}/chart.svg", text=True)

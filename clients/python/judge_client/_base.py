@@ -64,6 +64,8 @@ class BaseClient:
         if not response.is_success:
             return None, error_from_response(response)
         try:
+            if call.text:
+                return call.parse(response.text), None
             return call.parse(response.json() if response.content else None), None
         except ValueError as e:  # not JSON, or JSON that does not fit the model (pydantic's error is one)
             error = APIResponseValidationError(

@@ -323,3 +323,26 @@ class JudgeClient(BaseClient):
 
     def get_evaluation(self, evaluation_id: str) -> mev.Evaluation:
         return self._send(_evaluations.get_evaluation(evaluation_id))
+    def analyze_training_logs(self, paths: str | Path | Sequence[str | Path], *, metric: str | None = None,
+                              eval_set: str | None = None, greater_is_better: bool | None = None,
+                              checkpoints: Mapping[str, Mapping[str, Any]] | None = None,
+                              per_example: Mapping[str, Sequence[float]] | None = None,
+                              runs: Mapping[str, str] | None = None, name: str | None = None) -> Any:
+        """Analyse training logs (trainer_state.json, an output_dir, trainer_log.jsonl, TensorBoard
+        events, a W&B CSV, MLflow metrics or a zip of them): verdict, best checkpoint and its band of
+        equivalents, overfitting onset, HF early-stopping replay, epoch advice. checkpoints:
+        judge/benchmark figures per checkpoint ({"checkpoint-500": {"win_rate": {"estimate": …,
+        "ci_low": …, "ci_high": …, "n": …}}}) shown beside the loss. Returns TrainingAnalysis."""
+        listed = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        options = {k: v for k, v in {"metric": metric, "eval_set": eval_set, "greater_is_better": greater_is_better,
+                                     "checkpoints": checkpoints, "per_example": per_example, "runs": runs,
+                                     "name": name}.items()
+                   if v is not None}
+        return self._send(_api.analyze_training_logs(listed, options))
+
+    def get_training_analysis(self, analysis_id: str) -> Any:
+        return self._send(_api.get_training_analysis(analysis_id))
+
+    def training_chart(self, analysis_id: str) -> str:
+        """The analysis's chart as SVG text (the curves, the band of equivalent checkpoints, the onset)."""
+        return self._send(_api.training_chart(analysis_id))

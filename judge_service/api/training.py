@@ -1,0 +1,234 @@
+"""Training-log analyses: POST /v1/training-logs/analyses (multipart files, a zip of an
+output_dir, or JSON), GET by id, list, and GET …/chart.svg.
+
+Reading and analysing a log is CPU work, so it runs in a worker thread, never on the event loop.
+Bodies are bounded by JUDGE_MAX_BODY_BYTES before they get here (a 200 MB log is a 413).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from judge_service.api.deps import get_ctx
+from judge_service.context import AppContext
+from judge_service.errors import InvalidInput
+from judge_service.schemas import ErrorBody
+from judge_service.stats.estimate import Estimate
+from judge_service.training import store
+from judge_service.training.bundle import read_bundle
+from judge_service.training.chart import render_svg
+from judge_service.training.report import analyse
+
+router = APIRouter(prefix="/v1/training-logs", tags=["training"])
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 413, 422)}
+
+
+class FigureIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    estimate: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+
+
+class LogFileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=500, description="file name or path (e.g. checkpoint-500/trainer_state.json)")
+    content: str | None = Field(default=None, description="the file's text")
+    content_base64: str | None = Field(default=None, description="the file's bytes (binary TensorBoard events, zips)")
+
+
+class AnalysisOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200, description="a label for the stored analysis")
+    metric: str | None = Field(default=None, description="eval series to judge (default eval_loss)")
+    eval_set: str | None = Field(default=None, description="with several eval sets: judge eval_<set>_loss")
+    greater_is_better: bool | None = Field(default=None, description="default: false for losses/WER, true otherwise")
+    checkpoints: dict[str, dict[str, FigureIn]] | None = Field(
+        default=None, description="judge or benchmark figures per checkpoint, e.g. {\"checkpoint-500\": "
+                                  "{\"judge_win_rate\": {\"estimate\": 0.61, \"ci_low\": 0.55, \"ci_high\": 0.67, \"n\": 200}}}")
+    runs: dict[str, str] | None = Field(
+        default=None, description="judge runs per checkpoint ({\"checkpoint-500\": \"<run id>\"}: that checkpoint "
+                                  "as candidate against base); their win rate is shown beside the loss as judge_win_rate")
+    per_example: dict[str, list[float]] | None = Field(
+        default=None, description="per-example eval losses of two checkpoints, same examples in the same order")
+
+
+class AnalysisRequest(AnalysisOptions):
+    logs: list[LogFileIn] = Field(min_length=1, max_length=5000)
+
+
+class FlagOut(BaseModel):
+    code: str
+    severity: str
+    message: str
+
+
+class AnalysisOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: str | None
+    created_at: str
+    verdict: str
+    metric: str | None
+    reasons: list[str]
+    flags: list[FlagOut]
+    primary: dict[str, Any] | None
+    secondary: list[dict[str, Any]]
+    early_stopping: list[dict[str, Any]]
+    epoch_advice: dict[str, Any] | None
+    external: list[dict[str, Any]]
+    paired: dict[str, Any] | None
+    disagreements: list[str]
+    formats: list[str]
+    sources: list[str]
+    notes: list[str]
+    chart_url: str
+
+
+class AnalysisSummary(BaseModel):
+    id: str
+    name: str | None
+    created_at: str
+    verdict: str
+    metric: str | None
+
+
+T = TypeVar("T")
+
+
+async def _db(ctx: AppContext, work: Callable[[Session], T]) -> T:
+    """Database work in a worker thread (never on the event loop), one transaction."""
+
+    def in_transaction() -> T:
+        with ctx.db.session() as session:
+            return work(session)
+
+    return await asyncio.to_thread(in_transaction)
+
+
+def _out(row: store.TrainingAnalysisRow) -> AnalysisOut:
+    result = {k: v for k, v in row.result.items() if k not in ("chart", "series", "start_up_spike")}
+    return AnalysisOut(id=row.id, name=row.name, created_at=row.created_at.isoformat(), chart_url=f"/v1/training-logs/analyses/{row.id}/chart.svg",
+                       **result)
+
+
+async def _files_from_request(request: Request) -> tuple[list[tuple[str, bytes]], AnalysisOptions]:
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        form = await request.form()
+        files: list[tuple[str, bytes]] = []
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files.append((value.filename or key, await value.read()))
+        raw = form.get("options")
+        try:
+            options = AnalysisOptions.model_validate_json(raw) if isinstance(raw, str) and raw.strip() else AnalysisOptions()
+        except ValidationError as e:
+            raise InvalidInput(f"options: {e.errors()[0]['msg']} at {'.'.join(map(str, e.errors()[0]['loc']))}",
+                               field="options") from None
+        return files, options
+    try:
+        body = AnalysisRequest.model_validate_json(await request.body())
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise InvalidInput(f"{where}: {first['msg']}; send JSON {{logs: [{{name, content}}], …}} or multipart files",
+                           field=where or "body") from None
+    files = []
+    for log in body.logs:
+        if log.content_base64 is not None:
+            try:
+                files.append((log.name, base64.b64decode(log.content_base64, validate=True)))
+            except (binascii.Error, ValueError):
+                raise InvalidInput(f"'{log.name}': content_base64 is not base64", field="logs") from None
+        elif log.content is not None:
+            files.append((log.name, log.content.encode("utf-8")))
+        else:
+            raise InvalidInput(f"'{log.name}' has neither content nor content_base64", field="logs")
+    return files, AnalysisOptions.model_validate(body.model_dump(exclude={"logs"}))
+
+
+async def _run_figures(ctx: AppContext, runs: dict[str, str]) -> dict[str, dict[str, Estimate]]:
+    """Each run's pooled pairwise win rate, read through the runs API's own report (its one home)."""
+    from judge_service.api.runs import get_run_report
+
+    out: dict[str, dict[str, Estimate]] = {}
+    for label, run_id in runs.items():
+        report = await get_run_report(run_id, ctx)
+        win = (report.get("pairwise") or {}).get("win_rate")
+        if not win or win.get("estimate") is None:
+            raise InvalidInput(f"run '{run_id}' (for {label}) has no pairwise win rate yet; wait until it is done, or "
+                               "pass its figure in 'checkpoints'", field="runs")
+        out[label] = {"judge_win_rate": Estimate(win["estimate"], win.get("ci_low"), win.get("ci_high"), win.get("n", 0))}
+    return out
+
+
+def _run(files: list[tuple[str, bytes]], options: AnalysisOptions,
+         from_runs: dict[str, dict[str, Estimate]]) -> dict[str, Any]:
+    checkpoints: dict[str, dict[str, Estimate]] = {}
+    for label, given in (options.checkpoints or {}).items():
+        checkpoints[label] = {m: Estimate(f.estimate, f.ci_low, f.ci_high, f.n) for m, f in given.items()}
+    for label, fetched in from_runs.items():
+        checkpoints.setdefault(label, {}).update(fetched)
+    return analyse(read_bundle(files), metric=options.metric, eval_set=options.eval_set,
+                   greater_is_better=options.greater_is_better, checkpoints=checkpoints or None,
+                   per_example=options.per_example)
+
+
+@router.post("/analyses", response_model=AnalysisOut, status_code=201, responses=ERRORS, openapi_extra={
+    "requestBody": {"content": {
+        "application/json": {"schema": AnalysisRequest.model_json_schema()},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "options": {"type": "string", "description": "AnalysisOptions as JSON"}}}}}}})
+async def create_analysis(request: Request, ctx: AppContext = Depends(get_ctx)) -> AnalysisOut:
+    """Analyse training logs: verdict, best checkpoint and band, onset, early-stopping replay, chart."""
+    files, options = await _files_from_request(request)
+    from_runs = await _run_figures(ctx, options.runs) if options.runs else {}
+    result = await asyncio.to_thread(_run, files, options, from_runs)
+    result = _scrub(result)
+    row = store.TrainingAnalysisRow(id="tla_" + uuid.uuid4().hex[:20], name=options.name, verdict=result["verdict"],
+                                    metric=result.get("metric"), result=result)
+    saved = await _db(ctx, lambda s: store.save(s, row))
+    return _out(saved)
+
+
+def _scrub(value: Any) -> Any:
+    """JSON has no nan/inf: the edge's one non-finite policy (None)."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value
+
+
+@router.get("/analyses", response_model=list[AnalysisSummary])
+async def list_analyses(limit: int = 50, ctx: AppContext = Depends(get_ctx)) -> list[AnalysisSummary]:
+    rows = await _db(ctx, lambda s: store.recent(s, max(1, min(limit, 500))))
+    return [AnalysisSummary(id=r.id, name=r.name, created_at=r.created_at.isoformat(), verdict=r.verdict, metric=r.metric)
+            for r in rows]
+
+
+@router.get("/analyses/{id}", response_model=AnalysisOut, responses=ERRORS)
+async def get_analysis(id: str, ctx: AppContext = Depends(get_ctx)) -> AnalysisOut:
+    return _out(await _db(ctx, lambda s: store.get(s, id)))
+
+
+@router.get("/analyses/{id}/chart.svg", response_class=Response, responses={
+    200: {"content": {"image/svg+xml": {}}, "description": "the chart"}, **ERRORS})
+async def get_chart(id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
+    row = await _db(ctx, lambda s: store.get(s, id))
+    return Response(render_svg(row.result), media_type="image/svg+xml")
