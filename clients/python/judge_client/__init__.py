@@ -87,3 +87,14 @@ __all__ = [
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]
+from judge_client._models_benchmarks import (  # noqa: E402
+    BenchmarkComparison,
+    BenchmarkPair,
+    BenchmarkParity,
+    BenchmarkRow,
+    BenchmarkWarning,
+    ParityFinding,
+)
+
+__all__ += ["BenchmarkComparison", "BenchmarkPair", "BenchmarkParity", "BenchmarkRow", "BenchmarkWarning",
+            "ParityFinding"]
