@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -137,8 +138,9 @@ class AttachIn(BaseModel):
 
 
 def _out(row: BenchmarkComparisonRow) -> dict[str, Any]:
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)  # SQLite drops tz
     return {"id": row.id, "run_id": row.run_id, "arms": row.arms, "comparisons": row.report["comparisons"],
-            "gate_failed": row.report["gate_failed"], "options": row.options, "created_at": row.created_at.isoformat()}
+            "gate_failed": row.report["gate_failed"], "options": row.options, "created_at": created.isoformat()}
 
 
 def _arm_files(arm: ArmIn, field: str) -> dict[str, bytes]:
