@@ -122,7 +122,7 @@ def compare_benchmarks_call(base: ArmArg, tuned: ArmArg, checkpoints: Sequence[A
     names = {"base": _label(base), "tuned": _label(tuned)}
     names.update({f"checkpoint_{i}": _label(c) for i, c in enumerate(checkpoints, 1)})
     names.update(labels or {})
-    options = {k: v for k, v in {"tasks": list(tasks) if tasks else None, "margin": margin, "alpha": alpha,
+    options: dict[str, Any] = {k: v for k, v in {"tasks": list(tasks) if tasks else None, "margin": margin, "alpha": alpha,
                                  "n_resamples": n_resamples, "seed": seed, "strict": strict, "run_id": run_id}.items()
                if v is not None}
     options["labels"] = names
