@@ -130,3 +130,20 @@ def test_cli_gate_exits_non_zero_only_with_fail_on_regression(local_env):
     assert data["comparisons"][0]["parity"]["ok"] and not data["gate_failed"]
     missing = runner.invoke(cli_app, ["bench", "compare", str(a), str(local_env / "nope"), "--local"])
     assert missing.exit_code == 2
+
+
+@pytest.mark.parametrize("files,data,field", [
+    ([("base", ("results_a.json", b'{"results": {"t": 1}, "configs": {}}')), ("tuned", ("r.json", b"{}"))], {}, "base"),
+    ([("base", ("results_a.json", json.dumps({"results": {"t": {"acc,none": 0.5}}, "versions": [],
+                                               "n-samples": 3}).encode())), ("tuned", ("r.json", b"{}"))], {}, "base"),
+    ([("base", ("a.zip", b"PK not a zip")), ("tuned", ("r.json", b"{}"))], {}, "base"),
+    ([("base", ("samples_t_2024-01-01T00-00-00.jsonl", b'{"doc_id": 1}')), ("tuned", ("r.json", b"{}"))], {}, "base"),
+    ([("base", (RESULTS.name, RESULTS.read_bytes())), ("tuned", (RESULTS.name, RESULTS.read_bytes()))],
+     {"options": "[1, 2]"}, "options"),
+    ([("base", (RESULTS.name, RESULTS.read_bytes())), ("tuned", (RESULTS.name, RESULTS.read_bytes()))],
+     {"options": '{"alpha": 2}'}, "options.alpha"),
+])
+def test_malformed_uploads_are_422_never_500(client, files, data, field):
+    r = client.post("/v1/benchmark-comparisons", files=files, data=data)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == field

@@ -179,7 +179,12 @@ async def _parse(request: Request) -> tuple[ComparisonIn, list[tuple[str, dict[s
                 options = json.loads(raw)
             except json.JSONDecodeError as e:
                 raise InvalidInput(f"'options' is not JSON ({e})", field="options") from None
+        if not isinstance(options, dict):
+            raise InvalidInput("'options' must be a JSON object (tasks, margin, alpha, run_id, labels ...)",
+                               field="options")
         labels = options.pop("labels", None) or {}
+        if not isinstance(labels, dict):
+            raise InvalidInput("'options.labels' must map base/tuned/checkpoint_<i> to names", field="options.labels")
         arms: list[tuple[str, dict[str, bytes], str]] = []
         for name in ("base", "tuned"):
             uploads = [u for u in form.getlist(name) if not isinstance(u, str)]

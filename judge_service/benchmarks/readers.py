@@ -11,8 +11,8 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from judge_service.benchmarks.model import BenchmarkRun, MetricValue, SampleRow, TaskInfo
 from judge_service.errors import InvalidInput, MissingExtra
@@ -65,7 +65,7 @@ def read_arm(label: str, files: Mapping[str, bytes], *, field: str) -> Benchmark
             parquets.append((name, data))
         elif base.endswith(".json"):
             doc = _json(name, data, field)
-            part = _read_results(label, name, doc, field)
+            part = _guarded(name, field, lambda: _read_results(label, name, doc, field))
             run = part if run is None else _merge(run, part, field)
         else:
             raise InvalidInput(f"'{name}' is not lm-eval or lighteval output (expected .json, .jsonl, .parquet or .zip)",
@@ -74,10 +74,23 @@ def read_arm(label: str, files: Mapping[str, bytes], *, field: str) -> Benchmark
         raise InvalidInput(f"'{label}' has samples but no results file; send the results_<date>.json written next to them",
                            field=field)
     for name, data in samples:
-        _read_samples(run, name, data, field)
+        _guarded(name, field, lambda: _read_samples(run, name, data, field))
     for name, data in parquets:
         _read_details_parquet(run, name, data, field)
     return run
+
+
+T = TypeVar("T")
+
+
+def _guarded(name: str, field: str, read: Callable[[], T]) -> T:
+    """A file that looks like lm-eval output but has a field of the wrong shape is the user's input,
+    not a server fault: say which file, never answer 500."""
+    try:
+        return read()
+    except (AttributeError, TypeError, ValueError, KeyError, SyntaxError) as e:
+        raise InvalidInput(f"'{name}' does not have the layout lm-eval/lighteval write ({type(e).__name__}: {e})",
+                           field=field) from None
 
 
 def _json(name: str, data: bytes, field: str) -> Any:
@@ -213,7 +226,7 @@ def _read_samples(run: BenchmarkRun, name: str, data: bytes, field: str) -> None
         names = rec.get("metrics")
         if isinstance(names, str):  # some writers stringify the list
             names = ast.literal_eval(names) if names.startswith("[") else [names]
-        if not names:
+        if not isinstance(names, list) or not names:
             names = list((run.results.get((task, filt)) or {}).keys())
         values = {m: v for m in names if (v := _number(rec.get(m))) is not None}
         row = SampleRow(str(rec["doc_id"]), rec.get("doc_hash"), rec.get("prompt_hash"), rec.get("target_hash"), values)
