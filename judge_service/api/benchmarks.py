@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timezone
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -222,6 +223,20 @@ async def _parse(request: Request) -> tuple[ComparisonIn, list[tuple[str, dict[s
     return body, arms
 
 
+T = TypeVar("T")
+
+
+async def _in_db(ctx: AppContext, work: Callable[[Session], T]) -> T:
+    """One transaction off the event loop. (Not ``Database.run``: its pool is shut down by
+    ``Database.close`` for good, and an ASGI harness that re-enters the lifespan, as schemathesis
+    does, then meets a closed pool on the next request.)"""
+    def in_transaction() -> T:
+        with ctx.db.session() as s:
+            return work(s)
+
+    return await asyncio.to_thread(in_transaction)
+
+
 def _check_run(s: Session, run_id: str | None, field: str = "run_id") -> None:
     if run_id is not None and s.get(RunRow, run_id) is None:
         raise NotFound(f"no judge run with id '{run_id}'", field=field)
@@ -239,7 +254,7 @@ def _check_run(s: Session, run_id: str | None, field: str = "run_id") -> None:
 async def create_benchmark_comparison(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     body, arms = await _parse(request)
     if body.run_id is not None:
-        await ctx.db.run(lambda s: _check_run(s, body.run_id))
+        await _in_db(ctx, lambda s: _check_run(s, body.run_id))
     report = await asyncio.to_thread(_run, body, arms)
     options = body.model_dump(exclude={"base", "tuned", "checkpoints"})
 
@@ -250,7 +265,7 @@ async def create_benchmark_comparison(request: Request, ctx: AppContext = Depend
         s.flush()
         return _out(row)
 
-    return await ctx.db.run(store)
+    return await _in_db(ctx, store)
 
 
 @router.get("/benchmark-comparisons", response_model=list[BenchmarkComparisonOut], responses=ERRORS)
@@ -262,7 +277,7 @@ async def list_benchmark_comparisons(run_id: str | None = Query(None), limit: in
             q = q.where(BenchmarkComparisonRow.run_id == run_id)
         return [_out(r) for r in s.scalars(q)]
 
-    return await ctx.db.run(work)
+    return await _in_db(ctx, work)
 
 
 @router.get("/benchmark-comparisons/{id}", response_model=BenchmarkComparisonOut, responses=ERRORS)
@@ -273,7 +288,7 @@ async def get_benchmark_comparison(id: str, ctx: AppContext = Depends(get_ctx)) 
             raise NotFound(f"no benchmark comparison with id '{id}'", field="id")
         return _out(row)
 
-    return await ctx.db.run(work)
+    return await _in_db(ctx, work)
 
 
 @router.post("/benchmark-comparisons/{id}/attach", response_model=BenchmarkComparisonOut, responses=ERRORS)
@@ -288,7 +303,7 @@ async def attach_benchmark_comparison(id: str, body: AttachIn, ctx: AppContext =
         s.flush()
         return _out(row)
 
-    return await ctx.db.run(work)
+    return await _in_db(ctx, work)
 
 
 @router.get("/runs/{id}/benchmark-comparisons", response_model=list[BenchmarkComparisonOut], responses=ERRORS)
@@ -299,4 +314,4 @@ async def run_benchmark_comparisons(id: str, ctx: AppContext = Depends(get_ctx))
             .order_by(BenchmarkComparisonRow.created_at)
         return [_out(r) for r in s.scalars(q)]
 
-    return await ctx.db.run(work)
+    return await _in_db(ctx, work)
