@@ -149,3 +149,45 @@ def test_a_task_in_one_arm_only_is_a_named_warning(tmp_path):
     result = compare(base, tuned)
     missing = [w for w in result.warnings if w.code == "task_missing_in_arm"]
     assert [w.task for w in missing] == ["nl2foam_perplexity_original"]
+
+
+def _with_desire_samples(folder: Path, flip: set[int] = frozenset()) -> Path:
+    """Give the desire subtask samples too (the belief lines re-labelled, ``flip`` docs inverted), so
+    the negotiationtom group has per-doc data in every acc subtask."""
+    lines = sample_lines()
+    for rec in lines:
+        if int(rec["doc_id"]) in flip:
+            rec["acc"] = 1.0 - float(rec["acc"])
+    name = SAMPLES.name.replace("negotiationtom_belief", "negotiationtom_desire")
+    (folder / name).write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    return folder
+
+
+def test_group_is_a_stratified_bootstrap_weighted_like_lm_eval(tmp_path):
+    right = sorted(int(r["doc_id"]) for r in sample_lines() if float(r["acc"]) == 1.0)
+    base = _read("base", _with_desire_samples(write_arm(tmp_path / "a")))
+    tuned = _read("tuned", _with_desire_samples(write_arm(tmp_path / "b", flip=set(right[:2])), flip=set(right[:4])))
+    row = next(r for r in compare(base, tuned).rows if r.task == "negotiationtom" and r.metric == "acc")
+    assert row.method.startswith("paired: stratified bootstrap")
+    # belief lost 2 of 20 docs, desire 4 of 20; equal sizes, so the group lost (2 + 4) / 40
+    assert row.difference.estimate == pytest.approx(-6 / 40)
+    assert row.difference.n == 40 and row.difference.ci_high < 0
+
+
+def test_lighteval_results_are_read_without_the_all_average():
+    doc = {"config_general": {"model_name": "m", "max_samples": None, "num_fewshot_seeds": 1},
+           "results": {"leaderboard|arc:challenge|25": {"acc": 0.61, "acc_stderr": 0.014, "acc_norm": 0.64,
+                                                        "acc_norm_stderr": 0.014},
+                       "all": {"acc": 0.61, "acc_stderr": 0.014}},
+           "versions": {"leaderboard|arc:challenge|25": 0},
+           "summary_tasks": {"leaderboard|arc:challenge|25": {"hashes": {"hash_examples": "abc"},
+                                                              "truncated": 0, "non_truncated": 1172}}}
+    run = read_arm("m", {"results_2024-01-01T00-00-00.json": json.dumps(doc).encode()}, field="base")
+    assert run.source == "lighteval" and list(run.tasks) == ["leaderboard|arc:challenge|25"]
+    assert run.tasks["leaderboard|arc:challenge|25"].n_effective == 1172
+    assert run.results[("leaderboard|arc:challenge|25", "none")]["acc_norm"].value == 0.64
+    tuned = json.loads(json.dumps(doc))
+    tuned["results"]["leaderboard|arc:challenge|25"]["acc"] = 0.55
+    result = compare(run, read_arm("t", {"r.json": json.dumps(tuned).encode()}, field="tuned"))
+    acc = next(r for r in result.rows if r.metric == "acc")
+    assert acc.status == "regressed" and acc.method == "unpaired: z (conservative)"
