@@ -64,8 +64,7 @@ def paired_bootstrap(base: Sequence[float], tuned: Sequence[float], *, seed: str
     d = np.asarray(tuned, dtype=float) - np.asarray(base, dtype=float)
     n = len(d)
     rng = rng_from_seed(seed)
-    idx = rng.integers(0, n, size=(n_resamples, n))
-    boots = d[idx].mean(axis=1)
+    boots = _resampled_means(d, n_resamples, rng)
     alpha = 1 - confidence
     low, high = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     tail = min(float(np.mean(boots <= 0)), float(np.mean(boots >= 0)))
@@ -91,14 +90,24 @@ def stratified_bootstrap(strata: Sequence[tuple[Sequence[float], Sequence[float]
         d = np.asarray(t, dtype=float) - np.asarray(b, dtype=float)
         n_all += len(d)
         point += wk * float(d.mean())
-        idx = rng.integers(0, len(d), size=(n_resamples, len(d)))
-        total += wk * d[idx].mean(axis=1)
+        total += wk * _resampled_means(d, n_resamples, rng)
     alpha = 1 - confidence
     low, high = np.quantile(total, [alpha / 2, 1 - alpha / 2])
     tail = min(float(np.mean(total <= 0)), float(np.mean(total >= 0)))
     est = Estimate(point, float(low), float(high), n_all, p_value=min(1.0, 2 * tail),
                    method="stratified bootstrap (percentile)")
     return BootstrapResult(est, float(total.std(ddof=1)), None)
+
+
+def _resampled_means(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap means in chunks, so HellaSwag's 10k docs × 2000 resamples never hold 160 MB of indices."""
+    n = len(d)
+    chunk = max(1, 2_000_000 // max(n, 1))
+    out = np.empty(n_resamples)
+    for start in range(0, n_resamples, chunk):
+        stop = min(n_resamples, start + chunk)
+        out[start:stop] = d[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
+    return out
 
 
 def is_binary(values: Sequence[float]) -> bool:
