@@ -147,3 +147,31 @@ def test_malformed_uploads_are_422_never_500(client, files, data, field):
     r = client.post("/v1/benchmark-comparisons", files=files, data=data)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field
+
+
+def _mutated(tmp_path: Path, name: str, mutate) -> list:
+    a, b = write_arm(tmp_path / f"{name}-a"), write_arm(tmp_path / f"{name}-b")
+    doc = json.loads((b / RESULTS.name).read_text())
+    mutate(doc)
+    (b / RESULTS.name).write_text(json.dumps(doc))
+    return [("base", (p.name, p.read_bytes())) for p in a.iterdir()] + \
+           [("tuned", (p.name, p.read_bytes())) for p in b.iterdir()]
+
+
+def test_mismatched_sample_counts_are_refused_and_strict_refuses_any_mismatch(client, tmp_path):
+    def fewer_docs(doc):
+        doc["n-samples"]["negotiationtom_desire"]["effective"] = 15
+
+    r = client.post("/v1/benchmark-comparisons", files=_mutated(tmp_path, "n", fewer_docs))
+    assert r.status_code == 422 and "n_samples.effective" in r.json()["error"]["message"]
+
+    def other_template(doc):
+        doc["chat_template_sha"] = "0" * 64
+
+    files = _mutated(tmp_path, "t", other_template)
+    lenient = client.post("/v1/benchmark-comparisons", files=files)
+    assert lenient.status_code == 201
+    parity = lenient.json()["comparisons"][0]["parity"]
+    assert not parity["ok"] and [f["field"] for f in parity["findings"]] == ["chat_template_sha"]
+    strict = client.post("/v1/benchmark-comparisons", files=files, data={"options": '{"strict": true}'})
+    assert strict.status_code == 422 and "chat_template_sha" in strict.json()["error"]["message"]
