@@ -191,3 +191,26 @@ def test_lighteval_results_are_read_without_the_all_average():
     result = compare(run, read_arm("t", {"r.json": json.dumps(tuned).encode()}, field="tuned"))
     acc = next(r for r in result.rows if r.metric == "acc")
     assert acc.status == "regressed" and acc.method == "unpaired: z (conservative)"
+
+
+def test_lighteval_details_parquet_pairs_the_docs():
+    pa = pytest.importorskip("pyarrow", reason="the lighteval extra (pyarrow) is not installed")
+    import io
+
+    import pyarrow.parquet as pq
+
+    def arm(values: list[float]) -> dict[str, bytes]:
+        doc = {"config_general": {"model_name": "m", "max_samples": None},
+               "results": {"lighteval|gsm8k|0": {"em": sum(values) / len(values), "em_stderr": 0.05}},
+               "summary_tasks": {"lighteval|gsm8k|0": {"truncated": 0, "non_truncated": len(values)}}}
+        buf = io.BytesIO()
+        pq.write_table(pa.table({"metrics": [{"em": v} for v in values]}), buf)
+        return {"results_2024-01-01T00-00-00.json": json.dumps(doc).encode(),
+                "details_lighteval|gsm8k|0_2024-01-01T00-00-00.parquet": buf.getvalue()}
+
+    base_vals = [1.0] * 30 + [0.0] * 30
+    tuned_vals = [0.0] * 8 + [1.0] * 22 + [1.0] * 2 + [0.0] * 28  # 8 lost, 2 gained
+    result = compare(read_arm("b", arm(base_vals), field="base"), read_arm("t", arm(tuned_vals), field="tuned"))
+    row = result.rows[0]
+    assert row.method == "paired: McNemar exact" and (row.base_only, row.tuned_only) == (8, 2)
+    assert row.p_value == pytest.approx(2 * stats.binom.cdf(2, 10, 0.5))
