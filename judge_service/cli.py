@@ -77,6 +77,7 @@ def mount(parent: typer.Typer, module: str, attribute: str, name: str, help_text
 mount(app, "judge_service.cli_metrics", "metrics_app", "metrics", "Perplexity and overlap metrics.")
 mount(app, "judge_service.cli_keys", "keys_app", "keys", "API keys for the service.")
 mount(app, "judge_service.cli_training", "curves_app", "curves", "Training curves: overfitting, best checkpoint.")
+mount(app, "judge_service.cli_benchmarks", "bench_app", "bench", "Benchmarks: base vs tuned lm-eval results.")
 
 
 def main() -> None:

@@ -112,3 +112,14 @@ __all__ += ["Evaluation", "EvaluationLayer", "EvaluationSummary"]
 from judge_client._models_training import TrainingAnalysis, TrainingAnalysisSummary, TrainingFlag  # noqa: E402
 
 __all__ += ["TrainingAnalysis", "TrainingAnalysisSummary", "TrainingFlag"]
+from judge_client._models_benchmarks import (  # noqa: E402
+    BenchmarkComparison,
+    BenchmarkPair,
+    BenchmarkParity,
+    BenchmarkRow,
+    BenchmarkWarning,
+    ParityFinding,
+)
+
+__all__ += ["BenchmarkComparison", "BenchmarkPair", "BenchmarkParity", "BenchmarkRow", "BenchmarkWarning",
+            "ParityFinding"]

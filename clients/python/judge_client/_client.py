@@ -20,6 +20,13 @@ from judge_client._imports import RecordsArg
 from judge_client import _models as m
 from judge_client._api import Call, MessagesArg, T
 from judge_client._base import BaseClient
+from judge_client._models_benchmarks import (
+    BenchmarkComparison,
+    attach_benchmark_comparison_call,
+    compare_benchmarks_call,
+    get_benchmark_comparison_call,
+    run_benchmark_comparisons_call,
+)
 from judge_client._exceptions import JudgeServiceError, RunFailed, WaitTimeout
 from judge_client._items import ItemsSource, RecordsFrame, as_path
 from judge_client._progress import ProgressArg, reporter
@@ -346,3 +353,26 @@ class JudgeClient(BaseClient):
     def training_chart(self, analysis_id: str) -> str:
         """The analysis's chart as SVG text (the curves, the band of equivalent checkpoints, the onset)."""
         return self._send(_api.training_chart(analysis_id))
+    # --- benchmarks (lm-eval / lighteval results, base vs tuned) -----------------------------
+
+    def compare_benchmarks(self, base: str | Path, tuned: str | Path, *checkpoints: str | Path,
+                           tasks: Sequence[str] | None = None, margin: float | None = None,
+                           alpha: float | None = None, n_resamples: int | None = None, seed: str | None = None,
+                           strict: bool | None = None, run_id: str | None = None,
+                           labels: Mapping[str, str] | None = None) -> BenchmarkComparison:
+        """Compare base with tuned (and each checkpoint): every arm is an lm-eval output folder, a
+        results JSON or a zip. ``margin`` (default 0.01 = 1 point) is the equivalence margin; ``run_id``
+        attaches the stored comparison to a judge run."""
+        return self._send(compare_benchmarks_call(base, tuned, checkpoints, tasks=tasks, margin=margin, alpha=alpha,
+                                                  n_resamples=n_resamples, seed=seed, strict=strict, run_id=run_id,
+                                                  labels=labels))
+
+    def get_benchmark_comparison(self, comparison_id: str) -> BenchmarkComparison:
+        return self._send(get_benchmark_comparison_call(comparison_id))
+
+    def run_benchmark_comparisons(self, run_id: str) -> list[BenchmarkComparison]:
+        """The benchmark comparisons attached to judge run ``run_id``."""
+        return self._send(run_benchmark_comparisons_call(run_id))
+
+    def attach_benchmark_comparison(self, comparison_id: str, run_id: str) -> BenchmarkComparison:
+        return self._send(attach_benchmark_comparison_call(comparison_id, run_id))
