@@ -8,6 +8,7 @@ eval.yaml (every layer optional; paths relative to the file)::
     eval_set: {name: support-qa, items: items.jsonl, note: "first 200 prompts"}   # saved as a version
     judge: {items: outputs.jsonl, rubric: helpfulness, judges: [gpt-4o, claude], mode: pairwise}
     training: {logs: [output_dir/], metric: eval_loss}
+    benchmarks: {base: lm_eval_out/base/, tuned: lm_eval_out/tuned/, margin: 0.01}
     perplexity: {texts: heldout.jsonl, base_model: ./base, tuned_model: ./tuned}
     task_metrics: {references: refs.jsonl, baseline_predictions: base.jsonl, candidate_predictions: tuned.jsonl,
                    metrics: [rouge1, token_f1], primary: token_f1}
@@ -78,6 +79,13 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
                                                 eval_set=t.get("eval_set"))
         analysis_id = analysis.id
         out.print(f"training logs: {analysis.verdict}")
+    comparison_id = None
+    if spec.get("benchmarks"):
+        b = spec["benchmarks"]
+        comparison = client.compare_benchmarks(root / b["base"], root / b["tuned"], margin=b.get("margin"),
+                                               run_id=run_id)
+        comparison_id = comparison.id
+        out.print(f"benchmarks: {'regression' if comparison.gate_failed else 'no gated regression'}")
     perplexity = None
     if spec.get("perplexity"):
         p = spec["perplexity"]
@@ -92,7 +100,8 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
                                       predictions_b=_lines(root / m["candidate_predictions"], m.get("field")),
                                       metrics=m.get("metrics"))
     return client.evaluate_finetune(baseline=base, candidate=cand, name=spec.get("name"), run_id=run_id,
-                                    training_analysis_id=analysis_id, perplexity=perplexity, task_metrics=task_metrics,
+                                    training_analysis_id=analysis_id, benchmark_comparison_id=comparison_id,
+                                    perplexity=perplexity, task_metrics=task_metrics,
                                     primary_metric=(spec.get("task_metrics") or {}).get("primary"), eval_set=eval_set)
 
 

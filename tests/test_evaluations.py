@@ -157,6 +157,9 @@ def test_cli_evaluate_yaml_and_client(tmp_path, monkeypatch, make_settings):
             "training": {"logs": [str(MERLIN.parent)]},
             "task_metrics": {"references": "refs.jsonl", "baseline_predictions": "base.jsonl",
                              "candidate_predictions": "tuned.jsonl", "metrics": ["token_f1"], "primary": "token_f1"}}
+    from benchmarks_fixtures import QWEN, SFT, nl2foam_arm
+
+    spec["benchmarks"] = {"base": str(nl2foam_arm(tmp_path / "qwen", *QWEN)), "tuned": str(nl2foam_arm(tmp_path / "sft", *SFT))}
     (tmp_path / "eval.yaml").write_text(yaml.safe_dump(spec))
     monkeypatch.setenv("JUDGE_CONFIG", str(write_config(tmp_path / "judges.yaml", SCRIPTED_JUDGES)))
     monkeypatch.setenv("JUDGE_DATA_DIR", str(tmp_path / "data"))
@@ -165,9 +168,38 @@ def test_cli_evaluate_yaml_and_client(tmp_path, monkeypatch, make_settings):
     assert "{" in res.output, (res.output, res.exception)
     ev = json.loads(res.output[res.output.index("{"):])
     assert res.exit_code == {"better": 0, "no_difference": 0, "undetermined": 5}.get(ev["summary"]["verdict"], 3), res.output
-    assert {l["layer"] for l in ev["layers"]} == {"judge", "training", "task_metrics"}
+    assert {l["layer"] for l in ev["layers"]} == {"judge", "benchmarks", "training", "task_metrics"}
     assert ev["eval_set"]["name"] == "qa" and ev["eval_set"]["version"] == 1
     assert "<svg" in html.read_text() and "Did tuned beat base?" in html.read_text()
     with serve(create_app(make_settings())) as url, JudgeClient(url) as c:
         created = c.evaluate_finetune(baseline="base", candidate="tuned", perplexity=PPL_UP)
         assert created.summary.verdict == "regression" and c.get_evaluation(created.id).layers[0].status == "worse"
+
+
+def test_real_benchmark_files_as_a_layer(client):
+    """nl2foam (../shared/data/lm_eval): the SFT checkpoint against Qwen3-8B gains on bleu and llm_judge,
+    so the layer says better; the same files the other way round are a regression the summary leads with."""
+    from benchmarks_fixtures import NL2FOAM, QWEN, SFT
+
+    def arm(label, names):
+        return {"label": label, "files": {n: json.loads((NL2FOAM / n).read_text()) for n in names}}
+
+    forward = client.post("/v1/benchmark-comparisons", json={"base": arm("base", QWEN), "tuned": arm("tuned", SFT)})
+    backward = client.post("/v1/benchmark-comparisons", json={"base": arm("base", SFT), "tuned": arm("tuned", QWEN)})
+    assert forward.status_code == backward.status_code == 201, forward.text
+    rows = {r["metric"]: r["status"] for r in forward.json()["comparisons"][0]["rows"]}
+    run_id = _run(client)
+    analysis = _analysis(client, MT5)
+    ev = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned", "layers": {
+        "benchmarks": {"comparison_id": forward.json()["id"]}, "training": {"analysis_id": analysis},
+        "judge": {"run_id": run_id}}}).json()
+    bench = next(l for l in ev["layers"] if l["layer"] == "benchmarks")
+    assert rows["bleu"] == "improved" and bench["status"] == "better" and "bleu" in bench["headline"]
+    ev = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned", "layers": {
+        "benchmarks": {"comparison_id": backward.json()["id"]}, "judge": {"run_id": run_id}}}).json()
+    bench = next(l for l in ev["layers"] if l["layer"] == "benchmarks")
+    assert bench["status"] == "worse" and ev["summary"]["verdict"] in ("mixed", "regression")
+    assert "benchmarks:" in ev["summary"]["line"] and "a regression" in ev["summary"]["line"]
+    r = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned",
+                                             "layers": {"benchmarks": {"comparison_id": "bc_nope"}}})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "layers.benchmarks.comparison_id"

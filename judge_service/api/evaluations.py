@@ -28,6 +28,7 @@ from judge_service.evaluation import adapters, html
 from judge_service.evaluation import store
 from judge_service.evaluation.summary import LayerVerdict, combine
 from judge_service.schemas import ErrorBody
+from judge_service.benchmarks.store import BenchmarkComparisonRow
 from judge_service.store.models import RunRow
 from judge_service.training import store as training_store
 from judge_service.training.chart import render_svg
@@ -46,6 +47,11 @@ class TrainingLayerIn(BaseModel):
     analysis_id: str = Field(description="a training-log analysis (POST /v1/training-logs/analyses)")
 
 
+class BenchmarksLayerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comparison_id: str = Field(description="a benchmark comparison (POST /v1/benchmark-comparisons)")
+
+
 class ResultLayerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     result: dict[str, Any] = Field(description="the layer endpoint's answer, as it returned it")
@@ -56,6 +62,7 @@ class LayersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     judge: JudgeLayerIn | None = None
     training: TrainingLayerIn | None = None
+    benchmarks: BenchmarksLayerIn | None = None
     perplexity: ResultLayerIn | None = Field(default=None, description="POST /v1/metrics/perplexity with base_model "
                                                                        "and tuned_model")
     task_metrics: ResultLayerIn | None = Field(default=None, description="POST /v1/metrics/overlap with predictions_b")
@@ -138,6 +145,9 @@ async def _check_refs(ctx: AppContext, body: EvaluationCreate) -> None:
             except NotFound:
                 raise InvalidInput(f"no training-log analysis '{body.layers.training.analysis_id}'",
                                    field="layers.training.analysis_id") from None
+        if body.layers.benchmarks is not None and s.get(BenchmarkComparisonRow, body.layers.benchmarks.comparison_id) is None:
+            raise InvalidInput(f"no benchmark comparison '{body.layers.benchmarks.comparison_id}'",
+                               field="layers.benchmarks.comparison_id")
         if body.eval_set is not None:
             try:
                 evalset_store.get(s, body.eval_set.name, body.eval_set.version)
@@ -169,6 +179,12 @@ async def _report(ctx: AppContext, row: store.EvaluationRow) -> tuple[Evaluation
             layers.append(adapt(spec[key]["result"]))
     if spec.get("task_metrics"):
         layers.append(adapters.task_metrics_layer(spec["task_metrics"]["result"], spec["task_metrics"].get("primary")))
+    if spec.get("benchmarks"):
+        from judge_service.api.benchmarks import get_benchmark_comparison
+
+        comparison_id = spec["benchmarks"]["comparison_id"]
+        refs["benchmarks"] = comparison_id
+        layers.append(adapters.benchmarks_layer(await get_benchmark_comparison(comparison_id, ctx)))
     if spec.get("training"):
         analysis_id = spec["training"]["analysis_id"]
         refs["training"] = analysis_id

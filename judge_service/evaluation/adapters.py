@@ -97,6 +97,41 @@ def task_metrics_layer(result: Mapping[str, Any], primary: str | None = None) ->
     return LayerVerdict("task_metrics", status, "; ".join(parts))  # type: ignore[arg-type]
 
 
+def benchmarks_layer(comparison: Mapping[str, Any]) -> LayerVerdict:
+    """From a benchmark comparison (``POST /v1/benchmark-comparisons``): base against the last arm.
+
+    The regression gate is that comparison's own (Holm-significant and beyond the margin); rows
+    are named, worst first, so the line says which capability was lost.
+    """
+    pairs = comparison.get("comparisons") or []
+    if not pairs:
+        return LayerVerdict("benchmarks", "cannot_judge", "no comparison rows")
+    pair = pairs[-1]
+    rows = pair.get("rows") or []
+    counts = pair.get("counts") or {}
+    regressed = [r for r in rows if r.get("status") == "regressed"]
+    improved = [r for r in rows if r.get("status") == "improved"]
+
+    def row_text(r: Mapping[str, Any]) -> str:
+        d = r.get("difference") or {}
+        p = r.get("p_holm")
+        return (f"{r['task']} {r['metric']} {d.get('estimate', float('nan')):+.3f}"
+                + (f" (Holm p = {p:.2g})" if p is not None else ""))
+
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n)
+    if not pair.get("parity", {}).get("valid", True):
+        return LayerVerdict("benchmarks", "cannot_judge", summary, reason="the two arms did not run the same documents")
+    if pair.get("gate_failed") or regressed:
+        worst = sorted(regressed, key=lambda r: (r.get("p_holm") or 1.0))[:3]
+        return LayerVerdict("benchmarks", "worse", f"{summary}; " + "; ".join(row_text(r) for r in worst),
+                            action="look at what the fine-tune lost before shipping it")
+    if improved:
+        return LayerVerdict("benchmarks", "better", f"{summary}; " + "; ".join(row_text(r) for r in improved[:3]))
+    if rows and all(r.get("status") == "equivalent" for r in rows):
+        return LayerVerdict("benchmarks", "equivalent", f"{summary} (no change beyond the margin)")
+    return LayerVerdict("benchmarks", "inconclusive", summary)
+
+
 _TRAINING = {"overfitting": "concern", "possible_overfitting": "concern", "diverging": "concern",
              "plateau": "ok", "no_overfitting": "ok", "cannot_judge": "cannot_judge"}
 

@@ -314,6 +314,7 @@ class JudgeClient(BaseClient):
 
     def evaluate_finetune(self, *, baseline: str, candidate: str, name: str | None = None,
                           run_id: str | None = None, training_analysis_id: str | None = None,
+                          benchmark_comparison_id: str | None = None,
                           perplexity: Mapping[str, Any] | Any | None = None,
                           task_metrics: Mapping[str, Any] | Any | None = None, primary_metric: str | None = None,
                           eval_set: tuple[str, int] | None = None) -> mev.Evaluation:
@@ -325,7 +326,8 @@ class JudgeClient(BaseClient):
 
         return self._send(_evaluations.create_evaluation(
             baseline=baseline, candidate=candidate, name=name, run_id=run_id,
-            training_analysis_id=training_analysis_id, perplexity=plain(perplexity), task_metrics=plain(task_metrics),
+            training_analysis_id=training_analysis_id, benchmark_comparison_id=benchmark_comparison_id,
+            perplexity=plain(perplexity), task_metrics=plain(task_metrics),
             primary_metric=primary_metric, eval_set=eval_set))
 
     def get_evaluation(self, evaluation_id: str) -> mev.Evaluation:

@@ -9,7 +9,7 @@ from judge_client._api import Call, _body
 
 
 def create_evaluation(*, baseline: str, candidate: str, name: str | None, run_id: str | None,
-                      training_analysis_id: str | None, perplexity: Mapping[str, Any] | None,
+                      training_analysis_id: str | None, benchmark_comparison_id: str | None, perplexity: Mapping[str, Any] | None,
                       task_metrics: Mapping[str, Any] | None, primary_metric: str | None,
                       eval_set: tuple[str, int] | None) -> Call:
     from judge_client import _models_evaluations as mev
@@ -19,6 +19,8 @@ def create_evaluation(*, baseline: str, candidate: str, name: str | None, run_id
         layers["judge"] = {"run_id": run_id}
     if training_analysis_id is not None:
         layers["training"] = {"analysis_id": training_analysis_id}
+    if benchmark_comparison_id is not None:
+        layers["benchmarks"] = {"comparison_id": benchmark_comparison_id}
     if perplexity is not None:
         layers["perplexity"] = {"result": dict(perplexity)}
     if task_metrics is not None:
