@@ -2,7 +2,8 @@
 
 Each subset's mean has a BCa bootstrap CI (``stats.inference.bootstrap_mean``); the difference
 (contaminated − clean) has a percentile bootstrap CI (resampling within each subset) and a
-two-sided permutation test of the difference of means (``scipy.stats.permutation_test``, exact
+two-sided permutation test of the difference of means (``scipy.stats.permutation_test``: twice
+the smaller tail; exact
 when the relabellings are fewer than ``n_resamples``). The headline is the clean subset: the
 figure the eval would have given had the items not leaked.
 """
