@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from judge_service import __version__
-from judge_service.api import agreement, catalog, judgments, metrics, ratings, runs
+from judge_service.api import agreement, catalog, judgments, memorization, metrics, ratings, runs
 from judge_service import observability
 from judge_service.security import auth, body_limit, ratelimit
 from judge_service.security import openapi as access_docs
@@ -128,4 +128,5 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(ratings.router)
     app.include_router(agreement.router)
     app.include_router(metrics.router)
+    app.include_router(memorization.router)
     return app
