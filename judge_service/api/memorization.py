@@ -35,7 +35,7 @@ from judge_service.schemas import ErrorBody
 from judge_service.store.models import RunItemRow, RunRow
 
 router = APIRouter(tags=["memorization"])
-ERRORS = {s: {"model": ErrorBody} for s in (404, 413, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 413, 422)}
 
 
 def store_of(ctx: AppContext) -> IndexStore:

@@ -33,7 +33,9 @@ class Impact:
 def _mean(values: np.ndarray, confidence: float, n_resamples: int, seed: str, what: str) -> Estimate:
     if len(values) == 0:
         return undefined(0, f"no {what} items")
-    return bootstrap_mean(values, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    # stats.inference still has its own Estimate type; convert to the one vocabulary here.
+    mean = bootstrap_mean(values, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    return Estimate(mean.estimate, mean.ci_low, mean.ci_high, mean.n, method="BCa")
 
 
 def contamination_impact(outcomes: Sequence[float] | np.ndarray, contaminated: Sequence[bool] | np.ndarray, *,
