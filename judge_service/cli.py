@@ -73,6 +73,7 @@ def mount(parent: typer.Typer, module: str, attribute: str, name: str, help_text
 
 mount(app, "judge_service.cli_metrics", "metrics_app", "metrics", "Perplexity and overlap metrics.")
 mount(app, "judge_service.cli_keys", "keys_app", "keys", "API keys for the service.")
+mount(app, "judge_service.cli_memorization", "overlap_app", "overlap", "Training-set regurgitation and contamination.")
 
 
 def main() -> None:

@@ -87,3 +87,11 @@ __all__ = [
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]
+
+from judge_client._models_memorization import (  # noqa: E402
+    Contamination, ContaminationImpact, CopiedSpan, CopyRates, ItemContamination, NearDuplicate, OverlapIndex,
+    PairedCopyRates, Regurgitation, ScreenedOutput,
+)
+
+__all__ += ["Contamination", "ContaminationImpact", "CopiedSpan", "CopyRates", "ItemContamination", "NearDuplicate",
+            "OverlapIndex", "PairedCopyRates", "Regurgitation", "ScreenedOutput"]
