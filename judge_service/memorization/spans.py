@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from judge_service.memorization.index import OverlapIndex, ngram_hashes, sorted_isin
+from judge_service.memorization.index import OverlapIndex, ngram_hashes, sorted_isin, sorted_unique
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Overlap:
 def exclusion_hashes(index: OverlapIndex, texts: list[str | None]) -> np.ndarray:
     """Sorted n-gram hashes of the given texts (a prompt and a reference), to exclude."""
     parts = [ngram_hashes(index.ids(t), index.options.n) for t in texts if t]
-    return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+    return sorted_unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
 
 
 def find_spans(index: OverlapIndex, ids: np.ndarray, exclude: np.ndarray | None = None,
