@@ -79,7 +79,8 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     if len(values) == 0:
         return values
     ordered = np.sort(values)
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+    distinct: np.ndarray = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+    return distinct
 
 
 def sorted_isin(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
