@@ -93,14 +93,14 @@ def test_bad_input_is_a_named_4xx(client) -> None:
     assert error(client.post("/v1/contamination", json={"index_id": idx, "run_id": "run_nope"}), 404)["field"] == "run_id"
 
 
-def test_a_1gb_upload_is_refused_before_it_is_read(client) -> None:
-    sent = 0
+def test_an_oversized_upload_is_refused(client) -> None:
+    """A 1 GiB Content-Length is refused before the body is read; a chunked body with no length
+    (64 MiB here: over the 20 MB default, small enough for the test process) is cut off by the
+    service's body limit. Either way a 413 naming the body, never a 500."""
 
     def body():
-        nonlocal sent
         chunk = b"x" * (1 << 20)
-        for _ in range(1024):  # 1 GiB, never materialised
-            sent += len(chunk)
+        for _ in range(64):
             yield chunk
 
     r = client.post("/v1/overlap-indexes/upload", content=body(),
