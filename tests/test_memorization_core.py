@@ -222,3 +222,16 @@ def test_impact_splits_clean_and_contaminated_with_an_exact_permutation_p() -> N
     exact = min(1.0, 2 * min(np.mean([d >= observed - 1e-12 for d in diffs]), np.mean([d <= observed + 1e-12 for d in diffs])))
     assert impact.difference.p_value == pytest.approx(exact, abs=1e-9)
     assert impact.difference.ci_low < observed < impact.difference.ci_high
+
+
+def test_model_token_unit_with_the_packaged_minilm_tokenizer() -> None:
+    pytest.importorskip("transformers", reason="the local extra is not installed")  # counted as skipped, not hidden
+    from judge_service.metrics.embedding import encoder_path
+
+    docs = training_set(seed=9, n_docs=20)
+    index = build_index(docs, IndexOptions(unit=f"model:{encoder_path()}", minhash=False))
+    assert index.n_tokens > sum(len(words(d.text)) for d in docs)  # word pieces outnumber words
+    copy = " ".join(docs[2].text.split()[5:45])
+    out = screen(index, [OutputToScreen("m", "Indeed: " + copy)])[0]
+    assert out.flag == "regurgitation" and out.matches[0].doc_id == "doc-2"
+    assert out.matches[0].training_span.lower() == out.matches[0].text_span.lower()
