@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from judge_service import __version__
 from judge_service.api import agreement, catalog, judgments, metrics, ratings, runs  # the judging core
 from judge_service.api import evalsets, evaluations, imports  # eval sets, importers, the combined report
-from judge_service.api import benchmarks, training  # layers: one router each
+from judge_service.api import benchmarks, memorization, training  # layers: one router each
 from judge_service import observability
 from judge_service.security import auth, body_limit, ratelimit
 from judge_service.security import openapi as access_docs
@@ -135,4 +135,5 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(evaluations.router)
     app.include_router(training.router)
     app.include_router(benchmarks.router)
+    app.include_router(memorization.router)
     return app

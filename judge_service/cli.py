@@ -78,6 +78,7 @@ mount(app, "judge_service.cli_metrics", "metrics_app", "metrics", "Perplexity an
 mount(app, "judge_service.cli_keys", "keys_app", "keys", "API keys for the service.")
 mount(app, "judge_service.cli_training", "curves_app", "curves", "Training curves: overfitting, best checkpoint.")
 mount(app, "judge_service.cli_benchmarks", "bench_app", "bench", "Benchmarks: base vs tuned lm-eval results.")
+mount(app, "judge_service.cli_memorization", "overlap_app", "overlap", "Training-set regurgitation and contamination.")
 
 
 def main() -> None:

@@ -123,3 +123,11 @@ from judge_client._models_benchmarks import (  # noqa: E402
 
 __all__ += ["BenchmarkComparison", "BenchmarkPair", "BenchmarkParity", "BenchmarkRow", "BenchmarkWarning",
             "ParityFinding"]
+
+from judge_client._models_memorization import (  # noqa: E402
+    Contamination, ContaminationImpact, CopiedSpan, CopyRates, ItemContamination, NearDuplicate, OverlapIndex,
+    PairedCopyRates, Regurgitation, ScreenedOutput,
+)
+
+__all__ += ["Contamination", "ContaminationImpact", "CopiedSpan", "CopyRates", "ItemContamination", "NearDuplicate",
+            "OverlapIndex", "PairedCopyRates", "Regurgitation", "ScreenedOutput"]
