@@ -203,3 +203,33 @@ def test_real_benchmark_files_as_a_layer(client):
     r = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned",
                                              "layers": {"benchmarks": {"comparison_id": "bc_nope"}}})
     assert r.status_code == 422 and r.json()["error"]["field"] == "layers.benchmarks.comparison_id"
+
+
+def test_overlap_layer_from_regurgitation_and_contamination(client):
+    from test_memorization_api import training_lines
+    from test_memorization_core import sentence
+    import random
+
+    records = training_lines()
+    index = client.post("/v1/overlap-indexes", json={"records": records}).json()
+    rng = random.Random(3)
+    copied = [records[i]["messages"][1]["content"] for i in range(8)]
+    outputs = [{"id": f"o{i}", "output": "Sure. " + copied[i], "prompt": "q", "base_output": sentence(rng, 60)}
+               for i in range(8)]
+    outputs += [{"id": f"n{i}", "output": sentence(rng, 60), "prompt": "q", "base_output": sentence(rng, 60)}
+                for i in range(12)]
+    reg = client.post("/v1/regurgitation", json={"index_id": index["id"], "outputs": outputs}).json()
+    items = [{"id": f"q{i}", "text": copied[i], "outcome": 1.0} for i in range(3)]
+    items += [{"id": f"c{i}", "text": sentence(rng, 30), "outcome": float(i % 2)} for i in range(6)]
+    con = client.post("/v1/contamination", json={"index_id": index["id"], "items": items, "n_resamples": 200}).json()
+    ev = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned", "layers": {
+        "overlap": {"regurgitation_id": reg["id"], "contamination_id": con["id"]},
+        "perplexity": {"result": PPL_SAME}}}).json()
+    [layer] = [l for l in ev["layers"] if l["layer"] == "overlap"]
+    assert layer["status"] == "concern"
+    assert "40.0% of answers copy training text (n = 20)" in layer["headline"]  # 8 of 20, by construction
+    assert "3 of 9 eval items found in the training set" in layer["headline"]
+    assert "more often than the base" in layer["reason"]
+    r = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned",
+                                             "layers": {"overlap": {"regurgitation_id": "nope"}}})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "layers.overlap.regurgitation_id"

@@ -52,6 +52,12 @@ class BenchmarksLayerIn(BaseModel):
     comparison_id: str = Field(description="a benchmark comparison (POST /v1/benchmark-comparisons)")
 
 
+class OverlapLayerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    regurgitation_id: str | None = Field(default=None, description="a report of POST /v1/regurgitation")
+    contamination_id: str | None = Field(default=None, description="a report of POST /v1/contamination")
+
+
 class ResultLayerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     result: dict[str, Any] = Field(description="the layer endpoint's answer, as it returned it")
@@ -63,6 +69,7 @@ class LayersIn(BaseModel):
     judge: JudgeLayerIn | None = None
     training: TrainingLayerIn | None = None
     benchmarks: BenchmarksLayerIn | None = None
+    overlap: OverlapLayerIn | None = None
     perplexity: ResultLayerIn | None = Field(default=None, description="POST /v1/metrics/perplexity with base_model "
                                                                        "and tuned_model")
     task_metrics: ResultLayerIn | None = Field(default=None, description="POST /v1/metrics/overlap with predictions_b")
@@ -155,6 +162,19 @@ async def _check_refs(ctx: AppContext, body: EvaluationCreate) -> None:
                 raise InvalidInput(str(e), field="eval_set") from None
 
     await ctx.db.run(work)
+    if body.layers.overlap is not None:
+        from judge_service.api.memorization import get_contamination, get_regurgitation
+
+        o = body.layers.overlap
+        if o.regurgitation_id is None and o.contamination_id is None:
+            raise InvalidInput("the overlap layer needs regurgitation_id and/or contamination_id", field="layers.overlap")
+        for key, report_id, get in (("regurgitation_id", o.regurgitation_id, get_regurgitation),
+                                    ("contamination_id", o.contamination_id, get_contamination)):
+            if report_id is not None:
+                try:
+                    await get(report_id, ctx)
+                except NotFound:
+                    raise InvalidInput(f"no report '{report_id}'", field=f"layers.overlap.{key}") from None
     if not any(v is not None for v in body.layers.model_dump().values()):
         raise InvalidInput("an evaluation needs at least one layer (judge, training, perplexity, task_metrics)",
                            field="layers")
@@ -185,6 +205,14 @@ async def _report(ctx: AppContext, row: store.EvaluationRow) -> tuple[Evaluation
         comparison_id = spec["benchmarks"]["comparison_id"]
         refs["benchmarks"] = comparison_id
         layers.append(adapters.benchmarks_layer(await get_benchmark_comparison(comparison_id, ctx)))
+    if spec.get("overlap"):
+        from judge_service.api.memorization import get_contamination, get_regurgitation
+
+        o = spec["overlap"]
+        reg = await get_regurgitation(o["regurgitation_id"], ctx) if o.get("regurgitation_id") else None
+        con = await get_contamination(o["contamination_id"], ctx) if o.get("contamination_id") else None
+        refs.update({k: v for k, v in o.items() if v})
+        layers.append(adapters.overlap_layer(reg, con))
     if spec.get("training"):
         analysis_id = spec["training"]["analysis_id"]
         refs["training"] = analysis_id

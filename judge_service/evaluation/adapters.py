@@ -132,6 +132,42 @@ def benchmarks_layer(comparison: Mapping[str, Any]) -> LayerVerdict:
     return LayerVerdict("benchmarks", "inconclusive", summary)
 
 
+def overlap_layer(regurgitation: Mapping[str, Any] | None, contamination: Mapping[str, Any] | None) -> LayerVerdict:
+    """From regurgitation and/or contamination reports (``/v1/regurgitation``, ``/v1/contamination``).
+
+    Copying is a concern when the tuned model's rate of copied answers is significantly above the
+    base's (McNemar), or, without a base, when any answer copies 50+ tokens; contamination is a
+    concern whenever eval items are found in the training set (their figures are recall).
+    """
+    parts: list[str] = []
+    reasons: list[str] = []
+    if regurgitation:
+        tuned = (regurgitation.get("tuned") or {}).get("any_copy") or {}
+        rate = tuned.get("estimate")
+        if rate is not None:
+            parts.append(f"{100 * rate:.1f}% of answers copy training text (n = {tuned.get('n')})")
+        comparison = (regurgitation.get("comparison") or {}).get("any_copy")
+        if comparison:
+            d = comparison["difference"]
+            base_rate = comparison["base"].get("estimate")
+            parts.append(f"base {100 * (base_rate or 0):.1f}%; Δ {_interval(d, '+.3f')}")
+            if d.get("ci_low") is not None and d["ci_low"] > 0:
+                reasons.append("the fine-tune copies training text more often than the base")
+        elif ((regurgitation.get("tuned") or {}).get("regurgitation") or {}).get("estimate"):
+            reasons.append("answers copy 50+ tokens of training text")
+    if contamination:
+        n_dirty, n = contamination.get("contaminated", 0), contamination.get("n", 0)
+        parts.append(f"{n_dirty} of {n} eval items found in the training set")
+        if n_dirty:
+            reasons.append(f"{n_dirty} eval items are in the training set: their figures measure recall; "
+                           "report the clean subset")
+    if not parts:
+        return LayerVerdict("overlap", "cannot_judge", "no regurgitation or contamination report")
+    return LayerVerdict("overlap", "concern" if reasons else "ok", "; ".join(parts),
+                        reason="; ".join(reasons) or None,
+                        action="drop the copied or leaked items from training or evaluation" if reasons else None)
+
+
 _TRAINING = {"overfitting": "concern", "possible_overfitting": "concern", "diverging": "concern",
              "plateau": "ok", "no_overfitting": "ok", "cannot_judge": "cannot_judge"}
 
