@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from judge_client import JudgeClient, TrainingAnalysis
 from judge_client._exceptions import InvalidInput as ClientInvalidInput
 from judge_service.cli import app as cli_app
-from tests.conftest import SCRIPTED_JUDGES, SHARED_DATA, write_config
+from conftest import SCRIPTED_JUDGES, SHARED_DATA, write_config
 
 LOGS = SHARED_DATA / "training_logs"
 WHISPER = LOGS / "Merlinmy__Whisper_small_hi" / "trainer_state.json"

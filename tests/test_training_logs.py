@@ -34,7 +34,7 @@ from judge_service.training.readers import read_file
 from judge_service.training.report import analyse
 from judge_service.training.series import RawRecord, normalise
 from judge_service.training.tfevents import read_events
-from tests.conftest import SHARED_DATA
+from conftest import SHARED_DATA
 
 LOGS = SHARED_DATA / "training_logs"
 
