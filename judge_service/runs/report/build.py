@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from judge_service.errors import InvalidInput
 from judge_service.runs.report.absolute import absolute_summary
-from judge_service.runs.report.decision import headline_figure, power_analysis, one_line_verdict
+from judge_service.runs.report.decision import decide, headline_figure, power_analysis
+from judge_service.runs.report.extrapolation import control_extrapolation
+from judge_service.runs.report.gate import FIX, judge_gates
 from judge_service.runs.report.inputs import (
     UNSCORED_WARNING, AbsoluteRecord, ItemInfo, PairwiseRecord, ReportOptions,
     index_items, validate_absolute, validate_pairwise,
 )
-from judge_service.runs.report.pairwise import pairwise_summary
+from judge_service.runs.report.pairwise import item_units, pairwise_summary
 from judge_service.runs.report.panel import panel_agreement, judge_breakdown, self_preference_flags
 from judge_service.runs.report.parity import arm_parity
 from judge_service.runs.report.tree import AbsoluteSummary, PairwiseSummary, RunReport, SelfPreference
@@ -51,6 +54,18 @@ def build_report(
                         f"'{f['family']}'; {action}")
     kept_pairwise = [r for r in pairwise if r.judge not in excluded]
     kept_absolute = [r for r in absolute if r.judge not in excluded]
+    # The informativeness gate: judges whose verdicts follow the layout, not the answers, are kept
+    # out of the headline; when no judge passes, the figures stay (for diagnosis) and the verdict
+    # is undetermined.
+    gates = judge_gates(kept_pairwise)
+    uninformative = {j for j, g in gates.items() if not g.informative}
+    if uninformative and len(uninformative) < len(gates):
+        kept_pairwise = [r for r in kept_pairwise if r.judge not in uninformative]
+        for j in sorted(uninformative):
+            warnings.append(f"uninformative judge excluded from the headline: {gates[j].reason}; {FIX}")
+    elif uninformative:
+        warnings.append("no judge passes the informativeness gate: "
+                        + "; ".join(g.reason or "" for g in gates.values()) + f"; {FIX}")
 
     pair_summary = pairwise_summary(kept_pairwise, item_by_id, options, length_fn)
     abs_summary = absolute_summary(kept_absolute, item_by_id, options, length_fn)
@@ -64,12 +79,20 @@ def build_report(
     parity = arm_parity(items)
     warnings.extend(parity)
     breakdown = [
-        judge_breakdown(j, pairwise, absolute, options, flags, excluded) for j in judges
+        dataclasses.replace(judge_breakdown(j, pairwise, absolute, options, flags, excluded), gate=gates.get(j))
+        for j in judges
     ]
     agreement = panel_agreement(kept_pairwise, kept_absolute, [j for j in judges if j not in excluded])
     power = power_analysis(pair_summary, abs_summary, options)
     headline_metric, headline = headline_figure(pair_summary, abs_summary)
-    verdict = one_line_verdict(headline_metric, headline, pair_summary, power)
+    extrapolation: list[str] = []
+    if pair_summary is not None:
+        ids = sorted(item_units(kept_pairwise))
+        extrapolation = control_extrapolation(
+            [item_by_id[i].candidate_text for i in ids], [item_by_id[i].baseline_text for i in ids],
+            style_control=options.style_control, length_fn=length_fn)
+    verdict, decision = decide(headline_metric, headline, pair_summary, abs_summary, power, gates,
+                               options.confidence, extrapolation)
     return RunReport(
         n_items=len(items),
         verdict=verdict,
@@ -83,6 +106,7 @@ def build_report(
         arm_parity=parity,
         power=power,
         warnings=warnings,
+        decision=decision,
         options={
             "confidence": options.confidence,
             "n_resamples": options.n_resamples,

@@ -13,7 +13,7 @@ from judge_service.bias.position import position_bias
 from judge_service.runs.report.inputs import (
     ORDERS, TIE_TOLERANCE, WINNER_VALUE, ItemInfo, PairwiseRecord, ReportOptions,
 )
-from judge_service.runs.report.tree import PairwiseSummary
+from judge_service.runs.report.tree import HardVotes, PairwiseSummary
 from judge_service.stats.estimate import Estimate
 from judge_service.stats.inference import bootstrap_mean, clustered_bootstrap_mean, sign_test
 
@@ -60,6 +60,7 @@ def pairwise_summary(
     wins = int(np.sum(prefs > 0.5 + TIE_TOLERANCE))
     losses = int(np.sum(prefs < 0.5 - TIE_TOLERANCE))
     ties = len(prefs) - wins - losses
+    hard = hard_votes(records)
     raw = item_estimate(units, options, "win_rate")
     raw = Estimate(raw.estimate, raw.ci_low, raw.ci_high, raw.n, sign_test(wins, losses))
     by_order = {}
@@ -89,4 +90,19 @@ def pairwise_summary(
         style_controlled=sc,
         position=pooled,
         item_preferences=tuple(float(v) for v in prefs),
+        hard_votes=hard,
     )
+
+
+def hard_votes(records: Sequence[PairwiseRecord]) -> HardVotes:
+    """The sign test on items' hard outcomes: each call's winner (probabilities ignored), averaged
+    over the item's calls; an item is won, lost or tied by that mean. The decision rule needs it:
+    soft probabilities near 0.5 with a small asymmetry can carry a narrow interval on their own."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        if r.winner is not None:
+            values[r.item_id].append(WINNER_VALUE[r.winner])
+    means = np.array([np.mean(v) for v in values.values()]) if values else np.array([])
+    wins = int(np.sum(means > 0.5 + TIE_TOLERANCE))
+    losses = int(np.sum(means < 0.5 - TIE_TOLERANCE))
+    return HardVotes(wins, int(means.size) - wins - losses, losses, sign_test(wins, losses))

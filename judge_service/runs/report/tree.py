@@ -8,12 +8,27 @@ from typing import Any
 
 from judge_service.bias.length import LengthAdjustedDifference, LengthControlledWinRate
 from judge_service.bias.position import PositionBias
+from judge_service.runs.report.gate import JudgeGate
 from judge_service.stats.estimate import Estimate
 from judge_service.stats.inference import PairedDifference
 
 
 def _opt(x) -> dict | None:
     return x.to_dict() if x is not None else None
+
+
+@dataclass(frozen=True)
+class HardVotes:
+    """Items won, tied and lost on the calls' winners alone; p_value: two-sided sign test (ties dropped)."""
+
+    wins: int
+    ties: int
+    losses: int
+    p_value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"wins": self.wins, "ties": self.ties, "losses": self.losses, "p_value": self.p_value,
+                "test": "two-sided sign test on items won vs lost by the calls' winners (ties dropped)"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,7 @@ class PairwiseSummary:
     style_controlled: LengthControlledWinRate | None
     position: PositionBias  # pooled over judges
     item_preferences: tuple[float, ...] = ()  # per-item soft preference (not serialised)
+    hard_votes: HardVotes | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +64,7 @@ class PairwiseSummary:
             "style_controlled_win_rate": _opt(self.style_controlled.controlled) if self.style_controlled else None,
             "style_control": _opt(self.style_controlled),
             "position": self.position.to_dict(),
+            "hard_votes": _opt(self.hard_votes),
         }
 
 
@@ -84,6 +101,7 @@ class JudgeBreakdown:
     unscored: int
     self_preferring_for: list[str]  # systems sharing this judge's family
     excluded: bool
+    gate: JudgeGate | None = None  # pairwise judges only
 
     def to_dict(self) -> dict:
         return {
@@ -98,6 +116,8 @@ class JudgeBreakdown:
             "unscored": self.unscored,
             "self_preferring_for": list(self.self_preferring_for),
             "excluded": self.excluded,
+            "informative": self.gate.informative if self.gate else None,
+            "informativeness": self.gate.to_dict() if self.gate else None,
         }
 
 
@@ -153,6 +173,31 @@ class Power:
 
 
 @dataclass(frozen=True)
+class DecisionCheck:
+    """One condition of the decision rule: ``passed`` None = not applicable; ``blocking`` False = a caution."""
+
+    name: str
+    passed: bool | None
+    detail: str
+    blocking: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "blocking": self.blocking, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How the verdict was reached: the rule in words, each check, and the outcome."""
+
+    rule: str
+    checks: tuple[DecisionCheck, ...]
+    outcome: str  # candidate_beats | baseline_beats | no_difference | undetermined | nothing_to_decide
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "outcome": self.outcome, "checks": [c.to_dict() for c in self.checks]}
+
+
+@dataclass(frozen=True)
 class RunReport:
     n_items: int
     verdict: str
@@ -167,6 +212,7 @@ class RunReport:
     power: list[Power]
     warnings: list[str]
     options: dict
+    decision: Decision | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -183,4 +229,5 @@ class RunReport:
             "power": [p.to_dict() for p in self.power],
             "warnings": list(self.warnings),
             "options": dict(self.options),
+            "decision": _opt(self.decision),
         }
