@@ -87,3 +87,7 @@ __all__ = [
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]
+
+from judge_client._models import Decision, DecisionCheck, HardVotes  # noqa: E402  (the run report's decision)
+
+__all__ += ["Decision", "DecisionCheck", "HardVotes"]
