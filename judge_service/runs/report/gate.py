@@ -82,9 +82,13 @@ def judge_gates(records: Sequence[PairwiseRecord]) -> dict[str, JudgeGate]:
     by_judge: dict[str, list[PairwiseRecord]] = defaultdict(list)
     for r in records:
         by_judge[r.judge].append(r)
+    own = {j: _own_checks(j, rs) for j, rs in by_judge.items()}
+    # The panel a judge is compared with holds only judges that pass their own checks: agreeing
+    # (or not) with a judge that reads the layout says nothing about the answers.
+    sound = {j for j, checks in own.items() if not any(c.passed is False for c in checks)}
     verdicts = {j: _item_verdicts(rs) for j, rs in by_judge.items()}
-    return {j: JudgeGate(j, (*_own_checks(j, rs), _panel_check(j, verdicts)))
-            for j, rs in sorted(by_judge.items())}
+    return {j: JudgeGate(j, (*own[j], _panel_check(j, {k: v for k, v in verdicts.items() if k in sound or k == j})))
+            for j in sorted(by_judge)}
 
 
 def _own_checks(judge: str, records: Sequence[PairwiseRecord]) -> tuple[GateCheck, ...]:
@@ -160,8 +164,10 @@ def _panel_check(judge: str, verdicts: dict[str, dict[str, float]]) -> GateCheck
                          f"judge '{judge}' shares {len(mine)} items with a panel majority; needs {MIN_CALLS}")
     codes = {0.0: "baseline", 0.5: "tie", 1.0: "candidate"}
     a, b = [codes[v] for v in mine], [codes[v] for v in rest]
-    if len(set(a) | set(b)) < 2:
-        return GateCheck("panel_agreement", None, None, "every item verdict is the same: kappa is undefined")
+    if len(set(a)) < 2 or len(set(b)) < 2:
+        return GateCheck("panel_agreement", None, None,
+                         f"judge '{judge}' vs the panel majority: one side gives the same verdict on every item, "
+                         "so kappa says nothing")
     kappa = float(cohen_kappa_score(a, b, labels=["baseline", "tie", "candidate"]))
     bad = kappa <= 0
     return GateCheck("panel_agreement", kappa, not bad,
