@@ -137,6 +137,8 @@ def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_un
     """
     if not np.isfinite(point):
         return _undefined(n, f"{name} is undefined on these data (a side is constant or empty)")
+    if config.n_resamples == 0:
+        return Estimate(float(point), None, None, n, "n_resamples is 0: point estimate only, no CI")
     if n_units < 2:
         return Estimate(float(point), None, None, n, "a CI needs at least two units")
 
@@ -252,12 +254,44 @@ def check_on_scale(values: np.ndarray, scale: np.ndarray, name: str) -> None:
             field=name)
 
 
-def check_votes(votes: Sequence[str], name: str) -> np.ndarray:
-    arr = np.asarray(list(votes), dtype=object)
+# Common spellings of a pairwise vote in public label files, mapped onto A / B / tie (issue 14 §2).
+# FastChat's MT-Bench judgments write "tie (inconsistent)" when the two orders disagree and
+# "tie (bothbad)" for human ties; Chatbot Arena writes model_a / model_b. Numeric codes (PandaLM's
+# 1 / 2 / 0) are ambiguous between files and need a declared ``vote_map``.
+VOTE_ALIASES: dict[str, str] = {
+    "a": "A", "b": "B", "tie": "tie",
+    "a>b": "A", "b>a": "B", "a=b": "tie", "a<b": "B", "b<a": "A",
+    "model_1": "A", "model_2": "B", "model_a": "A", "model_b": "B",
+    "tie (inconsistent)": "tie", "tie (bothbad)": "tie", "both_bad": "tie", "draw": "tie",
+}
+
+
+def normalise_vote(vote: object, vote_map: dict[str, str] | None = None) -> object:
+    """A known (or declared, via ``vote_map``) spelling of a vote as 'A', 'B' or 'tie'; else unchanged."""
+    if isinstance(vote, bool):
+        return vote
+    if isinstance(vote, int | float) and float(vote).is_integer():
+        vote = str(int(vote))
+    if isinstance(vote, str):
+        if vote_map and vote in vote_map:
+            return vote_map[vote]
+        return VOTE_ALIASES.get(vote.strip().lower(), vote)
+    return vote
+
+
+def check_votes(votes: Sequence[str], name: str, vote_map: dict[str, str] | None = None) -> np.ndarray:
+    if vote_map:
+        bad = sorted(k for k, v in vote_map.items() if v not in VOTES)
+        if bad:
+            raise InvalidInput(f"vote_map must map onto 'A', 'B' or 'tie'; '{bad[0]}' maps to {vote_map[bad[0]]!r}",
+                               field="vote_map")
+    arr = np.asarray([normalise_vote(v, vote_map) for v in votes], dtype=object)
     unexpected = sorted({str(v) for v in arr if v not in VOTES})
     if unexpected:
         raise LabelSetMismatch(f"'{name}' has votes other than 'A', 'B', 'tie': {', '.join(unexpected[:10])}. "
-                               "Map them first (e.g. '1' -> 'A', '2' -> 'B', 'Tie'/unparseable -> 'tie').",
+                               "Map them onto A/B/tie first; known spellings (1/2/0, A>B/A=B, model_a/model_b, "
+                               "'tie (inconsistent)', any case) are mapped for you; send an unparseable verdict as "
+                               "null (missing), not as 'tie'.",
                                field=name)
     return arr
 
@@ -495,10 +529,14 @@ class PairwiseAgreement:
     macro_f1: Estimate
     positional_agreement: Estimate | None
     classes: tuple[str, ...]
+    n_missing: int = 0  # items where a or b is null (excluded from the figures above)
+    accuracy_missing_as_wrong: Estimate | None = None  # over all items, a missing vote counted wrong
 
 
-def pairwise_agreement(a: Sequence[str], b: Sequence[str], *, a_swapped: Sequence[str] | None = None,
-                       bootstrap: BootstrapConfig = BootstrapConfig()) -> PairwiseAgreement:
+def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
+                       a_swapped: Sequence[str | None] | None = None,
+                       bootstrap: BootstrapConfig = BootstrapConfig(),
+                       vote_map: dict[str, str] | None = None) -> PairwiseAgreement:
     """Accuracy (ties included, and on items both sides call non-tie), Cohen's kappa, macro P/R/F1.
 
     Macro averages run over the classes present in either list (sklearn's default, as in
@@ -506,7 +544,15 @@ def pairwise_agreement(a: Sequence[str], b: Sequence[str], *, a_swapped: Sequenc
     with the responses shown in the other order, written in the original A/B identities (as
     /v1/comparisons reports them); positional agreement is the share of items where both agree.
     """
-    va, vb = check_votes(a, "a"), check_votes(b, "b")
+    if len(a) != len(b):
+        _check_pair(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
+    keep = np.array([x is not None and y is not None for x, y in zip(a, b)], dtype=bool)
+    n_missing = int((~keep).sum())
+    if a_swapped is not None:
+        if len(a_swapped) != len(a):
+            _check_pair(np.asarray(a, dtype=object), np.asarray(a_swapped, dtype=object), "a_swapped")
+    va, vb = (check_votes([x for x, k in zip(a, keep) if k], "a", vote_map),
+              check_votes([y for y, k in zip(b, keep) if k], "b", vote_map))
     _check_pair(va, vb)
     n = len(va)
     classes = tuple(c for c in VOTES if c in set(va) | set(vb))
@@ -533,15 +579,23 @@ def pairwise_agreement(a: Sequence[str], b: Sequence[str], *, a_swapped: Sequenc
     macro = {name: _bootstrap(float(point), lambda idx, j=j: _macro_prf_rows(cb[idx], ca[idx], present)[j],
                               n, n, bootstrap, "macro_" + name)
              for j, (name, point) in enumerate((("precision", p), ("recall", r), ("f1", f1)))}
+    # Missing votes counted as wrong: the figure a reader comparing judges that fail to parse
+    # at different rates needs (issue 14 §2); the CI resamples all items, missing included.
+    right = np.zeros(len(keep), dtype=bool)
+    right[np.flatnonzero(keep)] = agree
+    with_missing = _bootstrap(float(right.mean()), lambda idx: right[idx].mean(axis=-1), len(keep), len(keep),
+                              bootstrap, "accuracy_missing_as_wrong")
     positional = None
     if a_swapped is not None:
-        vs = check_votes(a_swapped, "a_swapped")
-        _check_pair(va, vs, "a_swapped")
-        same = va == vs
-        positional = _bootstrap(float(same.mean()), lambda idx: same[idx].mean(axis=-1), n, n, bootstrap,
-                                "positional_agreement")
+        both = [(x, y) for x, y, k in zip(a, a_swapped, keep) if k and y is not None]
+        vs = check_votes([y for _, y in both], "a_swapped", vote_map)
+        va_s = check_votes([x for x, _ in both], "a", vote_map)
+        same = va_s == vs
+        m = len(same)
+        positional = (_bootstrap(float(same.mean()), lambda idx: same[idx].mean(axis=-1), m, m, bootstrap,
+                                 "positional_agreement") if m else _undefined(0, "no item with both orders voted"))
     return PairwiseAgreement(n, accuracy, no_ties, kappa, macro["precision"], macro["recall"], macro["f1"],
-                             positional, classes)
+                             positional, classes, n_missing, with_missing)
 
 
 def _macro_prf_rows(truth: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, ...]:

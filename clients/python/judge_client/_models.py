@@ -264,6 +264,8 @@ class PairwiseAgreement(ServiceModel):
     macro_f1: Estimate | None = None
     positional_agreement: Estimate | None = None
     classes: list[str] = Field(default_factory=list)
+    n_missing: int = 0  # items where a or b was null (missing), excluded above
+    accuracy_missing_as_wrong: Estimate | None = None
 
 
 class RaterVsRest(ServiceModel):
