@@ -61,3 +61,18 @@ def test_refusals_name_the_field_and_never_500(client, body, field):
     r = client.post("/v1/agreement", json=body)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field
+
+
+def test_a_swapped_left_in_display_positions_earns_a_warning():
+    """A consistent judge whose second-order votes were not flipped back: every item disagrees."""
+    a = ["A", "B"] * 10
+    flipped_back = list(a)
+    not_flipped = ["B" if v == "A" else "A" for v in a]
+    b = list(a)
+    good = pairwise_agreement(a, b, a_swapped=flipped_back, bootstrap=FAST)
+    assert good.positional_agreement.estimate == 1.0 and good.warnings == ()
+    bad = pairwise_agreement(a, b, a_swapped=not_flipped, bootstrap=FAST)
+    # chance by hand: p_a(A) = p_s(A) = 0.5, p_a(B) = p_s(B) = 0.5 -> 0.5; observed 0
+    assert bad.positional_agreement.estimate == 0.0
+    assert len(bad.warnings) == 1 and "far below the 0.50 chance" in bad.warnings[0]
+    assert "not mapped back" in bad.warnings[0]

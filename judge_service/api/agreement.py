@@ -108,6 +108,7 @@ class PairwiseStats(BaseModel):
     classes: list[str]
     n_missing: int = Field(default=0, description="items where a or b is null (missing), excluded above")
     accuracy_missing_as_wrong: EstimateOut | None = None
+    warnings: list[str] = Field(default_factory=list, description="likely encoding mistakes in the input")
 
 
 class RaterVsRestOut(BaseModel):

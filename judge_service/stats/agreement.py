@@ -31,6 +31,9 @@ ALPHA_LEVELS = ("nominal", "ordinal", "interval", "ratio")
 VOTES = ("A", "B", "tie")
 LEVELS = ("pooled", "grouped", "system")
 KENDALL_VARIANTS = ("b", "c")
+# Positional agreement below this share of the chance level means the second order's votes were
+# most likely sent in display positions, not mapped back to the original A/B identities.
+POSITIONAL_WARNING_RATIO = 0.5
 _BATCH_CELLS = 2_000_000  # resampled indices held at once: bounds the bootstrap's memory on large inputs
 
 
@@ -531,6 +534,7 @@ class PairwiseAgreement:
     classes: tuple[str, ...]
     n_missing: int = 0  # items where a or b is null (excluded from the figures above)
     accuracy_missing_as_wrong: Estimate | None = None  # over all items, a missing vote counted wrong
+    warnings: tuple[str, ...] = ()
 
 
 def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
@@ -586,16 +590,24 @@ def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
     with_missing = _bootstrap(float(right.mean()), lambda idx: right[idx].mean(axis=-1), len(keep), len(keep),
                               bootstrap, "accuracy_missing_as_wrong")
     positional = None
+    warnings_out: list[str] = []
     if a_swapped is not None:
         both = [(x, y) for x, y, k in zip(a, a_swapped, keep) if k and y is not None]
         vs = check_votes([y for _, y in both], "a_swapped", vote_map)
         va_s = check_votes([x for x, _ in both], "a", vote_map)
         same = va_s == vs
         m = len(same)
+        # Chance agreement of two independent raters with these marginals: sum_k p_a(k) p_s(k).
+        chance = sum(float(np.mean(va_s == c)) * float(np.mean(vs == c)) for c in VOTES) if m else 0.0
+        if m >= 10 and float(same.mean()) < POSITIONAL_WARNING_RATIO * chance:
+            warnings_out.append(
+                f"positional agreement {same.mean():.2f} is far below the {chance:.2f} chance would give: the "
+                "second order's votes are probably not mapped back to the original A/B identities (swap A and B "
+                "in 'a_swapped')")
         positional = (_bootstrap(float(same.mean()), lambda idx: same[idx].mean(axis=-1), m, m, bootstrap,
                                  "positional_agreement") if m else _undefined(0, "no item with both orders voted"))
     return PairwiseAgreement(n, accuracy, no_ties, kappa, macro["precision"], macro["recall"], macro["f1"],
-                             positional, classes, n_missing, with_missing)
+                             positional, classes, n_missing, with_missing, tuple(warnings_out))
 
 
 def _macro_prf_rows(truth: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, ...]:

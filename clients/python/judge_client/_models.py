@@ -266,6 +266,7 @@ class PairwiseAgreement(ServiceModel):
     classes: list[str] = Field(default_factory=list)
     n_missing: int = 0  # items where a or b was null (missing), excluded above
     accuracy_missing_as_wrong: Estimate | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class RaterVsRest(ServiceModel):
