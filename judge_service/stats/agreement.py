@@ -16,7 +16,6 @@ Conventions worth knowing before reading the numbers:
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
 from judge_service.errors import InvalidInput, LabelSetMismatch
+from judge_service.stats.estimate import Estimate, rng_from_seed, undefined
 
 ALPHA_LEVELS = ("nominal", "ordinal", "interval", "ratio")
 VOTES = ("A", "B", "tie")
@@ -103,32 +103,11 @@ def _alpha_distances(domain: np.ndarray, n_c: np.ndarray, level: str) -> np.ndar
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Estimate:
-    """One statistic: the point estimate, its CI (None when not computable, with ``reason``) and n."""
-
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
 class BootstrapConfig:
     confidence: float = 0.95
     n_resamples: int = 1000
     seed: str = "agreement"
     method: str = "BCa"
-
-
-def rng_from(seed: str) -> np.random.Generator:
-    """A generator seeded from a string (house rule: per-item randomness never uses global state)."""
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big"))
-
-
-def _undefined(n: int, reason: str) -> Estimate:
-    return Estimate(None, None, None, n, reason)
-
 
 
 def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_units: int, n: int,
@@ -139,11 +118,11 @@ def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_un
     one helper serve correlations, kappas, grouped means and system-level statistics alike.
     """
     if not np.isfinite(point):
-        return _undefined(n, f"{name} is undefined on these data (a side is constant or empty)")
+        return undefined(n, f"{name} is undefined on these data (a side is constant or empty)")
     if config.n_resamples == 0:
-        return Estimate(float(point), None, None, n, "n_resamples is 0: point estimate only, no CI")
+        return Estimate(float(point), None, None, n, reason="n_resamples is 0: point estimate only, no CI")
     if n_units < 2:
-        return Estimate(float(point), None, None, n, "a CI needs at least two units")
+        return Estimate(float(point), None, None, n, reason="a CI needs at least two units")
 
     def run(method: str):
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -151,7 +130,7 @@ def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_un
             return sps.bootstrap((np.arange(n_units),), lambda idx, axis=-1: statistic(idx), vectorized=True,
                                  n_resamples=config.n_resamples, confidence_level=config.confidence,
                                  batch=max(1, _BATCH_CELLS // n_units),
-                                 method=method, rng=rng_from(f"{config.seed}/{name}"))
+                                 method=method, rng=rng_from_seed(f"{config.seed}/{name}"))
 
     res = run(config.method)
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
@@ -164,13 +143,13 @@ def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_un
     defined = np.isfinite(draws)
     if defined.mean() < 0.95:
         return Estimate(float(point), None, None, n,
-                        f"bootstrap CI not computable: {name} is undefined on {1 - defined.mean():.0%} of resamples "
+                        reason=f"bootstrap CI not computable: {name} is undefined on {1 - defined.mean():.0%} of resamples "
                         "(a side constant); collect more items")
     tail = (1 - config.confidence) / 2 * 100
     low, high = np.percentile(draws[defined], [tail, 100 - tail])
     note = None if defined.all() else (f"percentile CI over the {defined.mean():.1%} of resamples where {name} "
                                        "is defined (a side constant in the rest)")
-    return Estimate(float(point), float(low), float(high), n, note)
+    return Estimate(float(point), float(low), float(high), n, reason=note)
 
 
 def _rowwise(fn: Callable[..., float]) -> Callable[..., np.ndarray]:
@@ -269,7 +248,7 @@ VOTE_ALIASES: dict[str, str] = {
 }
 
 
-def normalise_vote(vote: object, vote_map: dict[str, str] | None = None) -> object:
+def normalise_vote(vote: object, vote_map: dict[str, str] | None = None, aliases: bool = True) -> object:
     """A known (or declared, via ``vote_map``) spelling of a vote as 'A', 'B' or 'tie'; else unchanged."""
     if isinstance(vote, bool):
         return vote
@@ -278,17 +257,20 @@ def normalise_vote(vote: object, vote_map: dict[str, str] | None = None) -> obje
     if isinstance(vote, str):
         if vote_map and vote in vote_map:
             return vote_map[vote]
-        return VOTE_ALIASES.get(vote.strip().lower(), vote)
+        return VOTE_ALIASES.get(vote.strip().lower(), vote) if aliases else vote
     return vote
 
 
-def check_votes(votes: Sequence[str], name: str, vote_map: dict[str, str] | None = None) -> np.ndarray:
+def check_votes(votes: Sequence[str], name: str, vote_map: dict[str, str] | None = None,
+                aliases: bool = False) -> np.ndarray:
+    """Votes as an object array of A/B/tie; ``aliases`` maps the common spellings (VOTE_ALIASES),
+    which /v1/agreement does and calibration (whose votes come from our own parser) does not."""
     if vote_map:
         bad = sorted(k for k, v in vote_map.items() if v not in VOTES)
         if bad:
             raise InvalidInput(f"vote_map must map onto 'A', 'B' or 'tie'; '{bad[0]}' maps to {vote_map[bad[0]]!r}",
                                field="vote_map")
-    arr = np.asarray([normalise_vote(v, vote_map) for v in votes], dtype=object)
+    arr = np.asarray([normalise_vote(v, vote_map, aliases) for v in votes], dtype=object)
     unexpected = sorted({str(v) for v in arr if v not in VOTES})
     if unexpected:
         raise LabelSetMismatch(f"'{name}' has votes other than 'A', 'B', 'tie': {', '.join(unexpected[:10])}. "
@@ -377,7 +359,7 @@ def score_agreement(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.nda
     pearson, spearman, kendall = _pooled_correlations(x, y, kendall_variant, bootstrap)
     if labels is None:
         why = "needs the label scale: send 'labels' (e.g. [1, 2, 3, 4, 5]); it is never inferred from the data"
-        exact = within_one = kappa = _undefined(n, why)
+        exact = within_one = kappa = undefined(n, why)
     else:
         ca, cb = np.searchsorted(scale, x), np.searchsorted(scale, y)
         exact = _bootstrap(float(np.mean(ca == cb)), lambda idx: np.mean(ca[idx] == cb[idx], axis=-1),
@@ -446,7 +428,7 @@ def grouped_correlations(a: Sequence[float] | np.ndarray, b: Sequence[float] | n
     used = len(per_group)
     if used == 0:
         why = f"every one of the {skipped} groups has a constant side or a single item; no correlation is defined"
-        none = _undefined(0, why)
+        none = undefined(0, why)
         return Correlations("grouped", len(x), none, none, none, kendall_variant, 0, skipped)
     values = np.array(per_group)
     names = ("pearson", "spearman", f"kendall_tau_{kendall_variant}")
@@ -471,7 +453,7 @@ def system_correlations(a: Sequence[float] | np.ndarray, b: Sequence[float] | np
     names, codes = np.unique(keys, return_inverse=True)
     k = names.size
     if k < 3:
-        none = _undefined(k, f"system level needs at least 3 systems; got {k}")
+        none = undefined(k, f"system level needs at least 3 systems; got {k}")
         return Correlations("system", len(x), none, none, none, kendall_variant)
 
     def means(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -555,8 +537,8 @@ def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
     if a_swapped is not None:
         if len(a_swapped) != len(a):
             _check_pair(np.asarray(a, dtype=object), np.asarray(a_swapped, dtype=object), "a_swapped")
-    va, vb = (check_votes([x for x, k in zip(a, keep) if k], "a", vote_map),
-              check_votes([y for y, k in zip(b, keep) if k], "b", vote_map))
+    va, vb = (check_votes([x for x, k in zip(a, keep) if k], "a", vote_map, aliases=True),
+              check_votes([y for y, k in zip(b, keep) if k], "b", vote_map, aliases=True))
     _check_pair(va, vb)
     n = len(va)
     classes = tuple(c for c in VOTES if c in set(va) | set(vb))
@@ -569,7 +551,7 @@ def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
     decided = (ca != tie) & (cb != tie)
     n_decided = int(decided.sum())
     if n_decided == 0:
-        no_ties = _undefined(0, "no item where both sides voted A or B")
+        no_ties = undefined(0, "no item where both sides voted A or B")
     else:
         def decided_accuracy(idx: np.ndarray) -> np.ndarray:
             with np.errstate(all="ignore"):
@@ -593,8 +575,8 @@ def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
     warnings_out: list[str] = []
     if a_swapped is not None:
         both = [(x, y) for x, y, k in zip(a, a_swapped, keep) if k and y is not None]
-        vs = check_votes([y for _, y in both], "a_swapped", vote_map)
-        va_s = check_votes([x for x, _ in both], "a", vote_map)
+        vs = check_votes([y for _, y in both], "a_swapped", vote_map, aliases=True)
+        va_s = check_votes([x for x, _ in both], "a", vote_map, aliases=True)
         same = va_s == vs
         m = len(same)
         # Chance agreement of two independent raters with these marginals: sum_k p_a(k) p_s(k).
@@ -605,7 +587,7 @@ def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
                 "second order's votes are probably not mapped back to the original A/B identities (swap A and B "
                 "in 'a_swapped')")
         positional = (_bootstrap(float(same.mean()), lambda idx: same[idx].mean(axis=-1), m, m, bootstrap,
-                                 "positional_agreement") if m else _undefined(0, "no item with both orders voted"))
+                                 "positional_agreement") if m else undefined(0, "no item with both orders voted"))
     return PairwiseAgreement(n, accuracy, no_ties, kappa, macro["precision"], macro["recall"], macro["f1"],
                              positional, classes, n_missing, with_missing, tuple(warnings_out))
 
@@ -727,7 +709,7 @@ def _rater_vs_rest(matrix: np.ndarray, r: int, kind: str, kendall_variant: str,
         keep = ~np.isnan(mine) & ~np.isnan(rest)
         x, y = mine[keep], rest[keep]
         if keep.sum() < 2:
-            none = _undefined(int(keep.sum()), "fewer than 2 items rated by this rater and another")
+            none = undefined(int(keep.sum()), "fewer than 2 items rated by this rater and another")
             return RaterVsRest(r, {"pearson": none, "spearman": none, "kendall": none})
         pearson, spearman, kendall = _pooled_correlations(x, y, kendall_variant, config, prefix)
         return RaterVsRest(r, {"pearson": pearson, "spearman": spearman, "kendall": kendall})
@@ -735,7 +717,7 @@ def _rater_vs_rest(matrix: np.ndarray, r: int, kind: str, kendall_variant: str,
     keep = ~np.isnan(mine) & ~np.isnan(majority)
     n = int(keep.sum())
     if n < 2:
-        none = _undefined(n, "fewer than 2 items where this rater voted and the others have a strict majority")
+        none = undefined(n, "fewer than 2 items where this rater voted and the others have a strict majority")
         return RaterVsRest(r, {"accuracy": none, "cohen_kappa": none})
     ca, cb = mine[keep].astype(int), majority[keep].astype(int)
     agree = ca == cb
@@ -757,9 +739,13 @@ def _rater_pair(matrix: np.ndarray, i: int, j: int, config: BootstrapConfig) -> 
     keep = ~np.isnan(matrix[i]) & ~np.isnan(matrix[j])
     n = int(keep.sum())
     if n < 2:
-        return RaterPair(i, j, _undefined(n, "fewer than 2 items voted on by both raters"))
+        return RaterPair(i, j, undefined(n, "fewer than 2 items voted on by both raters"))
     ca, cb = matrix[i, keep].astype(int), matrix[j, keep].astype(int)
     kappa = _bootstrap(_quiet(lambda: cohen_kappa_score(ca, cb, labels=[0, 1, 2])),
                        lambda idx: _kappa_rows(ca[idx], cb[idx], len(VOTES), None), n, n, config,
                        f"pair{i}-{j}/cohen_kappa")
     return RaterPair(i, j, kappa)
+
+
+# Kept for stats/calibrate.py until it moves to the one seeding rule in stats/estimate.py.
+rng_from = rng_from_seed
