@@ -76,3 +76,15 @@ def test_a_swapped_left_in_display_positions_earns_a_warning():
     assert bad.positional_agreement.estimate == 0.0
     assert len(bad.warnings) == 1 and "far below the 0.50 chance" in bad.warnings[0]
     assert "not mapped back" in bad.warnings[0]
+
+
+def test_estimate_out_mirrors_the_one_estimate():
+    import dataclasses
+
+    from judge_service.schemas import EstimateOut
+    from judge_service.stats.estimate import Estimate
+
+    assert set(EstimateOut.model_fields) == {f.name for f in dataclasses.fields(Estimate)}
+    out = EstimateOut.of(Estimate(float("nan"), float("-inf"), 0.7, 5, p_value=0.2, method="BCa"))
+    assert out.model_dump() == {"estimate": None, "ci_low": None, "ci_high": 0.7, "n": 5, "p_value": 0.2,
+                                "method": "BCa", "reason": None}

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from judge_service.errors import InvalidInput
-from judge_service.schemas import ErrorBody
+from judge_service.schemas import ErrorBody, EstimateOut
 from judge_service.stats.agreement import (
     VOTES,
     BootstrapConfig,
@@ -64,14 +64,6 @@ class AgreementRequest(BaseModel):
     n_resamples: int = Field(default=1000, ge=0, le=10_000,
                              description="bootstrap resamples; 0 = point estimates only (no CIs); else at least 100")
     seed: str = Field(default="agreement", max_length=200, description="seeds the bootstrap: same request, same CIs")
-
-
-class EstimateOut(BaseModel):
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    reason: str | None = Field(default=None, description="why the estimate or CI is missing, or how the CI was made")
 
 
 class ScoreStats(BaseModel):
