@@ -8,6 +8,7 @@ Every figure comes back as {estimate, ci_low, ci_high, n, reason}; the computati
 from __future__ import annotations
 
 from dataclasses import asdict
+from collections.abc import Sequence
 from typing import Literal
 
 from fastapi import APIRouter
@@ -202,14 +203,14 @@ def _check_shape(body: AgreementRequest) -> None:
         raise InvalidInput("'a_swapped' is for pairwise votes (kind='pairwise')", field="a_swapped")
 
 
-def _numbers(values: list[float | str | None] | None, name: str) -> list[float]:
+def _numbers(values: Sequence[float | str | None] | None, name: str) -> list[float]:
     if any(v is None for v in values or []):
         raise InvalidInput(f"'{name}' has a null: for scores, drop the items either side did not score (null "
                            "means missing only for pairwise votes and 'ratings')", field=name)
     bad = [v for v in values or [] if not isinstance(v, float | int)]
     if bad:
         raise InvalidInput(f"'{name}' must hold numbers for ordinal and interval kinds; got {bad[0]!r}", field=name)
-    return [float(v) for v in values or []]
+    return [float(v) for v in values or [] if isinstance(v, float | int)]
 
 
 def _numeric_labels(labels: list[float | str] | None) -> list[float] | None:

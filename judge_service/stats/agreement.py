@@ -261,7 +261,7 @@ def normalise_vote(vote: object, vote_map: dict[str, str] | None = None, aliases
     return vote
 
 
-def check_votes(votes: Sequence[str], name: str, vote_map: dict[str, str] | None = None,
+def check_votes(votes: Sequence[str | None] | Sequence[str], name: str, vote_map: dict[str, str] | None = None,
                 aliases: bool = False) -> np.ndarray:
     """Votes as an object array of A/B/tie; ``aliases`` maps the common spellings (VOTE_ALIASES),
     which /v1/agreement does and calibration (whose votes come from our own parser) does not."""
