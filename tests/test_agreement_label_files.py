@@ -88,3 +88,10 @@ def test_estimate_out_mirrors_the_one_estimate():
     out = EstimateOut.of(Estimate(float("nan"), float("-inf"), 0.7, 5, p_value=0.2, method="BCa"))
     assert out.model_dump() == {"estimate": None, "ci_low": None, "ci_high": 0.7, "n": 5, "p_value": 0.2,
                                 "method": "BCa", "reason": None}
+
+
+def test_averaged_scores_sent_as_ordinal_are_told_to_use_interval(client):
+    body = {"kind": "ordinal", "labels": [1, 2, 3, 4, 5], "ratings": [[1, 2.5, 3], [2, 3.5, 4]], "n_resamples": 0}
+    r = client.post("/v1/agreement", json=body)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "ratings"
+    assert 'kind: "interval"' in r.json()["error"]["message"]

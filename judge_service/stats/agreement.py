@@ -232,7 +232,9 @@ def check_on_scale(values: np.ndarray, scale: np.ndarray, name: str) -> None:
         shown = ", ".join(_fmt(v) for v in unexpected[:10]) + (" ..." if unexpected.size > 10 else "")
         raise LabelSetMismatch(
             f"'{name}' has labels not on the scale [{', '.join(_fmt(v) for v in scale)}]: {shown}. "
-            "Map them onto the scale (e.g. 0/1 vs 1/2 is a shift) or send the scale they use in 'labels'.",
+            "Map them onto the scale (e.g. 0/1 vs 1/2 is a shift) or send the scale they use in 'labels'."
+            + (" Fractional values look like averaged scores: send kind: \"interval\" (no scale needed)."
+               if not all(float(v).is_integer() for v in unexpected) else ""),
             field=name)
 
 
