@@ -180,3 +180,28 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class EstimateOut(BaseModel):
+    """The edge form of ``judge_service.stats.estimate.Estimate``: same fields, non-finite -> null."""
+
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    p_value: float | None = None
+    method: str | None = None
+    reason: str | None = Field(default=None, description="why the estimate or CI is missing, or how it was made")
+
+    @classmethod
+    def of(cls, estimate: object) -> EstimateOut:
+        """From a stats ``Estimate`` (any object with its fields), applying the one non-finite policy."""
+        from judge_service.stats.estimate import finite_or_none
+
+        def num(name: str) -> float | None:
+            value = getattr(estimate, name, None)
+            return finite_or_none(value) if isinstance(value, int | float) else None
+
+        return cls(estimate=num("estimate"), ci_low=num("ci_low"), ci_high=num("ci_high"),
+                   n=int(getattr(estimate, "n", 0)), p_value=num("p_value"),
+                   method=getattr(estimate, "method", None), reason=getattr(estimate, "reason", None))

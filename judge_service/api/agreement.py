@@ -8,13 +8,14 @@ Every figure comes back as {estimate, ci_low, ci_high, n, reason}; the computati
 from __future__ import annotations
 
 from dataclasses import asdict
+from collections.abc import Sequence
 from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from judge_service.errors import InvalidInput
-from judge_service.schemas import ErrorBody
+from judge_service.schemas import ErrorBody, EstimateOut
 from judge_service.stats.agreement import (
     VOTES,
     BootstrapConfig,
@@ -37,11 +38,11 @@ class AgreementRequest(BaseModel):
 
     kind: Literal["ordinal", "interval", "pairwise"] = Field(
         description="ordinal scores on a given scale, interval (continuous) scores, or pairwise votes A/B/tie")
-    a: list[float | str] | None = Field(default=None, max_length=MAX_ITEMS,
+    a: list[float | str | None] | None = Field(default=None, max_length=MAX_ITEMS,
                                         description="labels of the rater under test (e.g. the judge), one per item")
-    b: list[float | str] | None = Field(default=None, max_length=MAX_ITEMS,
+    b: list[float | str | None] | None = Field(default=None, max_length=MAX_ITEMS,
                                         description="reference labels (e.g. the human), paired with 'a'")
-    a_swapped: list[str] | None = Field(
+    a_swapped: list[str | int | None] | None = Field(
         default=None, max_length=MAX_ITEMS,
         description="pairwise only: a's votes with the responses shown in the other order, in the original A/B "
                     "identities (as /v1/comparisons reports orders); gives positional agreement")
@@ -55,18 +56,15 @@ class AgreementRequest(BaseModel):
     labels: list[float | str] | None = Field(
         default=None, max_length=1000,
         description="the rating scale, e.g. [1, 2, 3, 4, 5]; required for ordinal a/b (kappa); never inferred")
+    vote_map: dict[str, Literal["A", "B", "tie"]] | None = Field(
+        default=None, max_length=100,
+        description="pairwise only: how this file spells votes, e.g. {\"1\": \"A\", \"2\": \"B\", \"0\": \"tie\"}; "
+                    "A>B/A=B, model_a/model_b, model_1/model_2, any case and 'tie (inconsistent)' are mapped without it")
     kendall_variant: Literal["b", "c"] = "b"
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
-    n_resamples: int = Field(default=1000, ge=100, le=10_000)
+    n_resamples: int = Field(default=1000, ge=0, le=10_000,
+                             description="bootstrap resamples; 0 = point estimates only (no CIs); else at least 100")
     seed: str = Field(default="agreement", max_length=200, description="seeds the bootstrap: same request, same CIs")
-
-
-class EstimateOut(BaseModel):
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    reason: str | None = Field(default=None, description="why the estimate or CI is missing, or how the CI was made")
 
 
 class ScoreStats(BaseModel):
@@ -101,6 +99,9 @@ class PairwiseStats(BaseModel):
     macro_f1: EstimateOut
     positional_agreement: EstimateOut | None
     classes: list[str]
+    n_missing: int = Field(default=0, description="items where a or b is null (missing), excluded above")
+    accuracy_missing_as_wrong: EstimateOut | None = None
+    warnings: list[str] = Field(default_factory=list, description="likely encoding mistakes in the input")
 
 
 class RaterVsRestOut(BaseModel):
@@ -146,8 +147,10 @@ def agreement(body: AgreementRequest) -> dict:
                                                kendall_variant=body.kendall_variant, bootstrap=config))
         return out
     if body.kind == "pairwise":
+        swapped = None if body.a_swapped is None else _votes(list(body.a_swapped), "a_swapped")
         out["pairwise"] = asdict(pairwise_agreement(_votes(body.a, "a"), _votes(body.b, "b"),
-                                                    a_swapped=body.a_swapped, bootstrap=config))
+                                                    a_swapped=swapped, bootstrap=config,
+                                                    vote_map=dict(body.vote_map) if body.vote_map else None))
         return out
     a, b = _numbers(body.a, "a"), _numbers(body.b, "b")
     labels = _numeric_labels(body.labels)
@@ -165,6 +168,9 @@ def agreement(body: AgreementRequest) -> dict:
 
 
 def _check_shape(body: AgreementRequest) -> None:
+    if 0 < body.n_resamples < 100:
+        raise InvalidInput(f"n_resamples {body.n_resamples} is too few for a CI: send 0 for point estimates only, "
+                           "or at least 100", field="n_resamples")
     if body.ratings is not None:
         extra = [f for f in ("a", "b", "a_swapped", "groups", "systems") if getattr(body, f) is not None]
         if extra:
@@ -197,16 +203,21 @@ def _check_shape(body: AgreementRequest) -> None:
         raise InvalidInput("'a_swapped' is for pairwise votes (kind='pairwise')", field="a_swapped")
 
 
-def _numbers(values: list[float | str] | None, name: str) -> list[float]:
+def _numbers(values: Sequence[float | str | None] | None, name: str) -> list[float]:
+    if any(v is None for v in values or []):
+        raise InvalidInput(f"'{name}' has a null: for scores, drop the items either side did not score (null "
+                           "means missing only for pairwise votes and 'ratings')", field=name)
     bad = [v for v in values or [] if not isinstance(v, float | int)]
     if bad:
         raise InvalidInput(f"'{name}' must hold numbers for ordinal and interval kinds; got {bad[0]!r}", field=name)
-    return [float(v) for v in values or []]
+    return [float(v) for v in values or [] if isinstance(v, float | int)]
 
 
 def _numeric_labels(labels: list[float | str] | None) -> list[float] | None:
     return None if labels is None else _numbers(labels, "labels")
 
 
-def _votes(values: list[float | str] | None, name: str) -> list[str]:
-    return [v if isinstance(v, str) else repr(v) for v in values or []]
+def _votes(values: list[float | str | None] | None, name: str) -> list[str | None]:
+    # integer-valued votes (1/2/0) keep their integer spelling: never echoed back as "1.0"
+    return [v if v is None or isinstance(v, str) else (str(int(v)) if float(v).is_integer() else repr(v))
+            for v in values or []]

@@ -18,6 +18,7 @@ from judge_service.runs.spec import RunCreate, RunItem, RunSpec, validate_items
 from judge_service.runs.upload import parse_items
 from judge_service.schemas import ErrorBody
 from judge_service.store.models import CalibrationRow, RunItemRow, RunRow
+from judge_service.runs.report_schema import RunReportOut
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 ERRORS = {s: {"model": ErrorBody} for s in (404, 409, 413, 422)}
@@ -170,7 +171,7 @@ async def get_run_items(id: str, ctx: AppContext = Depends(get_ctx)) -> list[dic
     return [{"id": r.item_id, "status": r.status, "error": r.error, "result": r.result} for r in _items(ctx, id)]
 
 
-@router.get("/{id}/report", responses=ERRORS)
+@router.get("/{id}/report", response_model=RunReportOut, responses=ERRORS)
 async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
     run = _run(ctx, id)
     from judge_service.runs.ppi_report import ppi_win_rate

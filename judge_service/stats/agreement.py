@@ -16,7 +16,6 @@ Conventions worth knowing before reading the numbers:
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +25,15 @@ from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
 from judge_service.errors import InvalidInput, LabelSetMismatch
+from judge_service.stats.estimate import Estimate, rng_from_seed, undefined
 
 ALPHA_LEVELS = ("nominal", "ordinal", "interval", "ratio")
 VOTES = ("A", "B", "tie")
 LEVELS = ("pooled", "grouped", "system")
 KENDALL_VARIANTS = ("b", "c")
+# Positional agreement below this share of the chance level means the second order's votes were
+# most likely sent in display positions, not mapped back to the original A/B identities.
+POSITIONAL_WARNING_RATIO = 0.5
 _BATCH_CELLS = 2_000_000  # resampled indices held at once: bounds the bootstrap's memory on large inputs
 
 
@@ -100,32 +103,11 @@ def _alpha_distances(domain: np.ndarray, n_c: np.ndarray, level: str) -> np.ndar
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Estimate:
-    """One statistic: the point estimate, its CI (None when not computable, with ``reason``) and n."""
-
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
 class BootstrapConfig:
     confidence: float = 0.95
     n_resamples: int = 1000
     seed: str = "agreement"
     method: str = "BCa"
-
-
-def rng_from(seed: str) -> np.random.Generator:
-    """A generator seeded from a string (house rule: per-item randomness never uses global state)."""
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big"))
-
-
-def _undefined(n: int, reason: str) -> Estimate:
-    return Estimate(None, None, None, n, reason)
-
 
 
 def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_units: int, n: int,
@@ -136,9 +118,11 @@ def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_un
     one helper serve correlations, kappas, grouped means and system-level statistics alike.
     """
     if not np.isfinite(point):
-        return _undefined(n, f"{name} is undefined on these data (a side is constant or empty)")
+        return undefined(n, f"{name} is undefined on these data (a side is constant or empty)")
+    if config.n_resamples == 0:
+        return Estimate(float(point), None, None, n, reason="n_resamples is 0: point estimate only, no CI")
     if n_units < 2:
-        return Estimate(float(point), None, None, n, "a CI needs at least two units")
+        return Estimate(float(point), None, None, n, reason="a CI needs at least two units")
 
     def run(method: str):
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -146,7 +130,7 @@ def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_un
             return sps.bootstrap((np.arange(n_units),), lambda idx, axis=-1: statistic(idx), vectorized=True,
                                  n_resamples=config.n_resamples, confidence_level=config.confidence,
                                  batch=max(1, _BATCH_CELLS // n_units),
-                                 method=method, rng=rng_from(f"{config.seed}/{name}"))
+                                 method=method, rng=rng_from_seed(f"{config.seed}/{name}"))
 
     res = run(config.method)
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
@@ -159,13 +143,13 @@ def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_un
     defined = np.isfinite(draws)
     if defined.mean() < 0.95:
         return Estimate(float(point), None, None, n,
-                        f"bootstrap CI not computable: {name} is undefined on {1 - defined.mean():.0%} of resamples "
+                        reason=f"bootstrap CI not computable: {name} is undefined on {1 - defined.mean():.0%} of resamples "
                         "(a side constant); collect more items")
     tail = (1 - config.confidence) / 2 * 100
     low, high = np.percentile(draws[defined], [tail, 100 - tail])
     note = None if defined.all() else (f"percentile CI over the {defined.mean():.1%} of resamples where {name} "
                                        "is defined (a side constant in the rest)")
-    return Estimate(float(point), float(low), float(high), n, note)
+    return Estimate(float(point), float(low), float(high), n, reason=note)
 
 
 def _rowwise(fn: Callable[..., float]) -> Callable[..., np.ndarray]:
@@ -248,16 +232,53 @@ def check_on_scale(values: np.ndarray, scale: np.ndarray, name: str) -> None:
         shown = ", ".join(_fmt(v) for v in unexpected[:10]) + (" ..." if unexpected.size > 10 else "")
         raise LabelSetMismatch(
             f"'{name}' has labels not on the scale [{', '.join(_fmt(v) for v in scale)}]: {shown}. "
-            "Map them onto the scale (e.g. 0/1 vs 1/2 is a shift) or send the scale they use in 'labels'.",
+            "Map them onto the scale (e.g. 0/1 vs 1/2 is a shift) or send the scale they use in 'labels'."
+            + (" Fractional values look like averaged scores: send kind: \"interval\" (no scale needed)."
+               if not all(float(v).is_integer() for v in unexpected) else ""),
             field=name)
 
 
-def check_votes(votes: Sequence[str], name: str) -> np.ndarray:
-    arr = np.asarray(list(votes), dtype=object)
+# Common spellings of a pairwise vote in public label files, mapped onto A / B / tie (issue 14 §2).
+# FastChat's MT-Bench judgments write "tie (inconsistent)" when the two orders disagree and
+# "tie (bothbad)" for human ties; Chatbot Arena writes model_a / model_b. Numeric codes (PandaLM's
+# 1 / 2 / 0) are ambiguous between files and need a declared ``vote_map``.
+VOTE_ALIASES: dict[str, str] = {
+    "a": "A", "b": "B", "tie": "tie",
+    "a>b": "A", "b>a": "B", "a=b": "tie", "a<b": "B", "b<a": "A",
+    "model_1": "A", "model_2": "B", "model_a": "A", "model_b": "B",
+    "tie (inconsistent)": "tie", "tie (bothbad)": "tie", "both_bad": "tie", "draw": "tie",
+}
+
+
+def normalise_vote(vote: object, vote_map: dict[str, str] | None = None, aliases: bool = True) -> object:
+    """A known (or declared, via ``vote_map``) spelling of a vote as 'A', 'B' or 'tie'; else unchanged."""
+    if isinstance(vote, bool):
+        return vote
+    if isinstance(vote, int | float) and float(vote).is_integer():
+        vote = str(int(vote))
+    if isinstance(vote, str):
+        if vote_map and vote in vote_map:
+            return vote_map[vote]
+        return VOTE_ALIASES.get(vote.strip().lower(), vote) if aliases else vote
+    return vote
+
+
+def check_votes(votes: Sequence[str | None] | Sequence[str], name: str, vote_map: dict[str, str] | None = None,
+                aliases: bool = False) -> np.ndarray:
+    """Votes as an object array of A/B/tie; ``aliases`` maps the common spellings (VOTE_ALIASES),
+    which /v1/agreement does and calibration (whose votes come from our own parser) does not."""
+    if vote_map:
+        bad = sorted(k for k, v in vote_map.items() if v not in VOTES)
+        if bad:
+            raise InvalidInput(f"vote_map must map onto 'A', 'B' or 'tie'; '{bad[0]}' maps to {vote_map[bad[0]]!r}",
+                               field="vote_map")
+    arr = np.asarray([normalise_vote(v, vote_map, aliases) for v in votes], dtype=object)
     unexpected = sorted({str(v) for v in arr if v not in VOTES})
     if unexpected:
         raise LabelSetMismatch(f"'{name}' has votes other than 'A', 'B', 'tie': {', '.join(unexpected[:10])}. "
-                               "Map them first (e.g. '1' -> 'A', '2' -> 'B', 'Tie'/unparseable -> 'tie').",
+                               "Map them onto A/B/tie first; known spellings (1/2/0, A>B/A=B, model_a/model_b, "
+                               "'tie (inconsistent)', any case) are mapped for you; send an unparseable verdict as "
+                               "null (missing), not as 'tie'.",
                                field=name)
     return arr
 
@@ -340,7 +361,7 @@ def score_agreement(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.nda
     pearson, spearman, kendall = _pooled_correlations(x, y, kendall_variant, bootstrap)
     if labels is None:
         why = "needs the label scale: send 'labels' (e.g. [1, 2, 3, 4, 5]); it is never inferred from the data"
-        exact = within_one = kappa = _undefined(n, why)
+        exact = within_one = kappa = undefined(n, why)
     else:
         ca, cb = np.searchsorted(scale, x), np.searchsorted(scale, y)
         exact = _bootstrap(float(np.mean(ca == cb)), lambda idx: np.mean(ca[idx] == cb[idx], axis=-1),
@@ -409,7 +430,7 @@ def grouped_correlations(a: Sequence[float] | np.ndarray, b: Sequence[float] | n
     used = len(per_group)
     if used == 0:
         why = f"every one of the {skipped} groups has a constant side or a single item; no correlation is defined"
-        none = _undefined(0, why)
+        none = undefined(0, why)
         return Correlations("grouped", len(x), none, none, none, kendall_variant, 0, skipped)
     values = np.array(per_group)
     names = ("pearson", "spearman", f"kendall_tau_{kendall_variant}")
@@ -434,7 +455,7 @@ def system_correlations(a: Sequence[float] | np.ndarray, b: Sequence[float] | np
     names, codes = np.unique(keys, return_inverse=True)
     k = names.size
     if k < 3:
-        none = _undefined(k, f"system level needs at least 3 systems; got {k}")
+        none = undefined(k, f"system level needs at least 3 systems; got {k}")
         return Correlations("system", len(x), none, none, none, kendall_variant)
 
     def means(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -495,10 +516,15 @@ class PairwiseAgreement:
     macro_f1: Estimate
     positional_agreement: Estimate | None
     classes: tuple[str, ...]
+    n_missing: int = 0  # items where a or b is null (excluded from the figures above)
+    accuracy_missing_as_wrong: Estimate | None = None  # over all items, a missing vote counted wrong
+    warnings: tuple[str, ...] = ()
 
 
-def pairwise_agreement(a: Sequence[str], b: Sequence[str], *, a_swapped: Sequence[str] | None = None,
-                       bootstrap: BootstrapConfig = BootstrapConfig()) -> PairwiseAgreement:
+def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
+                       a_swapped: Sequence[str | None] | None = None,
+                       bootstrap: BootstrapConfig = BootstrapConfig(),
+                       vote_map: dict[str, str] | None = None) -> PairwiseAgreement:
     """Accuracy (ties included, and on items both sides call non-tie), Cohen's kappa, macro P/R/F1.
 
     Macro averages run over the classes present in either list (sklearn's default, as in
@@ -506,7 +532,15 @@ def pairwise_agreement(a: Sequence[str], b: Sequence[str], *, a_swapped: Sequenc
     with the responses shown in the other order, written in the original A/B identities (as
     /v1/comparisons reports them); positional agreement is the share of items where both agree.
     """
-    va, vb = check_votes(a, "a"), check_votes(b, "b")
+    if len(a) != len(b):
+        _check_pair(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
+    keep = np.array([x is not None and y is not None for x, y in zip(a, b)], dtype=bool)
+    n_missing = int((~keep).sum())
+    if a_swapped is not None:
+        if len(a_swapped) != len(a):
+            _check_pair(np.asarray(a, dtype=object), np.asarray(a_swapped, dtype=object), "a_swapped")
+    va, vb = (check_votes([x for x, k in zip(a, keep) if k], "a", vote_map, aliases=True),
+              check_votes([y for y, k in zip(b, keep) if k], "b", vote_map, aliases=True))
     _check_pair(va, vb)
     n = len(va)
     classes = tuple(c for c in VOTES if c in set(va) | set(vb))
@@ -519,7 +553,7 @@ def pairwise_agreement(a: Sequence[str], b: Sequence[str], *, a_swapped: Sequenc
     decided = (ca != tie) & (cb != tie)
     n_decided = int(decided.sum())
     if n_decided == 0:
-        no_ties = _undefined(0, "no item where both sides voted A or B")
+        no_ties = undefined(0, "no item where both sides voted A or B")
     else:
         def decided_accuracy(idx: np.ndarray) -> np.ndarray:
             with np.errstate(all="ignore"):
@@ -533,15 +567,31 @@ def pairwise_agreement(a: Sequence[str], b: Sequence[str], *, a_swapped: Sequenc
     macro = {name: _bootstrap(float(point), lambda idx, j=j: _macro_prf_rows(cb[idx], ca[idx], present)[j],
                               n, n, bootstrap, "macro_" + name)
              for j, (name, point) in enumerate((("precision", p), ("recall", r), ("f1", f1)))}
+    # Missing votes counted as wrong: the figure a reader comparing judges that fail to parse
+    # at different rates needs (issue 14 §2); the CI resamples all items, missing included.
+    right = np.zeros(len(keep), dtype=bool)
+    right[np.flatnonzero(keep)] = agree
+    with_missing = _bootstrap(float(right.mean()), lambda idx: right[idx].mean(axis=-1), len(keep), len(keep),
+                              bootstrap, "accuracy_missing_as_wrong")
     positional = None
+    warnings_out: list[str] = []
     if a_swapped is not None:
-        vs = check_votes(a_swapped, "a_swapped")
-        _check_pair(va, vs, "a_swapped")
-        same = va == vs
-        positional = _bootstrap(float(same.mean()), lambda idx: same[idx].mean(axis=-1), n, n, bootstrap,
-                                "positional_agreement")
+        both = [(x, y) for x, y, k in zip(a, a_swapped, keep) if k and y is not None]
+        vs = check_votes([y for _, y in both], "a_swapped", vote_map, aliases=True)
+        va_s = check_votes([x for x, _ in both], "a", vote_map, aliases=True)
+        same = va_s == vs
+        m = len(same)
+        # Chance agreement of two independent raters with these marginals: sum_k p_a(k) p_s(k).
+        chance = sum(float(np.mean(va_s == c)) * float(np.mean(vs == c)) for c in VOTES) if m else 0.0
+        if m >= 10 and float(same.mean()) < POSITIONAL_WARNING_RATIO * chance:
+            warnings_out.append(
+                f"positional agreement {same.mean():.2f} is far below the {chance:.2f} chance would give: the "
+                "second order's votes are probably not mapped back to the original A/B identities (swap A and B "
+                "in 'a_swapped')")
+        positional = (_bootstrap(float(same.mean()), lambda idx: same[idx].mean(axis=-1), m, m, bootstrap,
+                                 "positional_agreement") if m else undefined(0, "no item with both orders voted"))
     return PairwiseAgreement(n, accuracy, no_ties, kappa, macro["precision"], macro["recall"], macro["f1"],
-                             positional, classes)
+                             positional, classes, n_missing, with_missing, tuple(warnings_out))
 
 
 def _macro_prf_rows(truth: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -661,7 +711,7 @@ def _rater_vs_rest(matrix: np.ndarray, r: int, kind: str, kendall_variant: str,
         keep = ~np.isnan(mine) & ~np.isnan(rest)
         x, y = mine[keep], rest[keep]
         if keep.sum() < 2:
-            none = _undefined(int(keep.sum()), "fewer than 2 items rated by this rater and another")
+            none = undefined(int(keep.sum()), "fewer than 2 items rated by this rater and another")
             return RaterVsRest(r, {"pearson": none, "spearman": none, "kendall": none})
         pearson, spearman, kendall = _pooled_correlations(x, y, kendall_variant, config, prefix)
         return RaterVsRest(r, {"pearson": pearson, "spearman": spearman, "kendall": kendall})
@@ -669,7 +719,7 @@ def _rater_vs_rest(matrix: np.ndarray, r: int, kind: str, kendall_variant: str,
     keep = ~np.isnan(mine) & ~np.isnan(majority)
     n = int(keep.sum())
     if n < 2:
-        none = _undefined(n, "fewer than 2 items where this rater voted and the others have a strict majority")
+        none = undefined(n, "fewer than 2 items where this rater voted and the others have a strict majority")
         return RaterVsRest(r, {"accuracy": none, "cohen_kappa": none})
     ca, cb = mine[keep].astype(int), majority[keep].astype(int)
     agree = ca == cb
@@ -691,9 +741,13 @@ def _rater_pair(matrix: np.ndarray, i: int, j: int, config: BootstrapConfig) -> 
     keep = ~np.isnan(matrix[i]) & ~np.isnan(matrix[j])
     n = int(keep.sum())
     if n < 2:
-        return RaterPair(i, j, _undefined(n, "fewer than 2 items voted on by both raters"))
+        return RaterPair(i, j, undefined(n, "fewer than 2 items voted on by both raters"))
     ca, cb = matrix[i, keep].astype(int), matrix[j, keep].astype(int)
     kappa = _bootstrap(_quiet(lambda: cohen_kappa_score(ca, cb, labels=[0, 1, 2])),
                        lambda idx: _kappa_rows(ca[idx], cb[idx], len(VOTES), None), n, n, config,
                        f"pair{i}-{j}/cohen_kappa")
     return RaterPair(i, j, kappa)
+
+
+# Kept for stats/calibrate.py until it moves to the one seeding rule in stats/estimate.py.
+rng_from = rng_from_seed

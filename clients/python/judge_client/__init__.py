@@ -131,3 +131,7 @@ from judge_client._models_memorization import (  # noqa: E402
 
 __all__ += ["Contamination", "ContaminationImpact", "CopiedSpan", "CopyRates", "ItemContamination", "NearDuplicate",
             "OverlapIndex", "PairedCopyRates", "Regurgitation", "ScreenedOutput"]
+
+from judge_client._models import Decision, DecisionCheck, HardVotes  # noqa: E402  (the run report's decision)
+
+__all__ += ["Decision", "DecisionCheck", "HardVotes"]

@@ -264,6 +264,9 @@ class PairwiseAgreement(ServiceModel):
     macro_f1: Estimate | None = None
     positional_agreement: Estimate | None = None
     classes: list[str] = Field(default_factory=list)
+    n_missing: int = 0  # items where a or b was null (missing), excluded above
+    accuracy_missing_as_wrong: Estimate | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class RaterVsRest(ServiceModel):
@@ -299,6 +302,32 @@ class Agreement(ServiceModel):
     raters: RaterAgreement | None = None
 
 
+class HardVotes(ServiceModel):
+    """Items won, tied and lost on the calls' winners alone; ``p_value``: two-sided sign test."""
+
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    p_value: float | None = None
+
+
+class DecisionCheck(ServiceModel):
+    """One condition of the decision rule (``passed`` None = not applicable; non-blocking = a caution)."""
+
+    name: str
+    passed: bool | None = None
+    blocking: bool = True
+    detail: str = ""
+
+
+class Decision(ServiceModel):
+    """How the verdict was reached: the rule in words, each check, and the outcome."""
+
+    rule: str
+    outcome: str
+    checks: list[DecisionCheck] = Field(default_factory=list)
+
+
 class PairwiseSummary(ServiceModel):
     """The pairwise half of a run report: candidate's win rate over baseline (ties count half)."""
 
@@ -311,6 +340,7 @@ class PairwiseSummary(ServiceModel):
     length_controlled_win_rate: Estimate | None = None
     style_controlled_win_rate: Estimate | None = None
     position: dict[str, Any] | None = None
+    hard_votes: HardVotes | None = None
 
 
 class AbsoluteSummary(ServiceModel):
@@ -334,6 +364,8 @@ class ReportJudge(ServiceModel):
     unscored: int = 0
     self_preferring_for: list[str] = Field(default_factory=list)
     excluded: bool = False
+    informative: bool | None = None  # None: no pairwise calls to judge it by
+    informativeness: dict[str, Any] | None = None
 
 
 class RunReport(ServiceModel):
@@ -365,6 +397,7 @@ class RunReport(ServiceModel):
     warnings: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
     cost: RunCost | None = None
+    decision: Decision | None = None
 
 
 class MetricScore(ServiceModel):
