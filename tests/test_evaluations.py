@@ -130,6 +130,10 @@ def test_judge_layer_reads_the_run_verdict():
         layer = judge_layer({"verdict": verdict, "headline_metric": "LC win rate", "headline": headline, "complete": True})
         assert layer.status == status
         assert layer.headline == "LC win rate 0.61 [0.55, 0.67], n = 200"
+    # The report's decision (issue 14's rule), when present, is what decides.
+    decided = judge_layer({"verdict": "undetermined at n = 10: …", "headline": headline, "complete": True,
+                           "decision": {"outcome": "baseline_beats", "rule": "…", "checks": []}})
+    assert decided.status == "worse"
     pending = judge_layer({"verdict": "…", "complete": False, "progress": {"done": 3, "total": 10}})
     assert pending.status == "cannot_judge" and "3 of 10" in (pending.reason or "")
 

@@ -33,8 +33,8 @@ def judge_layer(report: Mapping[str, Any]) -> LayerVerdict:
     headline = f"{report.get('headline_metric') or 'headline'} {_interval(report.get('headline'))}"
     status: str | None = None
     if isinstance(decision, Mapping) and isinstance(decision.get("outcome"), str):
-        status = {"candidate": "better", "baseline": "worse", "equivalent": "equivalent",
-                  "no_difference": "inconclusive", "undetermined": "cannot_judge"}.get(decision["outcome"])
+        status = {"candidate_beats": "better", "baseline_beats": "worse", "no_difference": "inconclusive",
+                  "undetermined": "cannot_judge", "nothing_to_decide": "cannot_judge"}.get(decision["outcome"])
     if status is None:
         if verdict.startswith("candidate beats baseline"):
             status = "better"
