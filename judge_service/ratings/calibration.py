@@ -13,18 +13,21 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
+from sqlalchemy.orm import Session
 
-from judge_service.context import AppContext
 from judge_service.engine.call import CallOwner
 from judge_service.engine.compare import compare
 from judge_service.engine.grade import Conversation, Sampling, grade
-from judge_service.errors import Conflict, InvalidInput, NotFound
 from judge_service.rubrics.model import Rubric
 from judge_service.stats.agreement import BootstrapConfig, pairwise_agreement, rater_agreement, score_agreement
-from judge_service.stats.calibrate import apply_mapping, calibrate_scores, fit_tie_threshold, predict_votes
+from judge_service.stats.calibrate import calibrate_scores, fit_tie_threshold, predict_votes
 from judge_service.store.models import CalibrationRow, RatingSetRow
+
+if TYPE_CHECKING:
+    from judge_service.context import AppContext
 
 log = logging.getLogger("judge_service.calibration")
 
@@ -108,51 +111,29 @@ def build_report(kind: str, rubric: Rubric, items: list[dict], verdicts: list[di
 
 
 async def execute(ctx: AppContext, cal_id: str) -> None:
-    with ctx.db.session() as s:
+    def read(s: Session) -> tuple[dict, dict, str]:
         row = s.get(CalibrationRow, cal_id)
-        spec = dict(row.spec)
         rs = s.get(RatingSetRow, row.rating_set_id)
-        content, kind = rs.content, rs.kind
+        return dict(row.spec), rs.content, rs.kind
+
+    spec, content, kind = await ctx.db.run(read)
     try:
-        rubric = ctx.rubrics.resolve(f"{spec['rubric']['name']}@{spec['rubric']['version']}")
+        rubric = await ctx.verdicts.rubric(f"{spec['rubric']['name']}@{spec['rubric']['version']}")
         items = content["items"]
         for it in items:
             it["conversation"] = [("user", it["prompt"])] if "prompt" in it else [(m["role"], m["content"]) for m in it["messages"]]
         verdicts = await judge_items(ctx, cal_id, rubric, spec["judges"], kind, items, spec["samples"])
-        report, mapping = build_report(kind, rubric, items, verdicts, spec["folds"], seed=cal_id)
+        # Bootstrap intervals and a K-fold fit take seconds: off the event loop.
+        report, mapping = await asyncio.to_thread(build_report, kind, rubric, items, verdicts, spec["folds"], cal_id)
         status, error = "done", None
     except asyncio.CancelledError:
         raise
     except Exception as e:  # reported on the calibration; nothing else is affected
         log.exception("calibration %s failed", cal_id)
         report, mapping, status, error = None, None, "failed", getattr(e, "message", str(e))
-    with ctx.db.session() as s:
+
+    def write(s: Session) -> None:
         row = s.get(CalibrationRow, cal_id)
         row.status, row.report, row.mapping, row.error = status, report, mapping, error
 
-
-def usable_calibration(ctx: AppContext, cal_id: str, rubric: Rubric, judges: list[str], *, field: str = "calibration") -> dict:
-    """The stored score mapping of a finished calibration that fits this rubric version and panel."""
-    with ctx.db.session() as s:
-        row = s.get(CalibrationRow, cal_id)
-    if row is None:
-        raise NotFound(f"unknown calibration '{cal_id}'", field=field)
-    if row.status != "done" or row.mapping is None:
-        raise Conflict(f"calibration '{cal_id}' is {row.status}; wait until it is done", field=field)
-    if row.mapping.get("kind") != "isotonic":
-        raise InvalidInput(f"calibration '{cal_id}' is for pairwise votes; it cannot calibrate a score", field=field)
-    if row.spec["rubric"]["hash"] != rubric.hash:
-        raise Conflict(f"calibration '{cal_id}' was fitted on rubric {row.spec['rubric']['name']}@{row.spec['rubric']['version']} "
-                       f"(hash {row.spec['rubric']['hash'][:8]}…), not {rubric.ref}", field=field)
-    if sorted(judges) != sorted(row.spec["judges"]):
-        raise Conflict(f"calibration '{cal_id}' was fitted for judges {sorted(row.spec['judges'])}; this uses {sorted(judges)}",
-                       field=field)
-    return row.mapping
-
-
-def apply_calibration(ctx: AppContext, cal_id: str, rubric: Rubric, out: dict) -> None:
-    """Add ``calibrated_score`` to a judgment body, if the calibration fits its rubric and judges."""
-    mapping = usable_calibration(ctx, cal_id, rubric, [j["judge"] for j in out["judges"]])
-    if out["score"] is not None:
-        out["calibrated_score"] = float(apply_mapping(mapping, [out["score"]])[0])
-    out["calibration_id"] = cal_id
+    await ctx.db.run(write)
