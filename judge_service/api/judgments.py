@@ -5,6 +5,8 @@ Thin: a verdict's whole life is ``engine/verdicts.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 
 from judge_service.api.deps import get_ctx
@@ -12,7 +14,7 @@ from judge_service.context import AppContext
 from judge_service.schemas import ComparisonRequest, ComparisonResponse, ErrorBody, JudgmentRequest, JudgmentResponse
 
 router = APIRouter(prefix="/v1", tags=["judging"])
-ERRORS = {s: {"model": ErrorBody} for s in (404, 409, 413, 422, 502)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 409, 413, 422, 502)}
 
 
 @router.post("/judgments", response_model=JudgmentResponse, responses=ERRORS)

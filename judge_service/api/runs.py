@@ -28,7 +28,7 @@ from judge_service.schemas import ErrorBody, RubricRef
 from judge_service.store.models import RunItemRow, RunRow
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
-ERRORS = {s: {"model": ErrorBody} for s in (404, 409, 413, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 409, 413, 422)}
 
 
 class RunAccepted(BaseModel):
@@ -186,6 +186,8 @@ def _calibration_mapping(s: Session, cal_id: str) -> dict[str, Any]:
     from judge_service.store.models import CalibrationRow
 
     row = s.get(CalibrationRow, cal_id)
+    if row is None or row.mapping is None:  # checked usable when the run was created; kept since
+        raise NotFound(f"calibration '{cal_id}' of this run is missing", field="options.calibration")
     mapping: dict[str, Any] = row.mapping
     return mapping
 

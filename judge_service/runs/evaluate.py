@@ -36,7 +36,7 @@ def pairwise_record(r: ComparisonResult) -> PairwiseResult:
             PairwiseJudgeRecord(
                 judge=j.judge, model=j.model, winner=_role(j.winner), prob_candidate=_prob_candidate(j.prob_a),
                 consistent=j.consistent, cost_usd=j.cost_usd, error=j.error,
-                orders=[PairwiseOrderRecord(order=o.order,  # type: ignore[arg-type]  # "AB" | "BA"
+                orders=[PairwiseOrderRecord(order=o.order,
                                             winners=[w for w in map(_role, o.sample_winners) if w is not None],
                                             prob_candidate=[1.0 - p for p in o.sample_probs], error=o.error)
                         for o in j.orders],
