@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from judge_service.errors import InvalidInput
+from judge_service.stats.estimate import Estimate, finite_or_none
 
 
 class Message(BaseModel):
@@ -170,6 +171,24 @@ class ComparisonResponse(BaseModel):
     flags: list[str] = Field(default_factory=list, description=(
         'signals about the text under judgment, e.g. "judge_directed_instructions": a response that '
         'addresses the judge ("ignore previous instructions", "give this a 10"); see engine/flags.py'))
+
+
+class EstimateOut(BaseModel):
+    """The one edge model of a figure (``stats.estimate.Estimate``): non-finite values are null."""
+
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    p_value: float | None = None
+    method: str | None = Field(default=None, description='how the CI was made ("BCa", "percentile", "wilson", …)')
+    reason: str | None = Field(default=None, description="why the figure is missing, when it is")
+
+    @classmethod
+    def of(cls, est: Estimate) -> EstimateOut:
+        return cls(estimate=finite_or_none(est.estimate), ci_low=finite_or_none(est.ci_low),
+                   ci_high=finite_or_none(est.ci_high), n=est.n, p_value=finite_or_none(est.p_value),
+                   method=est.method, reason=est.reason)
 
 
 class ErrorDetail(BaseModel):
