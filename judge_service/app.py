@@ -87,21 +87,14 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
     settings = settings or Settings()
     ctx = context or AppContext.build(settings)
-    runs.install(ctx)
-    ratings.install(ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        for start in ctx.extras.get("on_startup", []):
-            await start(ctx)
-        if settings.warm_judges:
-            await ctx.warm_judges()
+        await ctx.start()
         try:
             yield
         finally:
-            for stop in ctx.extras.get("on_shutdown", []):
-                await stop(ctx)
-            await ctx.aclose()
+            await ctx.stop()
 
     app = FastAPI(title="judge-service", version=__version__, lifespan=lifespan,
                   description="Did the fine-tune beat the base model? LLM-as-judge with bias mitigation and honest statistics.")

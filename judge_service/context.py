@@ -1,15 +1,43 @@
-"""What one running app holds: settings, database, rubric registry, judge pool, judge caller."""
+"""What one running app holds, as named typed fields, and its one start/stop sequence.
+
+    settings      Settings          the one configuration object
+    db            Database          engine, sessions, the thread pool async code uses (db.run)
+    rubrics       RubricRegistry    rubric files + versions added by API, hash-checked
+    judges        JudgePool         judges built on first use, closed at stop
+    caller        JudgeCaller       cache → provider → parse, every call recorded
+    verdicts      Verdicts          the life of a verdict: prepare → judge → calibrate → record
+    runs          RunManager        background runs, resumed at start
+    calibrations  Calibrations      background calibrations, resumed at start
+    background    BackgroundTasks   anything else started in the background (judge warm-up)
+    metrics       Metrics | None    the Prometheus registry, once observability is installed
+    overlap_indexes IndexStore      training-set n-gram indexes (files under the data dir), loaded once each
+
+``start`` and ``stop`` are the whole lifecycle; ``create_app``'s lifespan calls them and nothing
+else starts or stops app state.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from judge_service.engine.call import JudgeCaller
+from judge_service.engine.verdicts import Verdicts
 from judge_service.judges.config import load_judges_config
 from judge_service.judges.registry import JudgePool
 from judge_service.rubrics.registry import RubricRegistry
 from judge_service.settings import Settings
 from judge_service.store.db import Database
+from judge_service.tasks import BackgroundTasks
+
+if TYPE_CHECKING:  # these modules hold the context themselves
+    from judge_service.memorization.store import IndexStore
+    from judge_service.observability import Metrics
+    from judge_service.ratings.tasks import Calibrations
+    from judge_service.runs.manager import RunManager
+
+log = logging.getLogger("judge_service")
 
 
 @dataclass
@@ -19,39 +47,57 @@ class AppContext:
     rubrics: RubricRegistry
     judges: JudgePool
     caller: JudgeCaller
-    extras: dict = field(default_factory=dict)  # per-feature state (run workers, metric caches)
+    verdicts: Verdicts
+    runs: RunManager = field(init=False)
+    calibrations: Calibrations = field(init=False)
+    overlap_indexes: IndexStore = field(init=False)
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
+    metrics: Metrics | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
+        from judge_service.memorization.store import IndexStore
+        from judge_service.ratings.tasks import Calibrations
+        from judge_service.runs.manager import RunManager
+
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url())
-        config = load_judges_config(settings.config)
-        return cls(
-            settings=settings,
-            db=db,
-            rubrics=RubricRegistry(settings.rubrics_dirs, db),
-            judges=JudgePool(config, settings),
-            caller=JudgeCaller(db, parse_retries=settings.parse_retries),
-        )
+        rubrics = RubricRegistry(settings.rubrics_dirs, db)
+        judges = JudgePool(load_judges_config(settings.config), settings)
+        caller = JudgeCaller(db, parse_retries=settings.parse_retries)
+        ctx = cls(settings=settings, db=db, rubrics=rubrics, judges=judges, caller=caller,
+                  verdicts=Verdicts(settings, db, rubrics, judges, caller))
+        ctx.runs = RunManager(ctx, item_concurrency=settings.run_item_concurrency)
+        ctx.calibrations = Calibrations(ctx)
+        ctx.overlap_indexes = IndexStore(db, settings.data_dir / "overlap-indexes")
+        return ctx
 
-    async def warm_judges(self) -> None:
-        """Load local models of the default panel in the background; failures show in /v1/judges."""
-        import asyncio
-        import logging
+    async def start(self) -> None:
+        """Resume what a previous process left running, then warm the default panel if asked."""
+        await self.runs.resume_all()
+        await self.calibrations.resume_all()
+        if self.settings.warm_judges:
+            for name in self.judges.default_panel():
+                self.background.spawn(f"warm-{name}", _warm(self.judges, name))
 
-        async def warm(name: str) -> None:
-            provider = self.judges.get(name).provider
-            inner = getattr(provider, "inner", provider)
-            if hasattr(inner, "warm"):
-                try:
-                    await inner.warm()
-                    logging.getLogger("judge_service").info("judge %s loaded", name)
-                except Exception as e:  # reported by health(); the service stays up
-                    logging.getLogger("judge_service").warning("judge %s failed to load: %s", name, e)
-
-        for name in self.judges.default_panel():
-            self.extras.setdefault("background", []).append(asyncio.create_task(warm(name)))
-
-    async def aclose(self) -> None:
+    async def stop(self) -> None:
+        """Cancel background work (its progress is stored), then close judges and the database."""
+        await self.background.stop()
+        await self.runs.stop()
+        await self.calibrations.stop()
+        if self.metrics is not None:
+            self.metrics.close()
         await self.judges.aclose()
-        self.db.close()
+        # Connections are released; the database's thread pool is kept, because one context may be
+        # started again (a test client entered twice, schemathesis' per-case lifespan) and a shut
+        # pool cannot take work. Its idle threads end with the process.
+        self.db.engine.dispose()
+
+
+async def _warm(judges: JudgePool, name: str) -> None:
+    """Build and load a judge now; a failure is logged and shows in /v1/judges, the service stays up."""
+    try:
+        await judges.get(name).warm()
+        log.info("judge %s loaded", name)
+    except Exception as e:  # reported by health()
+        log.warning("judge %s failed to load: %s", name, e)

@@ -267,8 +267,7 @@ class Metrics:
 
     def _limiter_stats(self) -> list[tuple[str, object]]:
         # Only judges already built: building one here could load a model or fail on a missing key.
-        built = getattr(self.ctx.judges, "_judges", {})
-        return [(name, judge.provider.stats) for name, judge in sorted(built.items()) if hasattr(judge.provider, "stats")]
+        return [(judge.name, judge.stats) for judge in self.ctx.judges.built() if judge.stats is not None]
 
 
 # -- the middleware and the endpoint -----------------------------------------------------------
@@ -336,7 +335,9 @@ router = APIRouter(tags=["observability"])
                              "description": "Prometheus text exposition format 0.0.4"}})
 async def metrics(request: Request) -> PlainTextResponse:
     ctx: AppContext = request.app.state.ctx
-    body = ctx.extras["metrics"].render()
+    if ctx.metrics is None:  # install() sets it; an app built without observability has no registry
+        raise RuntimeError("observability is not installed on this app")
+    body = ctx.metrics.render()
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
@@ -344,12 +345,7 @@ def install(app: FastAPI, ctx: AppContext) -> Metrics:
     """Logs, the middleware (add it last: it must be outermost) and ``/metrics``."""
     configure_logging(json_logs=ctx.settings.log_json, secrets=known_provider_secrets(ctx))
     metrics = Metrics(ctx)
-    ctx.extras["metrics"] = metrics
-
-    async def _close(_ctx: AppContext) -> None:
-        metrics.close()
-
-    ctx.extras.setdefault("on_shutdown", []).append(_close)
+    ctx.metrics = metrics  # closed by the context's stop()
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.include_router(router)
     return metrics

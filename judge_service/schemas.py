@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from judge_service.errors import InvalidInput
+from judge_service.stats.estimate import Estimate, finite_or_none
 
 
 class Message(BaseModel):
@@ -172,6 +173,24 @@ class ComparisonResponse(BaseModel):
         'addresses the judge ("ignore previous instructions", "give this a 10"); see engine/flags.py'))
 
 
+class EstimateOut(BaseModel):
+    """The one edge model of a figure (``stats.estimate.Estimate``): non-finite values are null."""
+
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    p_value: float | None = None
+    method: str | None = Field(default=None, description='how the CI was made ("BCa", "percentile", "wilson", …)')
+    reason: str | None = Field(default=None, description="why the figure is missing, when it is")
+
+    @classmethod
+    def of(cls, est: Estimate) -> EstimateOut:
+        return cls(estimate=finite_or_none(est.estimate), ci_low=finite_or_none(est.ci_low),
+                   ci_high=finite_or_none(est.ci_high), n=est.n, p_value=finite_or_none(est.p_value),
+                   method=est.method, reason=est.reason)
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -180,28 +199,3 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
-
-
-class EstimateOut(BaseModel):
-    """The edge form of ``judge_service.stats.estimate.Estimate``: same fields, non-finite -> null."""
-
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    p_value: float | None = None
-    method: str | None = None
-    reason: str | None = Field(default=None, description="why the estimate or CI is missing, or how it was made")
-
-    @classmethod
-    def of(cls, estimate: object) -> EstimateOut:
-        """From a stats ``Estimate`` (any object with its fields), applying the one non-finite policy."""
-        from judge_service.stats.estimate import finite_or_none
-
-        def num(name: str) -> float | None:
-            value = getattr(estimate, name, None)
-            return finite_or_none(value) if isinstance(value, int | float) else None
-
-        return cls(estimate=num("estimate"), ci_low=num("ci_low"), ci_high=num("ci_high"),
-                   n=int(getattr(estimate, "n", 0)), p_value=num("p_value"),
-                   method=getattr(estimate, "method", None), reason=getattr(estimate, "reason", None))

@@ -90,12 +90,25 @@ def test_a_bad_key_is_a_judge_auth_error_without_the_key(server, make_client, mo
     monkeypatch.setenv(ENV, "sk-wrong-9876543210fedcba")
     server.reset()
     client = make_client({"judges": [{"name": "bad", "provider": "openai", "model": "m", "api_key_env": ENV,
-                                      "base_url": server.openai_base_url}]})
-    r = client.post("/v1/judgments", json={"rubric": "helpfulness", "judges": ["bad"], "prompt": "q", "response": "a"})
+                                      "base_url": server.openai_base_url},
+                                     {"name": "ok", "provider": "scripted", "model": "scripted-1"}]})
+    body = {"rubric": "helpfulness", "judges": ["bad"], "prompt": "q", "response": "a"}
+    # Every judge failed: no verdict, a 502 naming the judge with the provider's (redacted) reason.
+    r = client.post("/v1/judgments", json=body)
     text = r.text
     assert "sk-wrong" not in text and "fedcba" not in text
     assert server.calls == 1  # not retried
-    # The engine reports a failed judge in the verdict (unscored), with the provider's reason.
+    assert r.status_code == 502 and r.json()["error"]["code"] == "judge_auth_error"
+    message = r.json()["error"]["message"]
+    assert "'bad'" in message and "HTTP 401" in message and "[REDACTED]" in message and f"${ENV}" in message
+    r = client.post("/v1/comparisons", json={"rubric": "helpfulness", "judges": ["bad"], "prompt": "q",
+                                             "response_a": "a", "response_b": "b"})
+    assert r.status_code == 502 and r.json()["error"]["code"] == "judge_auth_error"
+    # One judge of two failed: the verdict stands; the engine reports the failed judge (unscored), with the reason.
+    r = client.post("/v1/judgments", json=body | {"judges": ["bad", "ok"]})
+    text = r.text
+    assert r.status_code == 200 and "sk-wrong" not in text and "fedcba" not in text
+    assert r.json()["panel"]["unscored"] == ["bad"] and r.json()["score"] is not None
     error = r.json()["judges"][0]["error"]
     assert "HTTP 401" in error and "[REDACTED]" in error and f"${ENV}" in error
 

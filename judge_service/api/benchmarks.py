@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from judge_service.api.deps import get_ctx
-from judge_service.api.verdicts import new_id
+from judge_service.engine.verdicts import new_id
 from judge_service.benchmarks.compare import compare
 from judge_service.benchmarks.readers import read_arm
 from judge_service.benchmarks.store import BenchmarkComparisonRow

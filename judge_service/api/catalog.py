@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel
 
@@ -53,11 +55,14 @@ def rubric_out(r: Rubric) -> dict:
     }
 
 
-@router.get("/healthz")
-async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict:
-    with ctx.db.engine.connect() as conn:
-        conn.exec_driver_sql("SELECT 1")
-    return {"status": "ok"}
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz(ctx: AppContext = Depends(get_ctx)) -> Health:
+    await ctx.db.run(lambda s: s.connection().exec_driver_sql("SELECT 1"))
+    return Health(status="ok")
 
 
 @router.get("/v1/judges", response_model=list[JudgeOut])

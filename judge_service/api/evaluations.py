@@ -263,7 +263,7 @@ async def get_evaluation(id: str, ctx: AppContext = Depends(get_ctx)) -> Evaluat
 
 
 @router.get("/{id}/report.html", response_class=Response,
-            responses={**ERRORS, 200: {"content": {"text/html": {}}}})
+            responses={**ERRORS, 200: {"content": {"text/html": {"schema": {"type": "string"}}}}})
 async def get_evaluation_html(id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
     out, charts = await _report(ctx, await ctx.db.run(lambda s: store.get(s, id)))
     return Response(html.render(out.model_dump(mode="json"), charts), media_type="text/html")

@@ -39,10 +39,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404
 
 
 def store_of(ctx: AppContext) -> IndexStore:
-    if "overlap_indexes" not in ctx.extras:
-        ctx.extras["overlap_indexes"] = IndexStore(ctx.db, ctx.settings.data_dir / "overlap-indexes")
-    store: IndexStore = ctx.extras["overlap_indexes"]
-    return store
+    return ctx.overlap_indexes
 
 
 # --- contract -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
 from judge_service.errors import Forbidden, InvalidInput, PayloadTooLarge
-from judge_service.schemas import ErrorBody
+from judge_service.schemas import EstimateOut, ErrorBody
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 ERRORS = {s: {"model": ErrorBody} for s in (413, 422, 502, 503)}
@@ -64,14 +64,6 @@ class PerplexityOut(BaseModel):
     stride: int | None
     prepended_bos: bool
     texts: list[TextPerplexityOut]
-
-
-class EstimateOut(BaseModel):
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    p_value: float | None = None
 
 
 class PerplexityComparisonOut(BaseModel):

@@ -228,7 +228,7 @@ async def get_analysis(id: str, ctx: AppContext = Depends(get_ctx)) -> AnalysisO
 
 
 @router.get("/analyses/{id}/chart.svg", response_class=Response, responses={
-    200: {"content": {"image/svg+xml": {}}, "description": "the chart"}, **ERRORS})
+    200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "the chart"}, **ERRORS})
 async def get_chart(id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
     row = await _db(ctx, lambda s: store.get(s, id))
     return Response(render_svg(row.result), media_type="image/svg+xml")

@@ -20,6 +20,8 @@ from judge_service.errors import JudgeError
 from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Usage
 from judge_service.judges.pricing import cost_usd
 from judge_service.judges.registry import Judge
+from sqlalchemy.orm import Session
+
 from judge_service.store.db import Database
 from judge_service.store.models import CallCacheRow, JudgeCallRow
 
@@ -45,6 +47,9 @@ class CallResult:
     attempts: int
     seed: int | None
     sample_index: int
+    # The provider error's stable code (``judge_error``/``judge_auth_error``) when the call failed at
+    # the provider; None when it succeeded or only its reply was unparseable (a protocol deviation).
+    error_code: str | None = None
 
 
 def cache_key(judge: Judge, request: JudgeRequest, rubric_hash: str, attempt: int) -> str:
@@ -89,27 +94,32 @@ class JudgeCaller:
         self._in_flight: dict[str, asyncio.Future[JudgeReply]] = {}
         self.stats = {"calls": 0, "cache_hits": 0, "unparseable": 0, "errors": 0}
 
-    def _cached(self, key: str) -> JudgeReply | None:
-        with self.db.session() as s:
+    async def _cached(self, key: str) -> JudgeReply | None:
+        def read(s: Session) -> JudgeReply | None:
             row = s.get(CallCacheRow, key)
             return reply_from_json(row.reply) if row is not None else None
 
+        return await self.db.run(read)
+
     async def _provider_call(self, judge: Judge, request: JudgeRequest, key: str) -> tuple[JudgeReply, bool]:
         """(reply, cached). Shares one provider call among identical concurrent requests."""
-        cached = self._cached(key)
-        if cached is not None:
-            self.stats["cache_hits"] += 1
-            return cached, True
         pending = self._in_flight.get(key)
         if pending is not None:
             return await asyncio.shield(pending), True
+        # Registered before the cache is read (an await): an identical call arriving meanwhile waits
+        # on this one instead of reading the cache too early and calling the provider a second time.
         fut: asyncio.Future[JudgeReply] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = fut
         try:
+            cached = await self._cached(key)
+            if cached is not None:
+                self.stats["cache_hits"] += 1
+                fut.set_result(cached)
+                return cached, True
             self.stats["calls"] += 1
             reply = await judge.provider.complete(request)
-            with self.db.session() as s:
-                s.merge(CallCacheRow(cache_key=key, judge=judge.name, model=reply.model, reply=reply_to_json(reply)))
+            row = CallCacheRow(cache_key=key, judge=judge.name, model=reply.model, reply=reply_to_json(reply))
+            await self.db.run(lambda s: s.merge(row))
             fut.set_result(reply)
             return reply, False
         except BaseException as e:
@@ -132,9 +142,9 @@ class JudgeCaller:
                 reply, cached = await self._provider_call(judge, req, key)
             except JudgeError as e:
                 self.stats["errors"] += 1
-                self._record(judge, req, key, owner, attempt, error=e.message)
+                await self._record(judge, req, key, owner, attempt, error=e.message)
                 return CallResult(judge.name, judge.spec.model, None, e.message, None, False, 0.0, Usage(),
-                                  total_cost, attempts, req.seed, req.sample_index)
+                                  total_cost, attempts, req.seed, req.sample_index, error_code=e.code)
             cost = cost_usd(judge.spec, reply.usage, cached=cached)
             total_cost = None if (total_cost is None or cost is None) else total_cost + cost
             last_text = reply.text
@@ -142,28 +152,28 @@ class JudgeCaller:
                 parsed = parse_reply(reply, req.fields)
             except Unparseable as e:
                 self.stats["unparseable"] += 1
-                self._record(judge, req, key, owner, attempt, reply=reply, cached=cached, cost=cost, error=f"unparseable: {e}")
+                await self._record(judge, req, key, owner, attempt, reply=reply, cached=cached, cost=cost, error=f"unparseable: {e}")
                 continue
-            self._record(judge, req, key, owner, attempt, reply=reply, cached=cached, cost=cost, parsed=parsed)
+            await self._record(judge, req, key, owner, attempt, reply=reply, cached=cached, cost=cost, parsed=parsed)
             return CallResult(judge.name, reply.model, parsed, None, reply.text, cached, reply.latency_ms,
                               reply.usage, total_cost, attempts, req.seed, req.sample_index)
         return CallResult(judge.name, judge.spec.model, None,
                           f"unscored: the judge's reply could not be parsed after {attempts} attempts",
                           last_text, False, 0.0, Usage(), total_cost, attempts, request.seed, request.sample_index)
 
-    def _record(self, judge: Judge, req: JudgeRequest, key: str, owner: CallOwner, attempt: int, *,
-                reply: JudgeReply | None = None, cached: bool = False, cost: float | None = None,
-                parsed: ParsedAnswer | None = None, error: str | None = None) -> None:
-        with self.db.session() as s:
-            s.add(JudgeCallRow(
-                owner_kind=owner.kind, owner_id=owner.id, judge=judge.name, provider=judge.spec.provider,
-                model=reply.model if reply else judge.spec.model, params=req.params(),
-                messages=[[m.role, m.content] for m in req.messages], cache_key=key, order=owner.order,
-                sample_index=req.sample_index, attempt=attempt,
-                raw_text=reply.text if reply else None, structured=reply.structured if reply else None,
-                parsed=parsed.to_dict() if parsed else None, error=error,
-                latency_ms=0.0 if cached or reply is None else reply.latency_ms,
-                input_tokens=reply.usage.input_tokens if reply else 0,
-                output_tokens=reply.usage.output_tokens if reply else 0,
-                cost_usd=cost, cached=cached,
-            ))
+    async def _record(self, judge: Judge, req: JudgeRequest, key: str, owner: CallOwner, attempt: int, *,
+                      reply: JudgeReply | None = None, cached: bool = False, cost: float | None = None,
+                      parsed: ParsedAnswer | None = None, error: str | None = None) -> None:
+        row = JudgeCallRow(
+            owner_kind=owner.kind, owner_id=owner.id, judge=judge.name, provider=judge.spec.provider,
+            model=reply.model if reply else judge.spec.model, params=req.params(),
+            messages=[[m.role, m.content] for m in req.messages], cache_key=key, order=owner.order,
+            sample_index=req.sample_index, attempt=attempt,
+            raw_text=reply.text if reply else None, structured=reply.structured if reply else None,
+            parsed=parsed.to_dict() if parsed else None, error=error,
+            latency_ms=0.0 if cached or reply is None else reply.latency_ms,
+            input_tokens=reply.usage.input_tokens if reply else 0,
+            output_tokens=reply.usage.output_tokens if reply else 0,
+            cost_usd=cost, cached=cached,
+        )
+        await self.db.run(lambda s: s.add(row))

@@ -11,13 +11,12 @@ import asyncio
 from dataclasses import dataclass
 
 from judge_service.engine.call import CallOwner, CallResult, JudgeCaller
-from judge_service.engine.grade import Conversation, Sampling, _cost, _usage
+from judge_service.engine.grade import Conversation, Sampling, _cost, _usage, failure_code
 from judge_service.engine.panel import Spread, majority, mean_or_none, spread
-from judge_service.engine.prompts import output_schema
+from judge_service.engine.prompts import output_schema, render_messages
 from judge_service.judges.base import AnswerField, JudgeRequest
 from judge_service.judges.registry import Judge
 from judge_service.rubrics.model import Rubric
-from judge_service.rubrics.render import render_messages
 
 WINNER_FIELD = AnswerField("winner", ("A", "B", "tie"))
 ORDERS = ("AB", "BA")
@@ -36,6 +35,7 @@ class OrderVerdict:
     sample_spread: Spread
     cached: bool
     error: str | None = None
+    error_code: str | None = None
 
 
 @dataclass
@@ -51,6 +51,7 @@ class JudgeComparison:
     usage: dict
     cost_usd: float | None
     error: str | None = None
+    error_code: str | None = None  # the provider error's code when every unscored order failed at the provider
 
 
 @dataclass
@@ -100,6 +101,7 @@ def order_verdict(order: str, judge: Judge, results: list[CallResult]) -> OrderV
         sample_spread=spread(probs),
         cached=all(r.cached for r in results),
         error=None if scored else (results[0].error if results else "no call made"),
+        error_code=None if scored else failure_code(results),
     )
 
 
@@ -112,8 +114,11 @@ def reconcile(judge: Judge, orders: list[OrderVerdict], results: list[CallResult
         # One order alone cannot be trusted (position bias), so the judge is unscored.
         missing = [o.order for o in orders if o.winner is None]
         reason = next(o.error for o in orders if o.winner is None)
+        codes = [o.error_code for o in orders if o.winner is None]
+        code = None if any(c is None for c in codes) else (
+            "judge_auth_error" if all(c == "judge_auth_error" for c in codes) else "judge_error")
         return JudgeComparison(winner=None, prob_a=None, consistent=None,
-                               error=f"order(s) {missing} unscored: {reason}", **base)
+                               error=f"order(s) {missing} unscored: {reason}", error_code=code, **base)
     consistent = ab.winner == ba.winner
     return JudgeComparison(
         winner=ab.winner if consistent else "tie",

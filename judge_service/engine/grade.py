@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 
 from judge_service.engine.call import CallOwner, CallResult, JudgeCaller
 from judge_service.engine.panel import Spread, mean_or_none, spread
-from judge_service.engine.prompts import output_schema
+from judge_service.engine.prompts import output_schema, render_messages
 from judge_service.judges.base import AnswerField, JudgeRequest
 from judge_service.judges.registry import Judge
 from judge_service.rubrics.model import Rubric
-from judge_service.rubrics.render import render_messages
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,7 @@ class JudgeGrade:
     sample_criteria: list[dict[str, float]]
     sample_spread: Spread
     error: str | None = None
+    error_code: str | None = None  # the provider error's code when every call failed at the provider
 
 
 @dataclass
@@ -75,6 +75,14 @@ def _cost(results: list[CallResult]) -> float | None:
     return None if any(c is None for c in costs) else sum(costs)  # type: ignore[arg-type]
 
 
+def failure_code(results: list[CallResult]) -> str | None:
+    """The provider error code when every call failed at the provider (not merely unparseable)."""
+    codes = [r.error_code for r in results]
+    if not codes or any(c is None for c in codes):
+        return None
+    return "judge_auth_error" if all(c == "judge_auth_error" for c in codes) else "judge_error"
+
+
 def judge_grade(judge: Judge, rubric: Rubric, results: list[CallResult]) -> JudgeGrade:
     scored = [r for r in results if r.parsed is not None]
     per_sample = [{n: a.expected() for n, a in r.parsed.fields.items()} for r in scored]  # type: ignore[union-attr]
@@ -96,6 +104,7 @@ def judge_grade(judge: Judge, rubric: Rubric, results: list[CallResult]) -> Judg
         sample_criteria=per_sample,
         sample_spread=spread(sample_scores),
         error=None if scored else (results[0].error if results else "no call made"),
+        error_code=None if scored else failure_code(results),
     )
 
 

@@ -11,7 +11,9 @@ import functools
 import json
 import re
 
-from judge_service.judges.base import AnswerField
+from judge_service.judges.base import AnswerField, ChatMessage
+from judge_service.rubrics.model import Rubric
+from judge_service.rubrics.render import render_rubric
 
 SYSTEM_PROMPT = (
     "You are an impartial, careful evaluator of AI assistant responses. "
@@ -89,3 +91,17 @@ def fields_from_prompt(text: str) -> tuple[AnswerField, ...]:
             labels = tuple(lab.strip().strip('"') for lab in m.group(2).split(","))
             out.append(AnswerField(m.group(1), labels))
     return tuple(out)
+
+
+def render_messages(rubric: Rubric, mode: str, fields: tuple[AnswerField, ...], *, messages: list[tuple[str, str]],
+                    response: str | None = None, response_a: str | None = None, response_b: str | None = None,
+                    reference: str | None = None, with_rationale: bool = True) -> tuple[ChatMessage, ...]:
+    """The judge's messages: our system prompt, the rubric's template over wrapped texts, the answer format."""
+    body = render_rubric(
+        rubric, mode, conversation=render_conversation(messages),
+        response=wrap("response", response) if response is not None else "",
+        response_a=wrap("response_a", response_a) if response_a is not None else "",
+        response_b=wrap("response_b", response_b) if response_b is not None else "",
+        reference=wrap("reference", reference) if reference else "",
+    )
+    return (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", body.rstrip() + "\n\n" + answer_instructions(fields, with_rationale)))

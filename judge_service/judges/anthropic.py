@@ -26,7 +26,7 @@ import httpx2
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
 from judge_service.errors import JudgeError
-from judge_service.judges.base import JudgeReply, JudgeRequest, Usage
+from judge_service.judges.base import JudgeProvider, JudgeReply, JudgeRequest, Usage
 from judge_service.judges.config import JudgeSpec
 from judge_service.judges.limits import connection_error, error_for_status, malformed_error, timeout_error
 from judge_service.judges.secrets import read_api_key, redact
@@ -46,7 +46,7 @@ class _CreateArgs(TypedDict, total=False):
     extra_body: dict[str, object]
 
 
-class AnthropicProvider:
+class AnthropicProvider(JudgeProvider):
     def __init__(self, spec: JudgeSpec, settings: object = None) -> None:
         self.spec = spec
         key, self._key_env = read_api_key(spec, "ANTHROPIC_API_KEY")

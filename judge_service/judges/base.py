@@ -82,7 +82,13 @@ class JudgeReply:
 
 @runtime_checkable
 class JudgeProvider(Protocol):
-    """A judge model behind some API. Implementations live one per file in this package."""
+    """A judge model behind some API. Implementations live one per file in this package.
+
+    ``model`` and ``complete`` are required. The optional capabilities have defaults here, and a
+    provider subclasses this Protocol to inherit them and overrides what it has: ``health`` (a cheap
+    probe), ``warm`` (load now rather than at the first verdict; the local model) and ``aclose``.
+    Callers use them unconditionally: nothing probes a provider with ``getattr``/``hasattr``.
+    """
 
     @property
     def model(self) -> str: ...
@@ -93,6 +99,12 @@ class JudgeProvider(Protocol):
 
     async def health(self) -> str:
         """A cheap health state: "ok", "unavailable: <why>" or "unknown". Never a paid call."""
-        ...
+        return "unknown"
 
-    async def aclose(self) -> None: ...
+    async def warm(self) -> None:
+        """Get ready to answer (load weights, open connections). Default: nothing to do."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release what the provider holds. Default: nothing to release."""
+        return None

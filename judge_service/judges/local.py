@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge_service.errors import InvalidInput, JudgeError, MissingExtra, ServiceError
-from judge_service.judges.base import AnswerField, ChatMessage, JudgeReply, JudgeRequest, Usage
+from judge_service.judges.base import AnswerField, ChatMessage, JudgeProvider, JudgeReply, JudgeRequest, Usage
 from judge_service.judges.config import JudgeSpec
 from judge_service.localmodel import LoadedModel, is_loaded, load_causal_lm, model_name, resolve_model_source
 from judge_service.settings import Settings
@@ -49,7 +49,7 @@ _NUMERIC_LABEL = re.compile(r"^(0|[1-9][0-9]*)$")
 _KNOWN_OPTIONS = {"max_candidate_batch"}
 
 
-class LocalProvider:
+class LocalProvider(JudgeProvider):
     """A judge backed by a local causal LM (default: the embedded SmolLM2 135M Instruct)."""
 
     def __init__(self, spec: JudgeSpec, settings: Settings) -> None:

@@ -35,7 +35,7 @@ import httpx2
 import openai
 
 from judge_service.errors import InvalidInput, JudgeError
-from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Usage
+from judge_service.judges.base import JudgeProvider, JudgeReply, JudgeRequest, TokenLogprob, Usage
 from judge_service.judges.config import JudgeSpec
 from judge_service.judges.limits import connection_error, error_for_status, malformed_error, timeout_error
 from judge_service.judges.secrets import read_api_key, redact
@@ -47,7 +47,7 @@ POOL_SIZE = 16  # connections per httpx2 client; see __init__
 HTTP_BACKENDS = ("auto", "aiohttp", "httpx")
 
 
-class OpenAIProvider:
+class OpenAIProvider(JudgeProvider):
     provider_label = "openai"
     default_key_env: str | None = "OPENAI_API_KEY"
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from judge_service.errors import InvalidInput, MissingExtra, NotFound
 from judge_service.judges.base import JudgeProvider
 from judge_service.judges.config import JudgesConfig, JudgeSpec
+from judge_service.judges.limits import LimiterStats, limited
 from judge_service.settings import Settings
 
 PROVIDERS: dict[str, str] = {
@@ -21,16 +22,26 @@ PROVIDERS: dict[str, str] = {
     "anthropic": "judge_service.judges.anthropic:AnthropicProvider",
     "scripted": "judge_service.testing.scripted:ScriptedProvider",
 }
+# What to install when a provider's dependency is missing (optional dependencies in pyproject.toml).
+INSTALL_HINTS: dict[str, str] = {
+    "local": "judge-service[local]",
+}
 
 
 @dataclass
 class Judge:
     spec: JudgeSpec
-    provider: JudgeProvider
+    provider: JudgeProvider  # behind the judge's limits and retries (judges/limits.py)
+    # The provider itself, for its optional capabilities (warm-up): the limits wrap calls, not loading.
+    base: JudgeProvider | None = None
+    stats: LimiterStats | None = None  # the limiter's counters (attempts, retries, throttling)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    async def warm(self) -> None:
+        await (self.base or self.provider).warm()
 
 
 def build_provider(spec: JudgeSpec, settings: Settings) -> JudgeProvider:
@@ -46,19 +57,17 @@ def build_provider(spec: JudgeSpec, settings: Settings) -> JudgeProvider:
     except ImportError as e:
         raise MissingExtra(
             f"judge '{spec.name}' needs an optional dependency that is missing ({e.name}); "
-            f"install it with: pip install 'judge-service[{'local' if spec.provider == 'local' else 'remote'}]'"
+            f"install it with: pip install '{INSTALL_HINTS.get(spec.provider, 'judge-service')}'"
         ) from e
-    provider = getattr(module, cls_name)(spec, settings)
-    return wrap_provider(provider, spec)
+    provider: JudgeProvider = getattr(module, cls_name)(spec, settings)
+    return provider
 
 
-def wrap_provider(provider: JudgeProvider, spec: JudgeSpec) -> JudgeProvider:
-    """Retries and rate limits, shared by every request in the process (see judges/limits.py)."""
-    try:
-        from judge_service.judges.limits import limited
-    except ImportError:  # limits module not present yet
-        return provider
-    return limited(provider, spec)
+def build_judge(spec: JudgeSpec, settings: Settings) -> Judge:
+    """The provider, behind retries and rate limits shared by every request in the process (judges/limits.py)."""
+    base = build_provider(spec, settings)
+    wrapped = limited(base, spec)
+    return Judge(spec, wrapped, base, wrapped.stats)  # type: ignore[arg-type]  # LimitedProvider: no warm(), see base
 
 
 class JudgePool:
@@ -82,13 +91,12 @@ class JudgePool:
     def get(self, name: str) -> Judge:
         if name not in self._judges:
             spec = self.spec(name)
-            self._judges[name] = Judge(spec, build_provider(spec, self.settings))
+            self._judges[name] = build_judge(spec, self.settings)
         return self._judges[name]
 
-    def add(self, judge: Judge) -> None:
-        """Install an already-built judge (tests, embedding apps)."""
-        self._specs[judge.name] = judge.spec
-        self._judges[judge.name] = judge
+    def built(self) -> list[Judge]:
+        """The judges already built (building one can load a model or fail on a missing key)."""
+        return [self._judges[n] for n in sorted(self._judges)]
 
     def default_panel(self) -> list[str]:
         return self.config.panel()

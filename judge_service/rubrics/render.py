@@ -3,6 +3,11 @@
 Templates come from files and from the API, so they are untrusted: the immutable sandbox refuses
 attribute access to Python internals, and every template is test-rendered when loaded so a bad
 one is refused up front rather than at the first verdict.
+
+This module knows templates only. The texts under judgment arrive already wrapped in their data
+tags, and the answer instructions are appended, by ``engine/prompts.py``: ``rubrics/`` imports
+nothing from ``engine/``, so the line between "what a rubric says" and "how a judge is asked" is
+one import direction.
 """
 
 from __future__ import annotations
@@ -10,9 +15,7 @@ from __future__ import annotations
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from judge_service.engine.prompts import SYSTEM_PROMPT, answer_instructions, render_conversation, wrap
 from judge_service.errors import InvalidInput
-from judge_service.judges.base import AnswerField, ChatMessage
 
 # A template may build strings and numbers, but not big ones: `'x' * 10**10` would exhaust memory
 # long before any output limit could catch it, so the operators themselves are capped.
@@ -85,17 +88,18 @@ Answer "A" if response A is better, "B" if response B is better, "tie" if they a
 }
 
 
-def _context(rubric_name: str, instructions: str, criteria: list[dict], *, conversation: str, response: str | None,
-             response_a: str | None, response_b: str | None, reference: str | None) -> dict:
+def _context(rubric_name: str, instructions: str, criteria: list[dict], *, conversation: str, response: str,
+             response_a: str, response_b: str, reference: str) -> dict:
+    """The template's variables; the texts are already wrapped (or "" when absent) by the caller."""
     return {
         "rubric_name": rubric_name,
         "instructions": instructions,
         "criteria": criteria,
         "conversation": conversation,
-        "response": wrap("response", response) if response is not None else "",
-        "response_a": wrap("response_a", response_a) if response_a is not None else "",
-        "response_b": wrap("response_b", response_b) if response_b is not None else "",
-        "reference": wrap("reference", reference) if reference else "",
+        "response": response,
+        "response_a": response_a,
+        "response_b": response_b,
+        "reference": reference,
     }
 
 
@@ -121,17 +125,16 @@ def check_templates(name: str, instructions: str, criteria, templates: dict[str,
     """Test-render every template of a rubric with sample data; raises InvalidInput if any fails."""
     for mode in modes:
         source = templates.get(mode, DEFAULT_TEMPLATES[mode])
-        ctx = _context(name, instructions, _criteria_ctx(criteria), conversation=render_conversation([("user", "q")]),
-                       response="r", response_a="a", response_b="b", reference="ref")
+        ctx = _context(name, instructions, _criteria_ctx(criteria), conversation="<conversation>\nq\n</conversation>",
+                       response="<response>\nr\n</response>", response_a="<response_a>\na\n</response_a>",
+                       response_b="<response_b>\nb\n</response_b>", reference="<reference>\nref\n</reference>")
         render_template(source, ctx)
 
 
-def render_messages(rubric, mode: str, fields: tuple[AnswerField, ...], *, messages: list[tuple[str, str]],
-                    response: str | None = None, response_a: str | None = None, response_b: str | None = None,
-                    reference: str | None = None, with_rationale: bool = True) -> tuple[ChatMessage, ...]:
+def render_rubric(rubric, mode: str, *, conversation: str, response: str = "", response_a: str = "",
+                  response_b: str = "", reference: str = "") -> str:
+    """The rubric's template for ``mode`` rendered over already-wrapped texts ("" = absent)."""
     source = rubric.templates.get(mode, DEFAULT_TEMPLATES[mode])
-    ctx = _context(rubric.name, rubric.instructions, _criteria_ctx(rubric.criteria),
-                   conversation=render_conversation(messages), response=response,
-                   response_a=response_a, response_b=response_b, reference=reference)
-    body = render_template(source, ctx).rstrip() + "\n\n" + answer_instructions(fields, with_rationale)
-    return (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", body))
+    ctx = _context(rubric.name, rubric.instructions, _criteria_ctx(rubric.criteria), conversation=conversation,
+                   response=response, response_a=response_a, response_b=response_b, reference=reference)
+    return render_template(source, ctx)

@@ -1,66 +1,81 @@
 """Judging one run item: both systems' comparison (both orders) and/or absolute grades.
 
 In a run the baseline is always response A and the candidate response B, so order "AB" shows
-the baseline first and "BA" the candidate first. Results are stored per item as plain JSON.
+the baseline first and "BA" the candidate first. The result is an ``ItemResult`` record
+(``runs/records.py``), stored as its JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from judge_service.engine.call import CallOwner, JudgeCaller
-from judge_service.engine.compare import compare
-from judge_service.engine.grade import Conversation, Sampling, grade
+from judge_service.engine.compare import ComparisonResult, compare
+from judge_service.engine.grade import Conversation, GradeResult, Sampling, grade
 from judge_service.judges.registry import Judge
 from judge_service.rubrics.model import Rubric
+from judge_service.runs.records import (AbsoluteResult, GradeJudgeRecord, GradeRecord, ItemResult, PairwiseJudgeRecord,
+                                        PairwiseOrderRecord, PairwiseResult, Role)
 
-_TO_ROLE = {"A": "baseline", "B": "candidate", "tie": "tie", None: None}
+_TO_ROLE: dict[str | None, Role | None] = {"A": "baseline", "B": "candidate", "tie": "tie", None: None}
 
 
-async def evaluate_item(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], item: dict, spec: dict) -> dict:
+def _role(label: str | None) -> Role | None:
+    return _TO_ROLE[label]
+
+
+def _prob_candidate(prob_a: float | None) -> float | None:
+    return None if prob_a is None else 1.0 - prob_a
+
+
+def pairwise_record(r: ComparisonResult) -> PairwiseResult:
+    return PairwiseResult(
+        winner=_role(r.winner), prob_candidate=_prob_candidate(r.prob_a), consistent=r.consistent,
+        judges=[
+            PairwiseJudgeRecord(
+                judge=j.judge, model=j.model, winner=_role(j.winner), prob_candidate=_prob_candidate(j.prob_a),
+                consistent=j.consistent, cost_usd=j.cost_usd, error=j.error,
+                orders=[PairwiseOrderRecord(order=o.order,
+                                            winners=[w for w in map(_role, o.sample_winners) if w is not None],
+                                            prob_candidate=[1.0 - p for p in o.sample_probs], error=o.error)
+                        for o in j.orders],
+            )
+            for j in r.judges
+        ],
+    )
+
+
+def grade_record(r: GradeResult) -> GradeRecord:
+    return GradeRecord(score=r.score, criteria=dict(r.criteria), judges=[
+        GradeJudgeRecord(judge=g.judge, model=g.model, score=g.score, samples=g.sample_scores,
+                         sample_criteria=g.sample_criteria, cost_usd=g.cost_usd, error=g.error)
+        for g in r.judges
+    ])
+
+
+async def judge_item(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], item: dict[str, Any],
+                     spec: dict[str, Any]) -> ItemResult:
     conv = Conversation(item["conversation"], item.get("reference"))
     sampling = Sampling(spec["samples"], spec["temperature"], spec["seed"])
     owner = CallOwner("run_item", f"{spec['run_id']}:{item['id']}")
     baseline, candidate = item["outputs"][spec["baseline"]], item["outputs"][spec["candidate"]]
-    out: dict = {}
-    tasks = {}
-    if spec["mode"] in ("pairwise", "both"):
-        tasks["pairwise"] = compare(caller, rubric, judges, conv, baseline, candidate, sampling=sampling, owner=owner)
-    if spec["mode"] in ("absolute", "both"):
-        tasks["baseline"] = grade(caller, rubric, judges, conv, baseline, sampling=sampling, owner=owner)
-        tasks["candidate"] = grade(caller, rubric, judges, conv, candidate, sampling=sampling, owner=owner)
-    results = dict(zip(tasks, await asyncio.gather(*tasks.values())))
-    if "pairwise" in results:
-        r = results["pairwise"]
-        out["pairwise"] = {
-            "winner": _TO_ROLE[r.winner],
-            "prob_candidate": None if r.prob_a is None else 1.0 - r.prob_a,
-            "consistent": r.consistent,
-            "judges": [
-                {
-                    "judge": j.judge, "model": j.model, "winner": _TO_ROLE[j.winner],
-                    "prob_candidate": None if j.prob_a is None else 1.0 - j.prob_a,
-                    "consistent": j.consistent, "cost_usd": j.cost_usd, "error": j.error,
-                    "orders": [
-                        {"order": o.order, "winners": [_TO_ROLE[w] for w in o.sample_winners],
-                         "prob_candidate": [1.0 - p for p in o.sample_probs], "error": o.error}
-                        for o in j.orders
-                    ],
-                }
-                for j in r.judges
-            ],
-        }
-    if "baseline" in results:
-        out["absolute"] = {
-            role: {
-                "score": results[role].score,
-                "criteria": results[role].criteria,
-                "judges": [
-                    {"judge": g.judge, "model": g.model, "score": g.score, "samples": g.sample_scores,
-                     "sample_criteria": g.sample_criteria, "cost_usd": g.cost_usd, "error": g.error}
-                    for g in results[role].judges
-                ],
-            }
-            for role in ("baseline", "candidate")
-        }
-    return out
+    mode: Literal["pairwise", "absolute", "both"] = spec["mode"]
+    pairwise = compare(caller, rubric, judges, conv, baseline, candidate, sampling=sampling, owner=owner) \
+        if mode in ("pairwise", "both") else None
+    grades = [grade(caller, rubric, judges, conv, text, sampling=sampling, owner=owner) for text in (baseline, candidate)] \
+        if mode in ("absolute", "both") else []
+    done = await asyncio.gather(*([pairwise] if pairwise is not None else []), *grades)
+    compared: ComparisonResult | None = done[0] if pairwise is not None else None  # type: ignore[assignment]
+    graded: list[GradeResult] = list(done[1:] if pairwise is not None else done)  # type: ignore[arg-type]
+    return ItemResult(
+        version=1,
+        pairwise=pairwise_record(compared) if compared is not None else None,
+        absolute=AbsoluteResult(baseline=grade_record(graded[0]), candidate=grade_record(graded[1])) if graded else None,
+    )
+
+
+async def evaluate_item(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], item: dict[str, Any],
+                        spec: dict[str, Any]) -> dict[str, object]:
+    """The item's record in its stored (JSON) form, what the run manager commits."""
+    return (await judge_item(caller, rubric, judges, item, spec)).to_json()

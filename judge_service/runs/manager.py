@@ -42,11 +42,6 @@ class RunManager:
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
-    async def wait(self, run_id: str) -> None:
-        task = self._tasks.get(run_id)
-        if task is not None:
-            await asyncio.shield(task)
-
     def _set_status(self, run_id: str, status: str, error: str | None = None) -> None:
         with self.ctx.db.session() as s:
             run = s.get(RunRow, run_id)

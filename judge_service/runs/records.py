@@ -1,32 +1,108 @@
-"""Stored item verdicts → the flat records the report statistics take."""
+"""A run item's stored verdict, as a versioned record, and its flattening into report records.
+
+``ItemResult`` is what ``runs/evaluate.py`` stores per item (JSON in ``run_items.result``) and what
+``GET /v1/runs/{id}/items`` returns. ``version`` is the record's schema: a reader of an older record
+(a run resumed by a newer service) validates it here, not by string keys spread across modules.
+Version 1 is the first release's shape (records written before the field existed read as 1).
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
 from judge_service.runs.report import AbsoluteRecord, ItemInfo, PairwiseRecord
 
+RECORD_VERSION = 1
+Role = Literal["baseline", "candidate", "tie"]
 
-def to_records(items: list[dict], results: list[dict | None], spec: dict) -> tuple[list[PairwiseRecord], list[AbsoluteRecord], list[ItemInfo]]:
+
+class PairwiseOrderRecord(BaseModel):
+    order: Literal["AB", "BA"]
+    winners: list[Role] = Field(description="per sample, in terms of the systems (AB shows the baseline first)")
+    prob_candidate: list[float]
+    error: str | None
+
+
+class PairwiseJudgeRecord(BaseModel):
+    judge: str
+    model: str
+    winner: Role | None
+    prob_candidate: float | None
+    consistent: bool | None
+    cost_usd: float | None
+    error: str | None
+    orders: list[PairwiseOrderRecord]
+
+
+class PairwiseResult(BaseModel):
+    winner: Role | None
+    prob_candidate: float | None
+    consistent: bool | None
+    judges: list[PairwiseJudgeRecord]
+
+
+class GradeJudgeRecord(BaseModel):
+    judge: str
+    model: str
+    score: float | None
+    samples: list[float]
+    sample_criteria: list[dict[str, float]]
+    cost_usd: float | None
+    error: str | None
+
+
+class GradeRecord(BaseModel):
+    score: float | None
+    criteria: dict[str, float | None]
+    judges: list[GradeJudgeRecord]
+
+
+class AbsoluteResult(BaseModel):
+    baseline: GradeRecord
+    candidate: GradeRecord
+
+
+class ItemResult(BaseModel):
+    version: int = RECORD_VERSION
+    pairwise: PairwiseResult | None = None
+    absolute: AbsoluteResult | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The stored form: modes that were not judged are absent, as in version 1 records."""
+        absent = {k for k in ("pairwise", "absolute") if getattr(self, k) is None}
+        return self.model_dump(mode="json", exclude=absent)
+
+    @classmethod
+    def read(cls, stored: dict[str, object] | None) -> ItemResult | None:
+        return None if not stored else cls.model_validate(stored)
+
+
+def to_records(items: list[dict[str, object]], results: list[ItemResult | None], baseline: str,
+               candidate: str) -> tuple[list[PairwiseRecord], list[AbsoluteRecord], list[ItemInfo]]:
     pairwise: list[PairwiseRecord] = []
     absolute: list[AbsoluteRecord] = []
     infos: list[ItemInfo] = []
-    b, c = spec["baseline"], spec["candidate"]
     for item, result in zip(items, results):
-        iid = item["id"]
-        infos.append(ItemInfo(item_id=iid, candidate_text=item["outputs"][c], baseline_text=item["outputs"][b],
-                              candidate_meta=item.get("metadata", {}).get(c, {}),
-                              baseline_meta=item.get("metadata", {}).get(b, {})))
-        if not result:
+        iid = str(item["id"])
+        outputs: dict[str, str] = item["outputs"]  # type: ignore[assignment]
+        metadata: dict[str, dict[str, object]] = item.get("metadata") or {}  # type: ignore[assignment]
+        infos.append(ItemInfo(item_id=iid, candidate_text=outputs[candidate], baseline_text=outputs[baseline],
+                              candidate_meta=metadata.get(candidate, {}), baseline_meta=metadata.get(baseline, {})))
+        if result is None:
             continue
-        for j in (result.get("pairwise") or {}).get("judges", []):
-            for o in j["orders"]:
-                if not o["winners"]:
-                    pairwise.append(PairwiseRecord(iid, j["judge"], o["order"], 0, None, None))
-                for k, (w, p) in enumerate(zip(o["winners"], o["prob_candidate"])):
-                    pairwise.append(PairwiseRecord(iid, j["judge"], o["order"], k, w, p))
-        for role in ("baseline", "candidate"):
-            for g in ((result.get("absolute") or {}).get(role) or {}).get("judges", []):
-                if g["score"] is None:
-                    absolute.append(AbsoluteRecord(iid, g["judge"], role, 0, None, {}))
-                for k, (score, crit) in enumerate(zip(g["samples"], g["sample_criteria"])):
-                    absolute.append(AbsoluteRecord(iid, g["judge"], role, k, score, crit))
+        for j in result.pairwise.judges if result.pairwise else []:
+            for o in j.orders:
+                if not o.winners:
+                    pairwise.append(PairwiseRecord(iid, j.judge, o.order, 0, None, None))
+                for k, (w, p) in enumerate(zip(o.winners, o.prob_candidate)):
+                    pairwise.append(PairwiseRecord(iid, j.judge, o.order, k, w, p))
+        if result.absolute is not None:
+            for role, grades in (("baseline", result.absolute.baseline), ("candidate", result.absolute.candidate)):
+                for g in grades.judges:
+                    if g.score is None:
+                        absolute.append(AbsoluteRecord(iid, g.judge, role, 0, None, {}))
+                    for k, (score, crit) in enumerate(zip(g.samples, g.sample_criteria)):
+                        absolute.append(AbsoluteRecord(iid, g.judge, role, k, score, crit))
     return pairwise, absolute, infos

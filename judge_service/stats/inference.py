@@ -15,7 +15,6 @@ two-stage form.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,37 +24,13 @@ import numpy as np
 from scipy import stats
 
 from judge_service.errors import InvalidInput
+# The one Estimate, seeding rule and non-finite policy; re-exported for modules that import them from here.
+from judge_service.stats.estimate import Estimate, finite_or_none, rng_from_seed
 
 # A statistic over resampled *item indices*: takes an int array of shape (..., m) and returns
 # an array of shape (...). Indexing by item lets one resample carry several aligned columns
 # (preference, length difference, style features) and lets a statistic refit a model.
 IndexStatistic = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate with a two-sided CI over ``n`` units (items unless said otherwise)."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-    n: int
-    p_value: float | None = None
-
-    def to_dict(self) -> dict:
-        out = {
-            "estimate": _json_float(self.estimate),
-            "ci_low": _json_float(self.ci_low),
-            "ci_high": _json_float(self.ci_high),
-            "n": self.n,
-        }
-        if self.p_value is not None:
-            out["p_value"] = _json_float(self.p_value)
-        return out
-
-    def excludes(self, value: float) -> bool:
-        """True when the CI lies entirely on one side of ``value``."""
-        return self.ci_low > value or self.ci_high < value
 
 
 @dataclass(frozen=True)
@@ -71,18 +46,6 @@ class PairedDifference:
         if self.note:
             out["note"] = self.note
         return out
-
-
-def _json_float(x: float | None) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return float(x)
-
-
-def rng_from_seed(seed: str) -> np.random.Generator:
-    """A numpy Generator determined by ``seed`` alone (sha256 of the UTF-8 string)."""
-    digest = hashlib.sha256(seed.encode("utf-8")).digest()
-    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
 
 
 def _check_confidence(confidence: float) -> None:

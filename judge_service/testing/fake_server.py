@@ -51,41 +51,14 @@ from dataclasses import fields as dataclass_fields
 
 from judge_service.engine.prompts import fields_from_prompt
 from judge_service.judges.base import AnswerField
+from judge_service.testing.fake_faults import (RETRYABLE_FAULTS, ALL_FAULTS, Faults, _CONFIG_EXAMPLE, parse_admin_config, _faults_from_json, _number, _seconds, _integer, _boolean, _kinds, _weights)  # noqa: F401  (re-exported)
+from judge_service.testing.fake_wire import (_error_body, _mask, _content_text, _forced_tool, _fields_from_schema, _tokens, _token_logprob, _read_chunked)
 from judge_service.testing.policies import POLICIES, Policy, choose, view_from_text
-
-RETRYABLE_FAULTS = ("rate_limit", "server_error", "unavailable", "slow", "drop", "malformed")
-ALL_FAULTS = RETRYABLE_FAULTS + ("garbage", "refusal")
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
 GARBAGE_TEXT = "Hmm, both have merits. It depends on what the user wanted, really."
 REFUSAL_TEXT = "I'm sorry, but I can't help with evaluating that."
-
-
-@dataclass
-class Faults:
-    rate: float = 0.0  # probability that a request gets a fault
-    kinds: tuple[str, ...] = RETRYABLE_FAULTS
-    weights: tuple[float, ...] | None = None  # relative weight of each kind; default equal
-    retry_after_s: float = 1.0  # sent on 429 (and 503) as retry-after and retry-after-ms
-    slow_s: float = 5.0
-    seed: int = 0
-    deterministic: bool = True
-
-    def __post_init__(self) -> None:
-        unknown = set(self.kinds) - set(ALL_FAULTS)
-        if unknown:
-            raise ValueError(f"unknown fault kinds {sorted(unknown)}; choose from {', '.join(ALL_FAULTS)}")
-        if not 0.0 <= self.rate <= 1.0:
-            raise ValueError(f"fault rate {self.rate} is not a probability; use a number from 0 to 1")
-        # Checked here rather than when a request draws its fault, where the error would only drop
-        # that request's connection and leave the cause in the server's log.
-        if self.rate > 0 and not self.kinds:
-            raise ValueError(f"fault rate {self.rate} with no fault kinds; name some kinds, or set rate 0")
-        if self.weights is not None and (len(self.weights) != len(self.kinds) or min(self.weights, default=0) < 0
-                                         or sum(self.weights) <= 0):
-            raise ValueError(f"fault weights {list(self.weights)} must be one non-negative number for each of the "
-                             f"kinds {list(self.kinds)}, not all zero; or leave weights out for equal weights")
 
 
 @dataclass(frozen=True)
@@ -518,168 +491,6 @@ class FakeJudgeServer:
         else:
             await self._send(writer, 404, b'{"error": {"message": "unknown admin route"}}')
         return True
-
-
-# -- the admin config -----------------------------------------------------------------------
-
-_CONFIG_EXAMPLE = '{"latency_s": 0.05, "faults": {"rate": 0.3, "kinds": ["rate_limit", "drop"]}}'
-
-
-def parse_admin_config(raw: bytes) -> tuple[float | None, Faults | None]:
-    """(latency_s, faults) from a ``POST /_fake/config`` body; None for what the body leaves alone.
-
-    ``faults`` replaces the whole fault config (keys left out take Faults' defaults). A ValueError
-    says what is wrong and what is valid; the caller applies nothing then, so a typo in a CI script
-    keeps the previous config rather than half of the new one.
-    """
-    try:
-        cfg = json.loads(raw or b"{}")
-    except ValueError as e:
-        raise ValueError(f"config body is not JSON ({e}); send an object like {_CONFIG_EXAMPLE}") from None
-    if not isinstance(cfg, dict):
-        raise ValueError(f"config body must be a JSON object like {_CONFIG_EXAMPLE}, not {type(cfg).__name__}")
-    unknown = sorted(set(cfg) - {"latency_s", "faults"})
-    if unknown:
-        raise ValueError(f"unknown config key(s) {unknown}; valid keys: latency_s, faults")
-    latency_s = _seconds(cfg["latency_s"], "latency_s") if "latency_s" in cfg else None
-    faults = _faults_from_json(cfg["faults"]) if "faults" in cfg else None
-    return latency_s, faults
-
-
-def _faults_from_json(value: object) -> Faults:
-    names = [f.name for f in dataclass_fields(Faults)]
-    if not isinstance(value, dict):
-        raise ValueError(f"'faults' must be an object with keys from {', '.join(names)}; got {value!r}")
-    unknown = sorted(set(value) - set(names))
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in 'faults'; valid keys: {', '.join(names)}")
-    parsers: dict[str, Callable[[object, str], object]] = {
-        "rate": _number, "kinds": _kinds, "weights": _weights, "retry_after_s": _seconds, "slow_s": _seconds,
-        "seed": _integer, "deterministic": _boolean,
-    }
-    # Faults' own checks (kinds known, rate a probability, weights one per kind) run in its constructor.
-    return Faults(**{name: parsers[name](v, f"faults.{name}") for name, v in value.items()})
-
-
-def _number(value: object, name: str) -> float:
-    # bool is an int to Python but never a number anyone meant; NaN and infinity parse as JSON here.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
-def _seconds(value: object, name: str) -> float:
-    seconds = _number(value, name)
-    if seconds < 0:
-        raise ValueError(f"{name} must be a number of seconds, 0 or more; got {value!r}")
-    return seconds
-
-
-def _integer(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return value
-
-
-def _boolean(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value
-
-
-def _kinds(value: object, name: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
-        raise ValueError(f"{name} must be a list of fault kinds from {', '.join(ALL_FAULTS)}; got {value!r}")
-    return tuple(value)
-
-
-def _weights(value: object, name: str) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise ValueError(f"{name} must be a list of numbers, one per kind, or null; got {value!r}")
-    return tuple(_number(w, name) for w in value)
-
-
-# -- wire formats ---------------------------------------------------------------------------
-
-def _error_body(flavour: str, kind: str, message: str) -> dict:
-    if flavour == "anthropic":
-        return {"type": "error", "error": {"type": kind, "message": message}}
-    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
-
-
-def _mask(key: str) -> str:
-    # What OpenAI does: the first few and last four characters, the middle starred.
-    if len(key) <= 12:
-        return key[:2] + "*" * max(0, len(key) - 2)
-    return key[:8] + "*" * (len(key) - 12) + key[-4:]
-
-
-def _content_text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
-def _forced_tool(body: dict) -> dict | None:
-    tools = body.get("tools") or []
-    choice = body.get("tool_choice") or {}
-    if not tools:
-        return None
-    if choice.get("type") == "tool":
-        return next((t for t in tools if t.get("name") == choice.get("name")), None)
-    if choice.get("type") == "any":
-        return tools[0]
-    return None
-
-
-def _fields_from_schema(schema: dict | None) -> tuple[AnswerField, ...]:
-    props = (schema or {}).get("properties") or {}
-    out = []
-    for name, prop in props.items():
-        if isinstance(prop, dict) and isinstance(prop.get("enum"), list):
-            out.append(AnswerField(name, tuple(str(v) for v in prop["enum"])))
-    return tuple(out)
-
-
-def _tokens(obj: dict, dist: dict[str, dict[str, float]]) -> list[tuple[str, float, dict[str, float]]]:
-    """The reply's JSON text as coarse tokens; each answer value is one token carrying the policy's
-    distribution over labels (what a real model's top_logprobs at that position look like)."""
-    out: list[tuple[str, float, dict[str, float]]] = [("{", 0.0, {})]
-    for i, (key, value) in enumerate(obj.items()):
-        out.append(((", " if i else "") + f'"{key}": ', 0.0, {}))
-        if key in dist:
-            quoted = not isinstance(value, int)
-            top = {lab: math.log(max(p, 1e-12)) for lab, p in dist[key].items()}
-            if quoted:
-                out.append(('"', 0.0, {}))
-            out.append((str(value), top[str(value)], top))
-            if quoted:
-                out.append(('"', 0.0, {}))
-        else:
-            out.append((json.dumps(value), 0.0, {}))
-    out.append(("}", 0.0, {}))
-    return out
-
-
-def _token_logprob(token: str, logprob: float, top: dict[str, float], n: int) -> dict:
-    alts = sorted((top or {token: logprob}).items(), key=lambda kv: -kv[1])[:n]
-    return {"token": token, "logprob": logprob, "bytes": list(token.encode()),
-            "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alts]}
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks = []
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        if size == 0:
-            await reader.readuntil(b"\r\n")
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
 
 
 # -- a server in its own process (benchmarks, users' CI) ------------------------------------

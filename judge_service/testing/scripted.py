@@ -17,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Usage
+from judge_service.judges.base import JudgeProvider, JudgeReply, JudgeRequest, TokenLogprob, Usage
 from judge_service.judges.config import JudgeSpec
 from judge_service.testing.policies import POLICIES, Policy, choose, view_from_text
 
@@ -31,7 +31,7 @@ class CallLog:
         return len(self.requests)
 
 
-class ScriptedProvider:
+class ScriptedProvider(JudgeProvider):
     def __init__(self, spec: JudgeSpec, settings: object = None, *, policy: Policy | None = None) -> None:
         self.spec = spec
         self.policy = policy or POLICIES[spec.options.get("policy", "prefer_longer")]

@@ -229,6 +229,7 @@ class Estimate(ServiceModel):
     ci_high: float | None = None
     n: int = 0
     p_value: float | None = None
+    method: str | None = None
     reason: str | None = None
 
 
