@@ -15,6 +15,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from sqlalchemy.dialects import postgresql, sqlite
+
 from judge_service.engine.parse import ParsedAnswer, Unparseable, parse_reply
 from judge_service.errors import JudgeError
 from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Usage
@@ -109,7 +111,10 @@ class JudgeCaller:
             self.stats["calls"] += 1
             reply = await judge.provider.complete(request)
             with self.db.session() as s:
-                s.merge(CallCacheRow(cache_key=key, judge=judge.name, model=reply.model, reply=reply_to_json(reply)))
+                # Insert-or-ignore: another process may have cached the same call a moment ago.
+                insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+                s.execute(insert(CallCacheRow).values(cache_key=key, judge=judge.name, model=reply.model,
+                                                      reply=reply_to_json(reply)).on_conflict_do_nothing())
             fut.set_result(reply)
             return reply, False
         except BaseException as e:

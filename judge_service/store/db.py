@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from judge_service.store import leases as _leases  # noqa: F401  (registers its table on Base)
 from judge_service.store.models import Base
 
 T = TypeVar("T")
