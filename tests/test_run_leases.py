@@ -22,8 +22,8 @@ from judge_service.testing.fake_server import FakeJudgeServer
 N_ITEMS = 200  # run_body's size
 
 
-def test_claims_are_exclusive_and_expired_leases_pass_on(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+def test_claims_are_exclusive_and_expired_leases_pass_on(db_url):
+    db = Database(db_url)
     with db.session() as s:
         s.add(RunRow(id="r1", status="running", spec={}, total=10))
         s.flush()

@@ -57,7 +57,8 @@ def claim(s: Session, owner: str, now: datetime, expires_at: datetime, limit: in
             excluded_stale = excluded_stale | RunItemLeaseRow.owner.in_(dead_owners)
         stmt = stmt.on_conflict_do_update(index_elements=[RunItemLeaseRow.item_pk],
                                           set_={"owner": owner, "expires_at": expires_at}, where=excluded_stale)
-        if cast(CursorResult[Any], s.execute(stmt)).rowcount == 1:
+        # RETURNING, not rowcount: psycopg reports no rowcount for an upsert through SQLAlchemy.
+        if s.execute(stmt.returning(RunItemLeaseRow.item_pk)).first() is not None:
             won.append(pk)
     return won
 
