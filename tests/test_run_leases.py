@@ -1,4 +1,4 @@
-"""Several service processes on one SQLite file share a run through leases; kill -9 of one loses nothing.
+"""Several service processes on one database (SQLite file, PostgreSQL) share a run through leases; kill -9 of one loses nothing.
 
 Real ``uvicorn`` subprocesses against the fake judge server on loopback. Every item gets exactly one
 verdict, and a successful call is made twice only if the killed process had it in flight.
@@ -6,7 +6,6 @@ verdict, and a successful call is made twice only if the killed process had it i
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -47,11 +46,11 @@ def test_claims_are_exclusive_and_expired_leases_pass_on(db_url):
     db.close()
 
 
-def test_three_processes_one_sqlite_kill_one(tmp_path):
+def test_three_processes_one_database_kill_one(tmp_path, db_url):
     with FakeJudgeServer("prefer_longer", latency_s=0.05) as fake:
         config = judges_config(tmp_path / "judges.yaml", fake.openai_base_url)
         data = tmp_path / "shared"
-        env = {"JUDGE_RUN_LEASE_SECONDS": "3"}
+        env = {"JUDGE_RUN_LEASE_SECONDS": "3", "JUDGE_DATABASE_URL": db_url}
         procs = [ServiceProcess(data, config, env=env, log_path=tmp_path / f"p{i}.log") for i in range(3)]
         try:
             for p in procs:
@@ -68,10 +67,12 @@ def test_three_processes_one_sqlite_kill_one(tmp_path):
                 p.stop()
         log = list(fake.log)
     assert final["status"] == "done" and final["progress"]["done"] == N_ITEMS, final
-    db = sqlite3.connect(data / "judge.db")
-    rows = db.execute("SELECT item_id, status, error FROM run_items WHERE run_id = ?", (run_id,)).fetchall()
+    db = Database(db_url)
+    with db.session() as s:
+        rows = s.query(RunItemRow.item_id, RunItemRow.status, RunItemRow.error).filter_by(run_id=run_id).all()
+        assert s.query(leases.RunItemLeaseRow).count() == 0  # graceful stops handed back
+    db.close()
     assert len(rows) == N_ITEMS and all(st == "done" and err is None for _, st, err in rows)
-    assert db.execute("SELECT COUNT(*) FROM run_item_leases").fetchone()[0] == 0  # graceful stops handed back
     ok: dict[str, list] = defaultdict(list)
     for rec in log:
         if rec.outcome == "ok":

@@ -127,6 +127,11 @@ class RunManager:
         dead = _dead_local_owners(leases.owners(s), self.owner)
         pks = leases.claim(s, self.owner, now, now + timedelta(seconds=self.lease_seconds), limit, dead)
         if not pks:
+            # Two processes recording a run's last items at once each see the other's as pending
+            # (read committed); whoever next finds nothing to claim closes such a run.
+            pending = select(RunItemRow.pk).where(RunItemRow.run_id == RunRow.id, RunItemRow.status == "pending")
+            s.execute(update(RunRow).where(RunRow.status.in_(("queued", "running")), ~pending.exists())
+                      .values(status="done", finished_at=now))
             return []
         rows = s.execute(select(RunItemRow.pk, RunItemRow.run_id, RunItemRow.item).where(RunItemRow.pk.in_(pks)))
         return [(pk, run_id, dict(item)) for pk, run_id, item in rows]
