@@ -82,3 +82,14 @@ def test_three_processes_one_database_kill_one(tmp_path, db_url):
     assert len(repeated) <= 2 * CONCURRENCY, len(repeated)
     for recs in repeated.values():
         assert len(recs) == 2 and min(r.started for r in recs) < killed_at
+
+
+def test_item_error_never_carries_raw_sql():
+    from sqlalchemy.exc import IntegrityError
+
+    from judge_service.errors import InvalidInput
+    from judge_service.runs.manager import item_error
+
+    raw = IntegrityError("INSERT INTO call_cache (cache_key) VALUES (?)", {}, Exception("UNIQUE constraint failed"))
+    assert "INSERT" not in item_error(raw) and "UNIQUE" not in item_error(raw)
+    assert item_error(InvalidInput("rubric x is gone", field="rubric")) == "rubric x is gone"
