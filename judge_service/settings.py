@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     max_samples: int = 16
     parse_retries: int = 2
     run_item_concurrency: int = 16
+    run_lease_seconds: float = 30.0  # a dead process's run items pass to another process after this long
 
     auth_enabled: bool = False  # API keys on /v1 (security/auth.py); create keys with `judge keys create`
     metrics_require_auth: bool = False  # /metrics is open by default (scrapers rarely carry keys)

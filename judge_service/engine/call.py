@@ -15,12 +15,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
 from judge_service.engine.parse import ParsedAnswer, Unparseable, parse_reply
 from judge_service.errors import JudgeError
 from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Usage
 from judge_service.judges.pricing import cost_usd
 from judge_service.judges.registry import Judge
-from sqlalchemy.orm import Session
 
 from judge_service.store.db import Database
 from judge_service.store.models import CallCacheRow, JudgeCallRow
@@ -118,8 +120,14 @@ class JudgeCaller:
                 return cached, True
             self.stats["calls"] += 1
             reply = await judge.provider.complete(request)
-            row = CallCacheRow(cache_key=key, judge=judge.name, model=reply.model, reply=reply_to_json(reply))
-            await self.db.run(lambda s: s.merge(row))
+            values = {"cache_key": key, "judge": judge.name, "model": reply.model, "reply": reply_to_json(reply)}
+
+            def cache(s: Session) -> None:
+                # Insert-or-ignore: another process may have cached the same call a moment ago.
+                insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+                s.execute(insert(CallCacheRow).values(**values).on_conflict_do_nothing())
+
+            await self.db.run(cache)
             fut.set_result(reply)
             return reply, False
         except BaseException as e:

@@ -1,85 +1,223 @@
-"""Background execution of runs inside the service, resumable after a restart.
+"""Background execution of runs, shared by any number of service processes on one database.
 
-Each item's verdict is committed as soon as it is complete, and every judge call is cached the
-moment it succeeds, so a restarted service skips finished items and replays finished calls from
-the cache. Only calls in flight at the moment of a crash are made again (at most the judges'
-concurrency limits): a provider offers no idempotency key that would let us recover those.
+Work is handed out item by item through leases (store/leases.py): a process claims pending items
+of any active run (an owner and an expiry), renews its leases with a heartbeat, writes an item's
+verdict only while it still holds the lease and only once (``status = 'pending'`` is part of the
+update), and hands its leases back on a graceful stop. A process that dies stops renewing; its
+items become claimable when the lease expires (at once when the dead owner was a process on this
+host that no longer exists). No process ever resumes a run wholesale, so a live process's work is
+never judged twice.
+
+Every judge call is cached the moment it succeeds, so an item taken over replays the calls its
+previous owner finished; only calls in flight at a crash are made again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from judge_service.context import AppContext
+from judge_service.errors import ServiceError
 from judge_service.runs.evaluate import evaluate_item
+from judge_service.store import leases
 from judge_service.store.models import RunItemRow, RunRow
 
 log = logging.getLogger("judge_service.runs")
+HOST = socket.gethostname()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _dead_local_owners(names: set[str], me: str) -> frozenset[str]:
+    """Owners that were processes on this host and are gone: their leases need not wait to expire."""
+    dead = set()
+    for name in names:
+        host, _, rest = name.partition(":")
+        pid_text = rest.split(":", 1)[0]
+        if name == me or host != HOST or not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():  # an earlier incarnation of this process id (e.g. pid 1 in a restarted container)
+            dead.add(name)
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            dead.add(name)
+        except PermissionError:
+            pass  # alive, someone else's
+    return frozenset(dead)
+
+
+def item_error(e: BaseException) -> str:
+    """What an item's ``error`` says: the service's own message, never raw SQL or a driver's text."""
+    if isinstance(e, ServiceError):
+        return e.message
+    if isinstance(e, SQLAlchemyError):
+        return "the database refused this item's result; see the service log"
+    return f"{type(e).__name__}: {e}"
 
 
 class RunManager:
-    def __init__(self, ctx: AppContext, item_concurrency: int = 16) -> None:
+    def __init__(self, ctx: AppContext, item_concurrency: int = 16, lease_seconds: float | None = None,
+                 poll_seconds: float = 1.0) -> None:
         self.ctx = ctx
         self.item_concurrency = item_concurrency
-        self._tasks: dict[str, asyncio.Task] = {}
+        self.lease_seconds = lease_seconds if lease_seconds is not None else ctx.settings.run_lease_seconds
+        self.poll_seconds = poll_seconds
+        self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._tasks: dict[int, asyncio.Task[None]] = {}  # item pk -> its task
+        self._prepared: dict[str, Any] = {}  # run id -> (rubric, judges, spec) or an error message
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
 
-    def start(self, run_id: str) -> None:
-        if run_id in self._tasks and not self._tasks[run_id].done():
-            return
-        self._tasks[run_id] = asyncio.get_running_loop().create_task(self._execute(run_id), name=f"run-{run_id}")
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, run_id: str | None = None) -> None:
+        """Make sure this process is taking work; a new run is picked up at once."""
+        if self._loop_task is None or self._loop_task.done():
+            loop = asyncio.get_running_loop()
+            self._loop_task = loop.create_task(self._claim_loop(), name="runs-claim")
+            self._heartbeat_task = loop.create_task(self._heartbeat(), name="runs-heartbeat")
+        self._wake.set()
 
     async def resume_all(self) -> None:
-        with self.ctx.db.session() as s:
-            ids = [r.id for r in s.query(RunRow).filter(RunRow.status.in_(("queued", "running")))]
-        for run_id in ids:
-            log.info("resuming run %s", run_id)
-            self.start(run_id)
+        self.start()
 
     async def stop(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        for task in (self._loop_task, self._heartbeat_task, *self._tasks.values()):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._loop_task, self._heartbeat_task, *self._tasks.values()) if t),
+                             return_exceptions=True)
+        try:
+            await self.ctx.db.run(lambda s: leases.release(s, self.owner))
+        except Exception:  # the database may be gone; the leases then simply expire
+            log.warning("could not hand back run leases; they expire in %.0fs", self.lease_seconds)
 
-    def _set_status(self, run_id: str, status: str, error: str | None = None) -> None:
-        with self.ctx.db.session() as s:
-            run = s.get(RunRow, run_id)
-            run.status = status
-            run.error = error
-            if status in ("done", "failed"):
-                run.finished_at = datetime.now(timezone.utc)
+    async def wait(self, run_id: str) -> None:
+        while True:
+            status = await self.ctx.db.run(lambda s: s.scalar(select(RunRow.status).where(RunRow.id == run_id)))
+            if status not in ("queued", "running"):
+                return
+            await asyncio.sleep(0.05)
 
-    async def _execute(self, run_id: str) -> None:
+    # -- claiming --------------------------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.ctx.db.run(lambda s: leases.renew(s, self.owner, _now() + timedelta(seconds=self.lease_seconds)))
+            except Exception:
+                log.exception("lease heartbeat failed")
+
+    def _claim(self, s: Any, limit: int) -> list[tuple[int, str, dict[str, Any]]]:
+        now = _now()
+        dead = _dead_local_owners(leases.owners(s), self.owner)
+        pks = leases.claim(s, self.owner, now, now + timedelta(seconds=self.lease_seconds), limit, dead)
+        if not pks:
+            # Two processes recording a run's last items at once each see the other's as pending
+            # (read committed); whoever next finds nothing to claim closes such a run.
+            pending = select(RunItemRow.pk).where(RunItemRow.run_id == RunRow.id, RunItemRow.status == "pending")
+            s.execute(update(RunRow).where(RunRow.status.in_(("queued", "running")), ~pending.exists())
+                      .values(status="done", finished_at=now))
+            return []
+        rows = s.execute(select(RunItemRow.pk, RunItemRow.run_id, RunItemRow.item).where(RunItemRow.pk.in_(pks)))
+        return [(pk, run_id, dict(item)) for pk, run_id, item in rows]
+
+    async def _claim_loop(self) -> None:
+        while True:
+            free = self.item_concurrency - len(self._tasks)
+            claimed: list[tuple[int, str, dict[str, Any]]] = []
+            if free > 0:
+                try:
+                    claimed = await self.ctx.db.run(lambda s: self._claim(s, free))
+                except Exception:
+                    log.exception("claiming run items failed; retrying")
+            for pk, run_id, item in claimed:
+                self._tasks[pk] = asyncio.get_running_loop().create_task(self._one(pk, run_id, item), name=f"item-{pk}")
+            if claimed and len(claimed) == free:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _prepare(self, run_id: str) -> Any:
+        if run_id in self._prepared:
+            return self._prepared[run_id]
         ctx = self.ctx
-        with ctx.db.session() as s:
+
+        def load(s: Any) -> dict[str, Any]:
             run = s.get(RunRow, run_id)
-            spec = dict(run.spec)
-            pending = [(r.pk, r.item) for r in s.query(RunItemRow).filter_by(run_id=run_id, status="pending").order_by(RunItemRow.position)]
+            if run.status == "queued":
+                run.status = "running"
+            else:  # started before (by this process's predecessor or another replica): this process takes part
+                log.info("resuming run %s", run_id)
+            return dict(run.spec)
+
+        spec = await ctx.db.run(load)
         try:
             rubric = ctx.rubrics.resolve(f"{spec['rubric']['name']}@{spec['rubric']['version']}")
             if rubric.hash != spec["rubric"]["hash"]:
                 raise RuntimeError(f"rubric {rubric.ref} changed since the run was created")
             judges = [ctx.judges.get(n) for n in spec["judges"]]
+            prepared: Any = (rubric, judges, spec)
         except Exception as e:  # the run cannot proceed at all; say why on the run
-            self._set_status(run_id, "failed", getattr(e, "message", str(e)))
+            prepared = getattr(e, "message", str(e))
+        self._prepared[run_id] = prepared
+        return prepared
+
+    async def _one(self, pk: int, run_id: str, item: dict[str, Any]) -> None:
+        try:
+            prepared = await self._prepare(run_id)
+            if isinstance(prepared, str):
+                await self.ctx.db.run(lambda s: self._finish_run(s, run_id, "failed", prepared))
+                return
+            rubric, judges, spec = prepared
+            try:
+                result: dict[str, Any] | None = await evaluate_item(self.ctx.caller, rubric, judges, item, spec)
+                status, error = "done", None
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # one item's failure is recorded on the item, the run goes on
+                log.exception("run %s item %s failed", run_id, item.get("id"))
+                result, status, error = None, "failed", item_error(e)
+            await self.ctx.db.run(lambda s: self._record(s, pk, run_id, result, status, error))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("run %s item pk %s could not be recorded; its lease will expire", run_id, pk)
+        finally:
+            self._tasks.pop(pk, None)
+            self._wake.set()
+
+    def _record(self, s: Any, pk: int, run_id: str, result: dict[str, Any] | None, status: str,
+                error: str | None) -> None:
+        if not leases.holds(s, self.owner, pk):
+            log.warning("lost the lease on run item %s; another process judges it", pk)
             return
-        self._set_status(run_id, "running")
-        gate = asyncio.Semaphore(self.item_concurrency)
+        s.execute(update(RunItemRow).where(RunItemRow.pk == pk, RunItemRow.status == "pending")
+                  .values(result=result, status=status, error=error))
+        leases.release(s, self.owner, [pk])
+        left = s.scalar(select(func.count()).select_from(RunItemRow)
+                        .where(RunItemRow.run_id == run_id, RunItemRow.status == "pending"))
+        if left == 0:
+            self._finish_run(s, run_id, "done", None)
 
-        async def one(pk: int, item: dict) -> None:
-            async with gate:
-                try:
-                    result = await evaluate_item(ctx.caller, rubric, judges, item, spec)
-                    status, error = "done", None
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # one item's failure is recorded on the item, the run goes on
-                    log.exception("run %s item %s failed", run_id, item["id"])
-                    result, status, error = None, "failed", getattr(e, "message", str(e))
-                with ctx.db.session() as s:
-                    row = s.get(RunItemRow, pk)
-                    row.result, row.status, row.error = result, status, error
-
-        await asyncio.gather(*(one(pk, item) for pk, item in pending))
-        self._set_status(run_id, "done")
+    @staticmethod
+    def _finish_run(s: Any, run_id: str, status: str, error: str | None) -> None:
+        s.execute(update(RunRow).where(RunRow.id == run_id, RunRow.status.in_(("queued", "running")))
+                  .values(status=status, error=error, finished_at=_now()))

@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from judge_service.store import leases as _leases  # noqa: F401  (registers its table on Base)
 from judge_service.store.models import Base
 
 T = TypeVar("T")
@@ -47,6 +48,13 @@ def create_tables(engine: Engine, attempts: int = 5) -> None:
     create_all checks then creates; another process can create a table in between, and our CREATE
     then fails with "already exists". Checking again settles it.
     """
+    if engine.dialect.name == "postgresql":
+        # Concurrent CREATE TABLEs race on PostgreSQL's catalog (pg_type unique violation): one
+        # process at a time, serialised by a transaction-scoped advisory lock.
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(734101)"))
+            Base.metadata.create_all(conn)
+        return
     for attempt in range(attempts):
         try:
             Base.metadata.create_all(engine)

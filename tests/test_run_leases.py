@@ -1,0 +1,95 @@
+"""Several service processes on one database (SQLite file, PostgreSQL) share a run through leases; kill -9 of one loses nothing.
+
+Real ``uvicorn`` subprocesses against the fake judge server on loopback. Every item gets exactly one
+verdict, and a successful call is made twice only if the killed process had it in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from judge_service.store import leases
+from judge_service.store.db import Database
+from judge_service.store.models import RunItemRow, RunRow
+from tests.test_crash_resume import CONCURRENCY, ServiceProcess, judges_config, run_body, wait_run
+from judge_service.testing.fake_server import FakeJudgeServer
+
+N_ITEMS = 200  # run_body's size
+
+
+def test_claims_are_exclusive_and_expired_leases_pass_on(db_url):
+    db = Database(db_url)
+    with db.session() as s:
+        s.add(RunRow(id="r1", status="running", spec={}, total=10))
+        s.flush()
+        for i in range(10):
+            s.add(RunItemRow(run_id="r1", item_id=f"i{i}", position=i, item={}))
+    now = datetime.now(timezone.utc)
+    with db.session() as s:
+        a = leases.claim(s, "host:1:a", now, now + timedelta(seconds=30), 6)
+    with db.session() as s:
+        b = leases.claim(s, "host:2:b", now, now + timedelta(seconds=30), 6)
+    assert len(a) == 6 and len(b) == 4 and not set(a) & set(b)
+    with db.session() as s:  # nothing left until a lease expires
+        assert leases.claim(s, "host:3:c", now, now + timedelta(seconds=30), 6) == []
+    later = now + timedelta(seconds=31)
+    with db.session() as s:
+        c = leases.claim(s, "host:3:c", later, later + timedelta(seconds=30), 20)
+    assert sorted(c) == sorted(a + b)
+    with db.session() as s:
+        leases.release(s, "host:3:c")
+        assert leases.owners(s) == set()
+    db.close()
+
+
+def test_three_processes_one_database_kill_one(tmp_path, db_url):
+    with FakeJudgeServer("prefer_longer", latency_s=0.05) as fake:
+        config = judges_config(tmp_path / "judges.yaml", fake.openai_base_url)
+        data = tmp_path / "shared"
+        env = {"JUDGE_RUN_LEASE_SECONDS": "3", "JUDGE_DATABASE_URL": db_url}
+        procs = [ServiceProcess(data, config, env=env, log_path=tmp_path / f"p{i}.log") for i in range(3)]
+        try:
+            for p in procs:
+                p.wait_ready()
+            r = httpx.post(f"{procs[0].url}/v1/runs", json=run_body(), timeout=30)
+            assert r.status_code == 202, r.text
+            run_id = r.json()["id"]
+            wait_run(procs[0].url, run_id, until_done=40)
+            procs[1].kill()
+            killed_at = time.monotonic()
+            final = wait_run(procs[0].url, run_id, timeout=60)
+        finally:
+            for p in procs:
+                p.stop()
+        log = list(fake.log)
+    assert final["status"] == "done" and final["progress"]["done"] == N_ITEMS, final
+    db = Database(db_url)
+    with db.session() as s:
+        rows = s.query(RunItemRow.item_id, RunItemRow.status, RunItemRow.error).filter_by(run_id=run_id).all()
+        assert s.query(leases.RunItemLeaseRow).count() == 0  # graceful stops handed back
+    db.close()
+    assert len(rows) == N_ITEMS and all(st == "done" and err is None for _, st, err in rows)
+    ok: dict[str, list] = defaultdict(list)
+    for rec in log:
+        if rec.outcome == "ok":
+            ok[rec.body_sha256].append(rec)
+    repeated = {b: recs for b, recs in ok.items() if len(recs) > 1}
+    # Only the killed process's in-flight calls (2 judges x CONCURRENCY) may be made again.
+    assert len(repeated) <= 2 * CONCURRENCY, len(repeated)
+    for recs in repeated.values():
+        assert len(recs) == 2 and min(r.started for r in recs) < killed_at
+
+
+def test_item_error_never_carries_raw_sql():
+    from sqlalchemy.exc import IntegrityError
+
+    from judge_service.errors import InvalidInput
+    from judge_service.runs.manager import item_error
+
+    raw = IntegrityError("INSERT INTO call_cache (cache_key) VALUES (?)", {}, Exception("UNIQUE constraint failed"))
+    assert "INSERT" not in item_error(raw) and "UNIQUE" not in item_error(raw)
+    assert item_error(InvalidInput("rubric x is gone", field="rubric")) == "rubric x is gone"
