@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from judge_service.cli_keys import keys_app
+from judge_service.cli.keys import keys_app
 from judge_service.security.keys import KEY_PREFIX, KeyStore
 
 JUDGMENT = {"rubric": "helpfulness", "prompt": "q", "response": "an answer", "judges": ["lengthy-scorer"]}

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from benchmarks_fixtures import AUTOCFD, NL2FOAM, QWEN, RESULTS, SFT, nl2foam_arm, sample_lines, write_arm
 from judge_client import AsyncJudgeClient, BenchmarkComparison, JudgeClient
 from judge_service.cli import app as cli_app
-from judge_service.cli_local import LocalTransport
+from judge_service.cli.local import LocalTransport
 from judge_service.store.models import RunRow
 
 

@@ -177,29 +177,11 @@ def test_calibrate_uploads_ratings_and_fits_the_judge(local_env):
     assert too_few.exit_code == 1 and "(field: folds)" in too_few.stderr
 
 
-def test_command_groups_from_other_modules_are_mounted_or_explained(tmp_path, monkeypatch):
-    for group, sub in (("metrics", "overlap"), ("keys", "create")):
+def test_command_groups_from_other_modules_are_mounted():
+    for group, sub in (("metrics", "overlap"), ("keys", "create"), ("curves", "analyze"), ("bench", "compare"),
+                       ("overlap", "index"), ("import", "mt-bench"), ("eval-set", "diff")):
         result = judge(group, "--help")
         assert result.exit_code == 0 and sub in result.stdout
-
-    import typer
-
-    from judge_service.cli import mount
-
-    parent = typer.Typer()
-
-    @parent.command()
-    def ping() -> None:
-        typer.echo("pong")
-
-    (tmp_path / "broken_cli_group.py").write_text("import no_such_dependency_for_this_test\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    mount(parent, "judge_service.cli_absent_group", "app", "absent", "Absent.")  # missing module: silently none
-    mount(parent, "broken_cli_group", "app", "broken", "Broken.")  # present but failing: say why
-    assert runner.invoke(parent, ["ping"]).stdout == "pong\n"
-    assert runner.invoke(parent, ["absent"]).exit_code == 2
-    broken = runner.invoke(parent, ["broken", "anything"])
-    assert broken.exit_code == 1 and "no_such_dependency_for_this_test" in broken.stderr
 
 
 def test_freeze_startup_heap_exempts_live_objects_from_collection():

@@ -14,7 +14,7 @@ from conftest import SHARED_DATA
 from judge_client import AsyncJudgeClient, JudgeClient, OverlapIndex
 from judge_service.app import create_app
 from judge_service.cli import app as cli
-from judge_service.cli_local import LocalTransport
+from judge_service.cli.local import LocalTransport
 from test_cli import local_env  # noqa: F401  (fixture)
 from test_memorization_core import sentence
 

@@ -96,11 +96,14 @@ class RunManager:
         self.start()
 
     async def stop(self) -> None:
-        for task in (self._loop_task, self._heartbeat_task, *self._tasks.values()):
-            if task is not None:
+        here = asyncio.get_running_loop()
+        tasks = [t for t in (self._loop_task, self._heartbeat_task, *self._tasks.values()) if t is not None]
+        for task in tasks:
+            if task.get_loop() is here:
                 task.cancel()
-        await asyncio.gather(*(t for t in (self._loop_task, self._heartbeat_task, *self._tasks.values()) if t),
-                             return_exceptions=True)
+            else:  # an app whose lifespan was entered again from another event loop (in-process clients)
+                task.get_loop().call_soon_threadsafe(task.cancel)
+        await asyncio.gather(*(t for t in tasks if t.get_loop() is here), return_exceptions=True)
         try:
             await self.ctx.db.run(lambda s: leases.release(s, self.owner))
         except Exception:  # the database may be gone; the leases then simply expire

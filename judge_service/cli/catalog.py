@@ -10,7 +10,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from judge_service.cli_common import ApiKey, AsJson, Local, Url, DEFAULT_URL, connect, fail, make_table, out, print_json
+from judge_service.cli.common import ApiKey, AsJson, Local, Url, DEFAULT_URL, connect, fail, make_table, out, print_json
 
 rubrics_app = typer.Typer(help="List, show and add versioned rubrics.", no_args_is_help=True)
 

@@ -27,7 +27,7 @@ import typer
 import yaml
 
 from judge_client import Evaluation, JudgeClient
-from judge_service.cli_common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, fail, make_table, out, print_json
+from judge_service.cli.common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, fail, make_table, out, print_json
 
 EXIT = {"better": 0, "no_difference": 0, "regression": 3, "mixed": 3, "worse": 3, "undetermined": 5}
 

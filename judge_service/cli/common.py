@@ -50,7 +50,7 @@ def connect(url: str = DEFAULT_URL, api_key: str | None = None, local: bool = Fa
     the service's own message (and field), which already says what to do."""
     try:
         if local:
-            from judge_service.cli_local import local_transport
+            from judge_service.cli.local import local_transport
 
             client = JudgeClient("http://judge-service.local", api_key=api_key, transport=local_transport())
         else:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from judge_client import BenchmarkComparison
-from judge_service.cli_common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fail, make_table, out, \
+from judge_service.cli.common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fail, make_table, out, \
     print_json
 
 bench_app = typer.Typer(help="Benchmarks (lm-eval, lighteval): did the fine-tune keep its general capabilities?",

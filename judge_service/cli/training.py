@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from judge_service.cli_common import ApiKey, AsJson, Local, Url, connect, fail, out, print_json
+from judge_service.cli.common import ApiKey, AsJson, Local, Url, connect, fail, out, print_json
 
 curves_app = typer.Typer(help="Training curves: overfitting onset, best checkpoint, early-stopping advice.",
                          no_args_is_help=True)

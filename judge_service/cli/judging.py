@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from judge_service.cli_common import (
+from judge_service.cli.common import (
     DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, fail, fmt, make_table, out, print_json, read_messages, read_text,
 )
 

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from judge_client import Estimate, ReportJudge, RunCost, RunReport, RunStatus
-from judge_service.cli_common import (
+from judge_service.cli.common import (
     DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fmt, fmt_p, make_table, out, print_json,
 )
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from judge_service.cli_common import (
+from judge_service.cli.common import (
     DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fail, fmt, out, print_figures, print_json,
 )
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from judge_service.cli_common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, fail, fmt, make_table, out, print_json
+from judge_service.cli.common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, fail, fmt, make_table, out, print_json
 
 import_app = typer.Typer(help="Import AlpacaEval or FastChat MT-Bench files as run items.", no_args_is_help=True)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from judge_service.cli_common import ApiKey, AsJson, Local, Url, connect, fail, make_table, out, print_figures, print_json
+from judge_service.cli.common import ApiKey, AsJson, Local, Url, connect, fail, make_table, out, print_figures, print_json
 
 overlap_app = typer.Typer(help="Training-set overlap: regurgitation of training text, contamination of eval sets.",
                           no_args_is_help=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from judge_service.cli_common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, make_table, out, print_json
+from judge_service.cli.common import DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, make_table, out, print_json
 
 evalset_app = typer.Typer(help="Versioned eval sets: save, list, history, show, diff.", no_args_is_help=True)
 
