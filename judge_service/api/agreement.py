@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +27,7 @@ from judge_service.stats.agreement import (
 )
 
 router = APIRouter(prefix="/v1", tags=["agreement"])
-ERRORS = {s: {"model": ErrorBody} for s in (413, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (413, 422)}
 
 MAX_ITEMS = 20_000  # bootstraps are O(items x resamples); beyond this, run the library offline
 MAX_RATERS = 50
@@ -136,11 +136,11 @@ class AgreementResponse(BaseModel):
 
 
 @router.post("/agreement", response_model=AgreementResponse, responses=ERRORS)
-def agreement(body: AgreementRequest) -> dict:
+def agreement(body: AgreementRequest) -> dict[str, Any]:
     # a plain def: FastAPI runs it in the thread pool, so a long bootstrap never blocks the event loop
     _check_shape(body)
     config = BootstrapConfig(confidence=body.confidence, n_resamples=body.n_resamples, seed=body.seed)
-    out: dict = {"kind": body.kind, "confidence": body.confidence, "n_resamples": body.n_resamples}
+    out: dict[str, Any] = {"kind": body.kind, "confidence": body.confidence, "n_resamples": body.n_resamples}
     if body.ratings is not None:
         labels = _numeric_labels(body.labels) if body.kind != "pairwise" else None
         out["raters"] = asdict(rater_agreement(body.ratings, body.kind, labels=labels,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,8 +19,12 @@ from judge_service.context import AppContext
 from judge_service.errors import Forbidden, InvalidInput, PayloadTooLarge
 from judge_service.schemas import EstimateOut, ErrorBody
 
+if TYPE_CHECKING:  # the metrics modules are imported lazily at runtime (torch and friends)
+    from judge_service.metrics.perplexity import PerplexityResult
+    from judge_service.stats.estimate import Estimate
+
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
-ERRORS = {s: {"model": ErrorBody} for s in (413, 422, 502, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (413, 422, 502, 503)}
 
 NonEmptyText = Annotated[str, Field(min_length=1)]
 
@@ -136,13 +141,13 @@ class OverlapResponse(BaseModel):
 # --- routes ---------------------------------------------------------------------------------
 
 @router.post("/perplexity", response_model=PerplexityResponse, responses=ERRORS)
-async def perplexity_endpoint(body: PerplexityRequest, ctx: AppContext = Depends(get_ctx)) -> dict:
+async def perplexity_endpoint(body: PerplexityRequest, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     from judge_service.metrics import perplexity as ppl
 
     _check_texts(ctx, "texts", body.texts)
     refs = _model_refs(body)
     seed = f"perplexity:{body.seed}"
-    window = dict(max_length=body.max_length, stride=body.stride)
+    max_length, stride = body.max_length, body.stride
     if body.base_url is not None:
         from judge_service.metrics.remote_logprobs import remote_perplexity
 
@@ -154,7 +159,10 @@ async def perplexity_endpoint(body: PerplexityRequest, ctx: AppContext = Depends
             # The service would otherwise fetch any URL a caller names (server-side request forgery).
             raise Forbidden(f"base_url {body.base_url!r} is not allowed; the operator can add its prefix to "
                             f"JUDGE_REMOTE_METRICS_BASE_URLS (now {allowed})", field="base_url")
-        results = [await remote_perplexity(body.base_url, name, body.texts, api_key=body.api_key) for _, name in refs]
+        results = []
+        for _, name in refs:
+            assert name is not None  # _model_refs requires every model name when base_url is set
+            results.append(await remote_perplexity(body.base_url, name, body.texts, api_key=body.api_key))
     else:
         from judge_service.localmodel import load_causal_lm, resolve_model_source
 
@@ -165,8 +173,9 @@ async def perplexity_endpoint(body: PerplexityRequest, ctx: AppContext = Depends
         cache = ctx.settings.resolved_model_cache()
         loaded = [await asyncio.to_thread(load_causal_lm, ref, cache) for _, ref in refs]
         if len(loaded) == 2 and body.max_length is None:  # one window size for both models
-            window["max_length"] = min(min(ppl.model_context(m.model) for m in loaded), ppl.DEFAULT_MAX_LENGTH)
-        results = [await asyncio.to_thread(ppl.perplexity, m, body.texts, batch_size=body.batch_size, **window)
+            max_length = min(min(ppl.model_context(m.model) for m in loaded), ppl.DEFAULT_MAX_LENGTH)
+        results = [await asyncio.to_thread(ppl.perplexity, m, body.texts, batch_size=body.batch_size,
+                                           max_length=max_length, stride=stride)
                    for m in loaded]
     remote = body.base_url is not None
     if len(results) == 1:
@@ -179,7 +188,7 @@ async def perplexity_endpoint(body: PerplexityRequest, ctx: AppContext = Depends
 
 
 @router.post("/overlap", response_model=OverlapResponse, responses=ERRORS)
-async def overlap_endpoint(body: OverlapRequest, ctx: AppContext = Depends(get_ctx)) -> dict:
+async def overlap_endpoint(body: OverlapRequest, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     from judge_service.metrics.overlap import check_metric_names, compute_overlap
 
     names = check_metric_names(body.metrics)  # before the size checks: a typo is the cheaper fix
@@ -235,7 +244,7 @@ def _model_refs(body: PerplexityRequest) -> list[tuple[str, str | None]]:
     return [("base_model", body.base_model), ("tuned_model", body.tuned_model)]
 
 
-def _resolve(resolve, ref: str | None, field_name: str) -> None:
+def _resolve(resolve: Callable[[str | None], object], ref: str | None, field_name: str) -> None:
     try:
         resolve(ref)
     except InvalidInput as e:
@@ -246,12 +255,12 @@ def _finite(x: float | None) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def _estimate_out(e) -> dict:
+def _estimate_out(e: Estimate) -> dict[str, Any]:
     return {"estimate": _finite(e.estimate), "ci_low": _finite(e.ci_low), "ci_high": _finite(e.ci_high), "n": e.n,
             "p_value": _finite(e.p_value)}
 
 
-def _perplexity_out(r) -> dict:
+def _perplexity_out(r: PerplexityResult) -> dict[str, Any]:
     return {"model": r.model, "corpus_perplexity": r.corpus_perplexity, "mean_nll_per_token": r.mean_nll_per_token,
             "bits_per_byte": r.bits_per_byte, "total_tokens": r.total_tokens, "total_bytes": r.total_bytes,
             "max_length": r.max_length, "stride": r.stride, "prepended_bos": r.prepended_bos,

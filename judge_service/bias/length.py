@@ -30,6 +30,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special
@@ -154,7 +155,7 @@ class LengthControlledWinRate:
     # L2 penalty, however narrow it looks.
     identified: bool = True
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "identified": self.identified,
             "raw": self.raw.to_dict(),
@@ -260,17 +261,21 @@ def controlled_win_rate_from_features(
         lead = index.shape[:-1]
         flat = index.reshape(-1, index.shape[-1])
         b = fit_fractional_logit_batched(X[flat], y[flat], l2=l2)
-        return special.expit(b[:, 0]).reshape(lead)
+        controlled_rates: np.ndarray = special.expit(b[:, 0]).reshape(lead)
+        return controlled_rates
 
     low, high = bootstrap_index_ci(statistic, y.size, confidence=confidence, n_resamples=n_resamples, seed=f"{seed}/controlled")
     controlled = Estimate(controlled_point, low, high, int(y.size))
     coefficients = {"candidate": float(beta[0])} | {name: float(c) for name, c in zip(feature_names, beta[1:])}
     label = "style-controlled" if style_control else "length-controlled"
     notes = []
-    if abs(controlled.estimate - raw.estimate) > DIVERGENCE_WARNING:
+    raw_point = raw.estimate
+    # bootstrap_mean always sets the point; a caller-passed raw must carry one (the gap needs it)
+    assert raw_point is not None
+    if abs(controlled_point - raw_point) > DIVERGENCE_WARNING:
         notes.append(
-            f"{label} win rate {controlled.estimate:.3f} differs from the raw {raw.estimate:.3f} by "
-            f"{abs(controlled.estimate - raw.estimate):.3f} (> {DIVERGENCE_WARNING}): the judge's preference "
+            f"{label} win rate {controlled_point:.3f} differs from the raw {raw_point:.3f} by "
+            f"{abs(controlled_point - raw_point):.3f} (> {DIVERGENCE_WARNING}): the judge's preference "
             f"tracks answer {'length/style' if style_control else 'length'}; trust the controlled figure"
         )
     return LengthControlledWinRate(raw, controlled, coefficients, length_sd, style_control, notes)
@@ -283,7 +288,7 @@ class LengthAdjustedDifference:
     adjusted: Estimate  # intercept: the difference predicted at equal length
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "raw": self.raw.to_dict(),
             "slope_per_100_length_units": self.slope_per_100.to_dict() if self.slope_per_100 else None,
@@ -327,9 +332,10 @@ def length_adjusted_difference(
 
     everything = np.arange(d.size)
     slope_point, intercept_point = (float(v) for v in fit(everything))
-    common = dict(confidence=confidence, n_resamples=n_resamples)
-    s_low, s_high = bootstrap_index_ci(lambda i: fit(i)[0], d.size, seed=f"{seed}/slope", **common)
-    a_low, a_high = bootstrap_index_ci(lambda i: fit(i)[1], d.size, seed=f"{seed}/adjusted", **common)
+    s_low, s_high = bootstrap_index_ci(lambda i: fit(i)[0], d.size, seed=f"{seed}/slope",
+                                       confidence=confidence, n_resamples=n_resamples)
+    a_low, a_high = bootstrap_index_ci(lambda i: fit(i)[1], d.size, seed=f"{seed}/adjusted",
+                                       confidence=confidence, n_resamples=n_resamples)
     slope = Estimate(slope_point, s_low, s_high, int(d.size))
     adjusted = Estimate(intercept_point, a_low, a_high, int(d.size))
     notes = []

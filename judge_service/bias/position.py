@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import stats
@@ -55,7 +55,7 @@ class PositionBias:
     n_scored_calls: int
     n_ties: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "position_consistency": self.position_consistency.to_dict() if self.position_consistency else None,
             "first_position_share": self.first_position_share.to_dict() if self.first_position_share else None,
@@ -150,7 +150,8 @@ def _ratio_estimate(
     point = float(hits.sum() / totals.sum())
 
     def ratio(index: np.ndarray) -> np.ndarray:
-        return hits[index].sum(axis=-1) / totals[index].sum(axis=-1)
+        share: np.ndarray = hits[index].sum(axis=-1) / totals[index].sum(axis=-1)
+        return share
 
     low, high = bootstrap_index_ci(ratio, rows.shape[0], confidence=confidence, n_resamples=n_resamples, seed=seed)
     return Estimate(point, low, high, int(totals.sum()))

@@ -31,13 +31,14 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         fail(f"{path}: not valid JSON ({e.msg}, line {e.lineno}); give CSV, JSONL or a JSON list of objects")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         fail(f"{path} must hold rows (objects), one per item")
-    return rows
+    checked: list[dict[str, Any]] = rows  # a list of objects, checked just above
+    return checked
 
 
-def _column(rows: list[dict], name: str, path: Path, *, numeric: bool, allow_missing: bool = False) -> list[Any]:
+def _column(rows: list[dict[str, Any]], name: str, path: Path, *, numeric: bool, allow_missing: bool = False) -> list[Any]:
     if rows and name not in rows[0]:
         fail(f"{path} has no column '{name}'; its columns are {sorted(rows[0])}")
-    values = []
+    values: list[Any] = []  # floats, raw values and None for allowed gaps
     for i, row in enumerate(rows, start=1):
         v = row.get(name)
         if v in (None, ""):

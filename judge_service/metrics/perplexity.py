@@ -228,7 +228,9 @@ def _score_batch(model: Any, token_ids: list[list[int]], windows: list[Window], 
     device = model.device
     width = max(w.end - w.begin for w in windows)
     inputs = torch.full((len(windows), width), pad_id, dtype=torch.long)
-    rows, cols, targets = [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    targets: list[int] = []
     for r, (ids, w) in enumerate(zip(token_ids, windows)):
         length = w.end - w.begin
         inputs[r, :length] = torch.tensor(ids[w.begin:w.end])
@@ -266,7 +268,7 @@ def _vocab_size(model: Any) -> int:
 
 
 # model -> (decoder, head) when lm_head(decoder(x)) reproduces model(x).logits, else None.
-_head_split: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_head_split: weakref.WeakKeyDictionary[Any, tuple[Any, Any] | None] = weakref.WeakKeyDictionary()
 
 
 def _split_head(model: Any) -> tuple[Any, Any] | None:
@@ -347,22 +349,26 @@ def compare_perplexity(
     """Score ``texts`` with both models (same window settings) and compare them per text."""
     if max_length is None:  # one window size for both, or the comparison mixes contexts
         max_length = min(model_context(base.model), model_context(tuned.model), DEFAULT_MAX_LENGTH)
-    kwargs = dict(max_length=max_length, stride=stride, batch_size=batch_size, on_progress=on_progress)
-    base_result = perplexity(base, texts, **kwargs)
-    tuned_result = perplexity(tuned, texts, **kwargs)
+    base_result = perplexity(base, texts, max_length=max_length, stride=stride, batch_size=batch_size,
+                             on_progress=on_progress)
+    tuned_result = perplexity(tuned, texts, max_length=max_length, stride=stride, batch_size=batch_size,
+                              on_progress=on_progress)
     return compare_results(base_result, tuned_result, confidence=confidence, n_resamples=n_resamples, seed=seed)
 
 
 def comparison_verdict(estimate: Estimate, measure: str, confidence: float) -> str:
     """One plain sentence, e.g. "tuned has lower perplexity on these texts: Δ log-ppl −0.12 [−0.18, −0.07], n = 50"."""
     label = "Δ log-ppl" if measure == "log_perplexity" else "Δ bits/byte"
-    if not (math.isfinite(estimate.ci_low) and math.isfinite(estimate.ci_high)):
-        return f"too few texts to tell (n = {estimate.n}): {label} {_num(estimate.estimate)}; send at least 2 texts"
-    figure = f"{label} {_num(estimate.estimate)} [{_num(estimate.ci_low)}, {_num(estimate.ci_high)}], n = {estimate.n}"
+    point, low, high = estimate.estimate, estimate.ci_low, estimate.ci_high
+    # paired_difference_from_diffs always sets all three (an unbounded CI is ±inf, not None).
+    assert point is not None and low is not None and high is not None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"too few texts to tell (n = {estimate.n}): {label} {_num(point)}; send at least 2 texts"
+    figure = f"{label} {_num(point)} [{_num(low)}, {_num(high)}], n = {estimate.n}"
     level = f"{confidence:.0%} CI"
-    if estimate.ci_high < 0:
+    if high < 0:
         return f"tuned has lower perplexity on these texts: {figure} ({level})"
-    if estimate.ci_low > 0:
+    if low > 0:
         return f"tuned has higher perplexity on these texts: {figure} ({level})"
     return f"no detectable difference in perplexity on these texts: {figure} ({level} includes 0)"
 

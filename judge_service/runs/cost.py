@@ -30,7 +30,11 @@ class RunCost(CostSummary):
     by_judge: dict[str, CostSummary]
 
 
-def _summary(rows: list[tuple]) -> CostSummary:
+# One grouped query row, judge column dropped: (cached, answered, calls, usd, tokens_in, tokens_out, unpriced).
+_CostRow = tuple[bool, bool, int, float | None, int | None, int | None, int]
+
+
+def _summary(rows: list[_CostRow]) -> CostSummary:
     calls = cached = failed = unpriced = tokens_in = tokens_out = 0
     usd = 0.0
     for cached_flag, answered, n, cost, t_in, t_out, n_unpriced in rows:
@@ -62,7 +66,7 @@ def run_cost(db: Database, run_id: str) -> RunCost:
                         JudgeCallRow.owner_id < prefix[:-1] + chr(ord(":") + 1))
                 .group_by(JudgeCallRow.judge, JudgeCallRow.cached, answered)
                 .all())
-    by_judge: dict[str, list[tuple]] = {}
+    by_judge: dict[str, list[_CostRow]] = {}
     for judge, *rest in rows:
         by_judge.setdefault(judge, []).append(tuple(rest))
     total = _summary([r for group in by_judge.values() for r in group])

@@ -4,16 +4,21 @@ human verdict: the few human labels correct the judge's bias on the many judged 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from judge_service.stats.ppi import ppi_mean_ci
 
 _HUMAN_VALUE = {"candidate": 1.0, "baseline": 0.0, "tie": 0.5}
 
 
-def ppi_win_rate(items: list[dict], results: list[dict | None], spec: dict, confidence: float) -> dict | None:
+def ppi_win_rate(items: Sequence[dict[str, Any]], results: Sequence[dict[str, Any] | None], spec: dict[str, Any],
+                 confidence: float) -> dict[str, Any] | None:
     """None when no item has a human label; a reason when too few do to say anything."""
     role = {spec["candidate"]: "candidate", spec["baseline"]: "baseline", "tie": "tie"}
-    human, judge_labeled, judge_unlabeled = [], [], []
+    human: list[float] = []
+    judge_labeled: list[float] = []
+    judge_unlabeled: list[float] = []
     for item, result in zip(items, results):
         p = ((result or {}).get("pairwise") or {}).get("prob_candidate")
         if p is None:
@@ -29,13 +34,13 @@ def ppi_win_rate(items: list[dict], results: list[dict | None], spec: dict, conf
     if len(human) < 2 or len(judge_unlabeled) < 2:
         return {"estimate": None, "reason": f"needs at least 2 human-labelled and 2 other judged items; have "
                                             f"{len(human)} and {len(judge_unlabeled)}"}
-    result = ppi_mean_ci(human, judge_labeled, judge_unlabeled, confidence=confidence)
+    ppi = ppi_mean_ci(human, judge_labeled, judge_unlabeled, confidence=confidence)
     return {
         "what": "human-scale candidate win rate (ties half), prediction-powered inference",
-        "ppi": dataclasses.asdict(result.ppi),
-        "human_only": dataclasses.asdict(result.classical),
-        "n_human": result.n_labeled,
-        "n_judge_only": result.n_unlabeled,
-        "judge_bias": result.rectifier,
-        "width_ratio": result.width_ratio,
+        "ppi": dataclasses.asdict(ppi.ppi),
+        "human_only": dataclasses.asdict(ppi.classical),
+        "n_human": ppi.n_labeled,
+        "n_judge_only": ppi.n_unlabeled,
+        "judge_bias": ppi.rectifier,
+        "width_ratio": ppi.width_ratio,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,8 @@ class RunItem(ConversationInput):
     id: str = Field(min_length=1, max_length=200)
     reference: str | None = None
     outputs: dict[str, str] = Field(description="system name -> that system's response")
-    metadata: dict[str, dict] = Field(default_factory=dict,
+    # dict[Any, Any]: exactly what the bare ``dict`` validated before (any mapping per system).
+    metadata: dict[str, dict[Any, Any]] = Field(default_factory=dict,
                                       description="system name -> generation metadata (model, chat_template, temperature, ...)")
     human_preference: str | None = Field(
         default=None, description="a human's verdict on this item: the baseline's name, the candidate's name or 'tie'; "
@@ -82,9 +83,9 @@ def validate_items(spec: RunSpec, items: list[RunItem], *, max_items: int, max_t
         for name, text in item.outputs.items():
             if not text.strip():
                 raise InvalidInput(f"item '{item.id}': the output of '{name}' is empty", field=f"{where}.outputs.{name}")
-        for name, text in [("prompt", item.prompt), ("reference", item.reference), *[(f"outputs.{k}", v) for k, v in item.outputs.items()]]:
-            if text is not None and len(text) > max_text_chars:
-                raise PayloadTooLarge(f"item '{item.id}': {name} is {len(text)} characters; the limit is {max_text_chars}",
+        for name, field_text in [("prompt", item.prompt), ("reference", item.reference), *[(f"outputs.{k}", v) for k, v in item.outputs.items()]]:
+            if field_text is not None and len(field_text) > max_text_chars:
+                raise PayloadTooLarge(f"item '{item.id}': {name} is {len(field_text)} characters; the limit is {max_text_chars}",
                                       field=f"{where}.{name}")
         if item.human_preference is not None and item.human_preference not in systems | {"tie"}:
             raise InvalidInput(f"item '{item.id}': human_preference must be '{spec.baseline}', '{spec.candidate}' or 'tie'",

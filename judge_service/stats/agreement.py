@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -83,19 +84,24 @@ def krippendorff_alpha(data: np.ndarray, level: str) -> float:
 
 def _alpha_distances(domain: np.ndarray, n_c: np.ndarray, level: str) -> np.ndarray:
     c, k = domain[:, None], domain[None, :]
+    distances: np.ndarray
     if level == "nominal":
-        return (c != k).astype(float)
+        distances = (c != k).astype(float)
+        return distances
     if level == "interval":
-        return (c - k) ** 2
+        distances = (c - k) ** 2
+        return distances
     if level == "ratio":
         total = c + k
-        return np.divide(c - k, total, out=np.zeros((domain.size, domain.size)), where=total != 0) ** 2
+        distances = np.divide(c - k, total, out=np.zeros((domain.size, domain.size)), where=total != 0) ** 2
+        return distances
     # ordinal: the distance between ranks counts the pairable values that lie between them
     cumulative = np.concatenate([[0.0], np.cumsum(n_c)])
     i = np.arange(domain.size)
     lo, hi = np.minimum(i[:, None], i[None, :]), np.maximum(i[:, None], i[None, :])
     between = cumulative[hi + 1] - cumulative[lo]
-    return (between - (n_c[lo] + n_c[hi]) / 2) ** 2
+    distances = (between - (n_c[lo] + n_c[hi]) / 2) ** 2
+    return distances
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +130,7 @@ def _bootstrap(point: float, statistic: Callable[[np.ndarray], np.ndarray], n_un
     if n_units < 2:
         return Estimate(float(point), None, None, n, reason="a CI needs at least two units")
 
-    def run(method: str):
+    def run(method: str) -> Any:  # scipy's BootstrapResult (scipy ships no types here)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             return sps.bootstrap((np.arange(n_units),), lambda idx, axis=-1: statistic(idx), vectorized=True,
@@ -183,7 +189,7 @@ def _kendall(variant: str) -> Callable[[np.ndarray, np.ndarray], float]:
     return tau
 
 
-def _quiet(fn: Callable[..., float], *args) -> float:
+def _quiet(fn: Callable[..., float], *args: Any) -> float:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return float(fn(*args))
@@ -434,7 +440,11 @@ def grouped_correlations(a: Sequence[float] | np.ndarray, b: Sequence[float] | n
         return Correlations("grouped", len(x), none, none, none, kendall_variant, 0, skipped)
     values = np.array(per_group)
     names = ("pearson", "spearman", f"kendall_tau_{kendall_variant}")
-    est = [_bootstrap(float(values[:, j].mean()), lambda idx, j=j: values[idx, j].mean(axis=-1),
+
+    def column_mean(j: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda idx: values[idx, j].mean(axis=-1)
+
+    est = [_bootstrap(float(values[:, j].mean()), column_mean(j),
                       used, used, bootstrap, "grouped/" + names[j]) for j in range(3)]
     return Correlations("grouped", len(x), est[0], est[1], est[2], kendall_variant, used, skipped)
 
@@ -557,14 +567,19 @@ def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
     else:
         def decided_accuracy(idx: np.ndarray) -> np.ndarray:
             with np.errstate(all="ignore"):
-                return (agree[idx] & decided[idx]).sum(-1) / decided[idx].sum(-1)
+                share: np.ndarray = (agree[idx] & decided[idx]).sum(-1) / decided[idx].sum(-1)
+                return share
         no_ties = _bootstrap(float(agree[decided].mean()), decided_accuracy, n, n_decided, bootstrap,
                              "accuracy_without_ties")
     kappa = _bootstrap(_quiet(lambda: cohen_kappa_score(va, vb, labels=list(VOTES))),
                        lambda idx: _kappa_rows(ca[idx], cb[idx], len(VOTES), None), n, n, bootstrap, "cohen_kappa")
     present = np.array([codes[c] for c in classes])
     p, r, f1, _ = precision_recall_fscore_support(vb, va, labels=list(classes), average="macro", zero_division=0)
-    macro = {name: _bootstrap(float(point), lambda idx, j=j: _macro_prf_rows(cb[idx], ca[idx], present)[j],
+
+    def macro_column(j: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda idx: _macro_prf_rows(cb[idx], ca[idx], present)[j]
+
+    macro = {name: _bootstrap(float(point), macro_column(j),
                               n, n, bootstrap, "macro_" + name)
              for j, (name, point) in enumerate((("precision", p), ("recall", r), ("f1", f1)))}
     # Missing votes counted as wrong: the figure a reader comparing judges that fail to parse
@@ -674,7 +689,7 @@ def rater_agreement(ratings: Sequence[Sequence[float | str | None]] | np.ndarray
     return RaterAgreement(raters, units, level, alpha, vs_rest, pairs)
 
 
-def _ratings_matrix(ratings, kind: str, labels: Sequence[float] | None) -> np.ndarray:
+def _ratings_matrix(ratings: Sequence[Sequence[float | str | None]] | np.ndarray, kind: str, labels: Sequence[float] | None) -> np.ndarray:
     rows = [list(r) for r in ratings]
     if len(rows) < 2:
         raise InvalidInput(f"'ratings' needs at least 2 raters (rows); got {len(rows)}", field="ratings")

@@ -25,7 +25,9 @@ from scipy import stats
 
 from judge_service.errors import InvalidInput
 # The one Estimate, seeding rule and non-finite policy; re-exported for modules that import them from here.
-from judge_service.stats.estimate import Estimate, finite_or_none, rng_from_seed
+from judge_service.stats.estimate import Estimate as Estimate
+from judge_service.stats.estimate import finite_or_none as finite_or_none
+from judge_service.stats.estimate import rng_from_seed as rng_from_seed
 
 # A statistic over resampled *item indices*: takes an int array of shape (..., m) and returns
 # an array of shape (...). Indexing by item lets one resample carry several aligned columns
@@ -41,7 +43,7 @@ class PairedDifference:
     n_zero: int  # pairs with a difference of exactly 0 (dropped by Wilcoxon's 'wilcox' rule)
     note: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, float | int | str | None]:
         out = self.difference.to_dict() | {"n_zero_differences": self.n_zero}
         if self.note:
             out["note"] = self.note
@@ -283,7 +285,7 @@ def required_sample_size(sd: float, difference: float, *, alpha: float = 0.05, p
             f"target difference must be positive (got {difference}); e.g. 0.05 for five win-rate points",
             field="target_difference",
         )
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
     return max(1, math.ceil((z * sd / difference) ** 2 - 1e-9))
 
 

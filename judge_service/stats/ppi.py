@@ -107,7 +107,7 @@ def _interval(estimate: float, se: float, n: int, confidence: float, method: str
     return MeanInterval(estimate, estimate - half, estimate + half, se, n, confidence, method)
 
 
-def _vector(values, name: str, minimum: int) -> np.ndarray:
+def _vector(values: Sequence[float] | np.ndarray, name: str, minimum: int) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1:
         raise InvalidInput(f"'{name}' must be a flat list of numbers", field=name)

@@ -36,10 +36,11 @@ def paired(units: dict[str, list[float]], options: ReportOptions, seed: str) -> 
     if not units:
         return None
     groups = list(units.values())
-    common = dict(confidence=options.confidence, n_resamples=options.n_resamples, seed=f"{options.seed}/{seed}")
+    confidence, n_resamples, full_seed = options.confidence, options.n_resamples, f"{options.seed}/{seed}"
     if max(len(g) for g in groups) > 1:
-        return clustered_paired_difference(groups, **common)
-    return paired_difference_from_diffs([g[0] for g in groups], **common)
+        return clustered_paired_difference(groups, confidence=confidence, n_resamples=n_resamples, seed=full_seed)
+    return paired_difference_from_diffs([g[0] for g in groups], confidence=confidence, n_resamples=n_resamples,
+                                        seed=full_seed)
 
 
 def absolute_summary(

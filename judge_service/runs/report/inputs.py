@@ -53,8 +53,8 @@ class ItemInfo:
     item_id: str
     candidate_text: str
     baseline_text: str
-    candidate_meta: dict
-    baseline_meta: dict
+    candidate_meta: dict[str, Any]
+    baseline_meta: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def index_items(items: Sequence[ItemInfo]) -> dict[str, ItemInfo]:
 
 
 def validate_pairwise(records: Sequence[PairwiseRecord], item_by_id: dict[str, ItemInfo]) -> None:
-    seen: set[tuple] = set()
+    seen: set[tuple[str, str, str, int]] = set()
     for i, r in enumerate(records):
         where = f"pairwise[{i}]"
         if r.item_id not in item_by_id:
@@ -105,7 +105,7 @@ def validate_pairwise(records: Sequence[PairwiseRecord], item_by_id: dict[str, I
 
 
 def validate_absolute(records: Sequence[AbsoluteRecord], item_by_id: dict[str, ItemInfo]) -> None:
-    seen: set[tuple] = set()
+    seen: set[tuple[str, str, str, int]] = set()
     for i, r in enumerate(records):
         where = f"absolute[{i}]"
         if r.item_id not in item_by_id:

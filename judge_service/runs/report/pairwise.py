@@ -39,10 +39,10 @@ def item_estimate(units: dict[str, list[float]], options: ReportOptions, seed: s
     if not units:
         return None
     groups = list(units.values())
-    common = dict(confidence=options.confidence, n_resamples=options.n_resamples, seed=f"{options.seed}/{seed}")
+    confidence, n_resamples, full_seed = options.confidence, options.n_resamples, f"{options.seed}/{seed}"
     if max(len(g) for g in groups) > 1:
-        return clustered_bootstrap_mean(groups, **common)
-    return bootstrap_mean([g[0] for g in groups], **common)
+        return clustered_bootstrap_mean(groups, confidence=confidence, n_resamples=n_resamples, seed=full_seed)
+    return bootstrap_mean([g[0] for g in groups], confidence=confidence, n_resamples=n_resamples, seed=full_seed)
 
 
 def pairwise_summary(
@@ -62,6 +62,7 @@ def pairwise_summary(
     ties = len(prefs) - wins - losses
     hard = hard_votes(records)
     raw = item_estimate(units, options, "win_rate")
+    assert raw is not None  # units is non-empty here
     raw = Estimate(raw.estimate, raw.ci_low, raw.ci_high, raw.n, sign_test(wins, losses))
     by_order = {}
     for order in ORDERS:
@@ -70,10 +71,12 @@ def pairwise_summary(
             by_order[order] = est
     cand_texts = [item_by_id[i].candidate_text for i in item_ids]
     base_texts = [item_by_id[i].baseline_text for i in item_ids]
-    common = dict(length_fn=length_fn, confidence=options.confidence, n_resamples=options.n_resamples, raw=raw)
-    lc = length_controlled_win_rate(prefs, cand_texts, base_texts, seed=f"{options.seed}/lc", **common)
+    lc = length_controlled_win_rate(prefs, cand_texts, base_texts, seed=f"{options.seed}/lc", length_fn=length_fn,
+                                    confidence=options.confidence, n_resamples=options.n_resamples, raw=raw)
     sc = (
-        length_controlled_win_rate(prefs, cand_texts, base_texts, style_control=True, seed=f"{options.seed}/sc", **common)
+        length_controlled_win_rate(prefs, cand_texts, base_texts, style_control=True, seed=f"{options.seed}/sc",
+                                   length_fn=length_fn, confidence=options.confidence,
+                                   n_resamples=options.n_resamples, raw=raw)
         if options.style_control else None
     )
     pooled = position_bias(records, confidence=options.confidence, n_resamples=options.n_resamples,

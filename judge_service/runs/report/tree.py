@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from judge_service.bias.length import LengthAdjustedDifference, LengthControlledWinRate
 from judge_service.bias.position import PositionBias
@@ -13,7 +13,11 @@ from judge_service.stats.estimate import Estimate
 from judge_service.stats.inference import PairedDifference
 
 
-def _opt(x) -> dict | None:
+class _Serialisable(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def _opt(x: _Serialisable | None) -> dict[str, Any] | None:
     return x.to_dict() if x is not None else None
 
 
@@ -48,7 +52,7 @@ class PairwiseSummary:
     item_preferences: tuple[float, ...] = ()  # per-item soft preference (not serialised)
     hard_votes: HardVotes | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "n_items": self.n_items,
             "n_scored_calls": self.n_scored_calls,
@@ -78,7 +82,7 @@ class AbsoluteSummary:
     length: LengthAdjustedDifference | None
     item_differences: tuple[float, ...] = ()  # per-item score difference (not serialised)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "n_items": self.n_items,
             "n_unscored_records": self.n_unscored_records,
@@ -103,7 +107,7 @@ class JudgeBreakdown:
     excluded: bool
     gate: JudgeGate | None = None  # pairwise judges only
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "judge": self.judge,
             "family": self.family,
@@ -130,7 +134,7 @@ class Agreement:
     n_judges: int
     notes: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "pairwise_alpha": self.pairwise_alpha,
             "pairwise_level": "ordinal",
@@ -146,7 +150,7 @@ class SelfPreference:
     flags: list[dict[str, str]]  # {"judge", "system", "family"}
     excluded_judges: list[str]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"flags": [dict(f) for f in self.flags], "excluded_judges": list(self.excluded_judges)}
 
 
@@ -159,7 +163,7 @@ class Power:
     target_difference: float | None
     n_needed: int | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
             "sd": self.sd,
@@ -211,10 +215,10 @@ class RunReport:
     arm_parity: list[str]
     power: list[Power]
     warnings: list[str]
-    options: dict
+    options: dict[str, Any]
     decision: Decision | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "n_items": self.n_items,
             "verdict": self.verdict,
