@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from judge_service import __version__
 from judge_service.api import agreement, catalog, judgments, metrics, ratings, runs
+from judge_service.api import rating_tasks, reader
+from judge_service import ui
 from judge_service import observability
 from judge_service.security import auth, body_limit, ratelimit
 from judge_service.security import openapi as access_docs
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     ctx = context or AppContext.build(settings)
     runs.install(ctx)
     ratings.install(ctx)
+    rating_tasks.install(ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -128,4 +131,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(ratings.router)
     app.include_router(agreement.router)
     app.include_router(metrics.router)
+    app.include_router(reader.router)
+    app.include_router(rating_tasks.router)
+    app.include_router(rating_tasks.rater_router)
+    ui.mount(app)
     return app
