@@ -8,6 +8,8 @@ no judge verdicts and no other rater's votes, and accepts votes on that task's i
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +24,7 @@ from judge_service.ui import rating
 
 router = APIRouter(prefix="/v1/rating-tasks", tags=["human rating"])
 rater_router = APIRouter(prefix="/rater-api", tags=["human rating"])
-ERRORS = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422)}
 
 
 class RatingTaskCreate(BaseModel):
@@ -58,7 +60,7 @@ class RatingTaskOut(BaseModel):
     run_id: str
     n_items: int
     raters: list[RaterProgress]
-    agreement: dict
+    agreement: dict[str, Any]
     rating_set_id: str | None
     created_at: str
 
@@ -75,7 +77,7 @@ class RaterPage(BaseModel):
     task: str
     rater: str
     rubric: str
-    criteria: list[dict]
+    criteria: list[dict[str, Any]]
     pairs: list[RaterPair]
 
 
@@ -97,7 +99,7 @@ def install(ctx: AppContext) -> None:
 
 
 @router.post("", status_code=201, response_model=RatingTaskCreated, responses=ERRORS)
-def create_rating_task(body: RatingTaskCreate, ctx: AppContext = Depends(get_ctx)) -> dict:
+def create_rating_task(body: RatingTaskCreate, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     task_id, tokens = rating.create_task(ctx.db, body.run_id, body.raters, name=body.name, n_items=body.n_items)
     task = rating.get_task(ctx.db, task_id)
     return {"id": task_id, "run_id": body.run_id, "n_items": len(task.item_ids),
@@ -105,7 +107,7 @@ def create_rating_task(body: RatingTaskCreate, ctx: AppContext = Depends(get_ctx
 
 
 @router.get("/{id}", response_model=RatingTaskOut, responses=ERRORS)
-def get_rating_task(id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
+def get_rating_task(id: str, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     task = rating.get_task(ctx.db, id)
     names = rating.rater_names(ctx.db, id)
     cast = rating.votes(ctx.db, id)
@@ -116,7 +118,7 @@ def get_rating_task(id: str, ctx: AppContext = Depends(get_ctx)) -> dict:
 
 
 @router.post("/{id}/rating-set", response_model=RatingSetOut, responses=ERRORS)
-def make_rating_set(id: str, response: Response, ctx: AppContext = Depends(get_ctx)) -> dict:
+def make_rating_set(id: str, response: Response, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     """The votes so far as a pairwise rating set (A = baseline, B = candidate), stored like an upload."""
     task = rating.get_task(ctx.db, id)
     cast = rating.votes(ctx.db, id)
@@ -148,14 +150,14 @@ def make_rating_set(id: str, response: Response, ctx: AppContext = Depends(get_c
     return out
 
 
-def _criteria(ctx: AppContext, ref: str) -> tuple[str, list[dict]]:
+def _criteria(ctx: AppContext, ref: str) -> tuple[str, list[dict[str, Any]]]:
     rubric = ctx.rubrics.resolve(ref)
     return rubric.ref, [{"name": c.name, "description": c.description, "anchors": {str(k): v for k, v in c.anchors.items()}}
                         for c in rubric.criteria]
 
 
 @rater_router.get("/{token}", response_model=RaterPage, responses=ERRORS)
-def rater_page(token: str, ctx: AppContext = Depends(get_ctx)) -> dict:
+def rater_page(token: str, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     who = rating.rater_for(ctx.db, token)
     task = rating.get_task(ctx.db, who.task_id)
     mine = rating.votes(ctx.db, task.id, who.name)
@@ -176,7 +178,7 @@ def rater_page(token: str, ctx: AppContext = Depends(get_ctx)) -> dict:
 
 
 @rater_router.post("/{token}/votes", response_model=VoteOut, responses=ERRORS)
-def rater_vote(token: str, body: VoteIn, ctx: AppContext = Depends(get_ctx)) -> dict:
+def rater_vote(token: str, body: VoteIn, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     who = rating.rater_for(ctx.db, token)
     rating.record_vote(ctx.db, who, body.item_id, body.vote)
     task = rating.get_task(ctx.db, who.task_id)

@@ -8,7 +8,7 @@ projection of stored rows: nothing here judges or computes a figure.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -22,7 +22,7 @@ from judge_service.schemas import ErrorBody
 from judge_service.store.models import JudgeCallRow, RunItemRow, RunRow
 
 router = APIRouter(prefix="/v1/reader", tags=["web ui"])
-ERRORS = {s: {"model": ErrorBody} for s in (401, 403, 404, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 422)}
 Filter = Literal["all", "judges_disagree", "orders_disagree", "candidate_lost", "longest", "flagged", "failed"]
 
 
@@ -58,7 +58,7 @@ class ReaderItem(BaseModel):
     baseline: str
     candidate: str
     length_difference: int  # candidate minus baseline, characters
-    result: dict | None
+    result: dict[str, Any] | None
     rationales: list[Rationale]
     flags: list[str]
 
@@ -87,7 +87,7 @@ def _run(ctx: AppContext, run_id: str) -> RunRow:
 
 
 @router.get("/runs", response_model=list[RunSummary], responses=ERRORS)
-def list_runs(limit: int = Query(100, ge=1, le=1000), ctx: AppContext = Depends(get_ctx)) -> list[dict]:
+def list_runs(limit: int = Query(100, ge=1, le=1000), ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
         runs = list(s.query(RunRow).order_by(RunRow.created_at.desc()).limit(limit))
         counts: dict[tuple[str, str], int] = {
@@ -99,20 +99,20 @@ def list_runs(limit: int = Query(100, ge=1, le=1000), ctx: AppContext = Depends(
              "total": r.total, "created_at": r.created_at.isoformat()} for r in runs]
 
 
-def _pair_outputs(row: RunItemRow, spec: dict) -> tuple[str, str]:
+def _pair_outputs(row: RunItemRow, spec: dict[str, Any]) -> tuple[str, str]:
     outputs = row.item["outputs"]
     return outputs[spec["baseline"]], outputs[spec["candidate"]]
 
 
-def _judge_winners(result: dict | None) -> list[str | None]:
+def _judge_winners(result: dict[str, Any] | None) -> list[str | None]:
     return [j.get("winner") for j in ((result or {}).get("pairwise") or {}).get("judges", [])]
 
 
-def _orders_disagree(result: dict | None) -> bool:
+def _orders_disagree(result: dict[str, Any] | None) -> bool:
     return any(j.get("consistent") is False for j in ((result or {}).get("pairwise") or {}).get("judges", []))
 
 
-def _candidate_lost(result: dict | None) -> bool:
+def _candidate_lost(result: dict[str, Any] | None) -> bool:
     pw = (result or {}).get("pairwise")
     if pw:
         return bool(pw.get("winner") == "baseline")
@@ -121,7 +121,7 @@ def _candidate_lost(result: dict | None) -> bool:
     return c is not None and b is not None and c < b
 
 
-def _flags(row: RunItemRow, spec: dict) -> list[str]:
+def _flags(row: RunItemRow, spec: dict[str, Any]) -> list[str]:
     baseline, candidate = _pair_outputs(row, spec)
     flags = list(detect_flags(baseline, candidate))
     if _orders_disagree(row.result):
@@ -133,7 +133,7 @@ def _flags(row: RunItemRow, spec: dict) -> list[str]:
     return flags
 
 
-def _matches(row: RunItemRow, spec: dict, flt: Filter, q: str) -> bool:
+def _matches(row: RunItemRow, spec: dict[str, Any], flt: Filter, q: str) -> bool:
     if q:
         baseline, candidate = _pair_outputs(row, spec)
         text = " ".join([row.item_id, baseline, candidate, *(c for _, c in row.item.get("conversation", []))]).lower()
@@ -152,9 +152,9 @@ def _matches(row: RunItemRow, spec: dict, flt: Filter, q: str) -> bool:
     return True
 
 
-def _rationales(ctx: AppContext, run_id: str, rows: list[RunItemRow], spec: dict) -> dict[str, list[dict]]:
+def _rationales(ctx: AppContext, run_id: str, rows: list[RunItemRow], spec: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     owners = {f"{run_id}:{r.item_id}": r for r in rows}
-    out: dict[str, list[dict]] = {r.item_id: [] for r in rows}
+    out: dict[str, list[dict[str, Any]]] = {r.item_id: [] for r in rows}
     if not owners:
         return out
     with ctx.db.session() as s:
@@ -177,7 +177,7 @@ def _rationales(ctx: AppContext, run_id: str, rows: list[RunItemRow], spec: dict
 def reader_items(id: str, filter: Filter = "all", q: str = Query("", max_length=200),
                  ids: str | None = Query(None, description="comma-separated item ids (a figure's selection)"),
                  offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=100),
-                 ctx: AppContext = Depends(get_ctx)) -> dict:
+                 ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     run = _run(ctx, id)
     spec = run.spec
     with ctx.db.session() as s:
@@ -201,7 +201,7 @@ def reader_items(id: str, filter: Filter = "all", q: str = Query("", max_length=
 
 
 @router.get("/runs/{id}/points", response_model=list[ReaderPoint], responses=ERRORS)
-def reader_points(id: str, ctx: AppContext = Depends(get_ctx)) -> list[dict]:
+def reader_points(id: str, ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]]:
     """One small point per item, for the figures that link to their items (scatter, histograms)."""
     run = _run(ctx, id)
     with ctx.db.session() as s:

@@ -10,6 +10,8 @@ the human verdicts line up with the judges' A/B. Order and positions are seeded 
 
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import random
 import secrets
@@ -34,7 +36,7 @@ class RatingTaskRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[str] = mapped_column(String(40))
-    item_ids: Mapped[list] = mapped_column(JSON)
+    item_ids: Mapped[list[str]] = mapped_column(JSON)
     rating_set_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -167,7 +169,7 @@ def rater_names(db: Database, task_id: str) -> list[str]:
         return sorted(r.name for r in s.query(RaterRow).filter_by(task_id=task_id))
 
 
-def agreement(task: RatingTaskRow, names: list[str], cast: dict[tuple[str, str], str]) -> dict:
+def agreement(task: RatingTaskRow, names: list[str], cast: dict[tuple[str, str], str]) -> dict[str, Any]:
     """Krippendorff's alpha (nominal) and pairwise Cohen's kappa among raters, on the votes so far."""
     rated = [i for i in task.item_ids if sum((r, i) in cast for r in names) >= 2]
     if len(names) < 2 or len(rated) < 2:
