@@ -50,3 +50,23 @@ def test_blind_rating_becomes_a_pairwise_rating_set(client):
     # positions really vary across items for one rater
     assert len(Counter(candidate_left(task["id"], "ann", f"q{i}") for i in range(10))) == 2
     assert client.post("/v1/calibrations", json={"rating_set": rs.json()["id"], "judges": ["longer"], "folds": 5}).status_code == 202
+
+
+def test_access_control_with_keys_on(make_client):
+    from judge_service.security.keys import KeyStore
+
+    client = make_client(auth_enabled=True)
+    store = KeyStore(client.app.state.ctx.db)
+    read = {"X-API-Key": store.create("reader", "read").key}
+    write = {"X-API-Key": store.create("writer", "write").key}
+    items = [{"id": f"q{i}", "prompt": f"Q {i}?", "outputs": {"base": "a", "tuned": "bb"}} for i in range(3)]
+    body = {"rubric": "helpfulness", "judges": ["longer"], "baseline": "base", "candidate": "tuned", "items": items}
+    assert client.post("/v1/runs", json=body, headers=read).status_code == 403  # only a write key starts runs
+    rid = client.post("/v1/runs", json=body, headers=write).json()["id"]
+    assert client.get("/v1/reader/runs").status_code == 401
+    assert client.get(f"/v1/reader/runs/{rid}/items", headers=read).status_code == 200
+    assert client.post("/v1/rating-tasks", json={"run_id": rid, "raters": ["ann"]}, headers=read).status_code == 403
+    token = client.post("/v1/rating-tasks", json={"run_id": rid, "raters": ["ann"]}, headers=write).json()["raters"][0]["token"]
+    assert client.get(f"/rater-api/{token}").status_code == 200  # the token alone opens its own task
+    assert client.get("/v1/reader/runs", headers={"X-API-Key": token}).status_code == 401  # and nothing else
+    assert client.get("/rater-api/jrt_forged").status_code == 404
