@@ -15,6 +15,8 @@ from judge_service import __version__
 from judge_service.api import agreement, catalog, judgments, metrics, ratings, runs  # the judging core
 from judge_service.api import evalsets, evaluations, imports  # eval sets, importers, the combined report
 from judge_service.api import benchmarks, memorization, training  # layers: one router each
+from judge_service.api import rating_tasks, reader  # the web UI's own routes
+from judge_service import ui
 from judge_service import observability
 from judge_service.security import auth, body_limit, ratelimit
 from judge_service.security import openapi as access_docs
@@ -129,4 +131,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(training.router)
     app.include_router(benchmarks.router)
     app.include_router(memorization.router)
+    app.include_router(reader.router)
+    app.include_router(rating_tasks.router)
+    app.include_router(rating_tasks.rater_router)
+    ui.mount(app)
     return app

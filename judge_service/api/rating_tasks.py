@@ -1,0 +1,195 @@
+"""Blind human rating over HTTP: the owner's /v1/rating-tasks and the rater's /rater-api/{token}.
+
+The owner's routes live under /v1, so API keys apply as everywhere (creating a task or its rating
+set is a POST: a write key). The rater's routes live outside /v1 on purpose: the rater has no API
+key, and the token in the path is the credential. It reaches one task only, shows no system names,
+no judge verdicts and no other rater's votes, and accepts votes on that task's items only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from judge_service.api.deps import get_ctx
+from judge_service.api.ratings import RatingSetOut, _store_set
+from judge_service.context import AppContext
+from judge_service.errors import InvalidInput
+from judge_service.ratings.sets import RatingSetCreate
+from judge_service.schemas import ErrorBody
+from judge_service.store.models import RunItemRow, RunRow
+from judge_service.ui import rating
+
+router = APIRouter(prefix="/v1/rating-tasks", tags=["human rating"])
+rater_router = APIRouter(prefix="/rater-api", tags=["human rating"])
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422)}
+
+
+class RatingTaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field(min_length=1)
+    raters: list[str] = Field(min_length=1, max_length=50, description="one name per rater; each gets a token")
+    name: str | None = Field(default=None, max_length=200)
+    n_items: int | None = Field(default=None, ge=1, le=5000, description="rate the run's first n items (default: all)")
+
+
+class RaterLink(BaseModel):
+    rater: str
+    token: str  # shown once, only in this answer
+    link: str
+
+
+class RatingTaskCreated(BaseModel):
+    id: str
+    run_id: str
+    n_items: int
+    raters: list[RaterLink]
+
+
+class RaterProgress(BaseModel):
+    rater: str
+    rated: int
+
+
+class RatingTaskOut(BaseModel):
+    id: str
+    name: str
+    run_id: str
+    n_items: int
+    raters: list[RaterProgress]
+    agreement: dict[str, Any]
+    rating_set_id: str | None
+    created_at: str
+
+
+class RaterPair(BaseModel):
+    item_id: str
+    conversation: list[tuple[str, str]]
+    left: str
+    right: str
+    vote: str | None  # this rater's own earlier vote, as shown (left/right/tie)
+
+
+class RaterPage(BaseModel):
+    task: str
+    rater: str
+    rubric: str
+    criteria: list[dict[str, Any]]
+    pairs: list[RaterPair]
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str = Field(min_length=1)
+    vote: str = Field(description="left, right or tie: the rater's choice as shown on screen")
+
+
+class VoteOut(BaseModel):
+    item_id: str
+    rated: int
+    total: int
+
+
+def install(ctx: AppContext) -> None:
+    rating.ensure_tables(ctx.db)
+
+
+@router.post("", status_code=201, response_model=RatingTaskCreated, responses=ERRORS)
+def create_rating_task(body: RatingTaskCreate, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
+    task_id, tokens = rating.create_task(ctx.db, body.run_id, body.raters, name=body.name, n_items=body.n_items)
+    task = rating.get_task(ctx.db, task_id)
+    return {"id": task_id, "run_id": body.run_id, "n_items": len(task.item_ids),
+            "raters": [{"rater": r, "token": t, "link": f"/ui/rate.html#token={t}"} for r, t in tokens.items()]}
+
+
+@router.get("/{id}", response_model=RatingTaskOut, responses=ERRORS)
+def get_rating_task(id: str, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
+    task = rating.get_task(ctx.db, id)
+    names = rating.rater_names(ctx.db, id)
+    cast = rating.votes(ctx.db, id)
+    return {"id": task.id, "name": task.name, "run_id": task.run_id, "n_items": len(task.item_ids),
+            "raters": [{"rater": r, "rated": sum(1 for (who, _) in cast if who == r)} for r in names],
+            "agreement": rating.agreement(task, names, cast), "rating_set_id": task.rating_set_id,
+            "created_at": task.created_at.isoformat()}
+
+
+@router.post("/{id}/rating-set", response_model=RatingSetOut, responses=ERRORS)
+async def make_rating_set(id: str, response: Response, ctx: AppContext = Depends(get_ctx)) -> RatingSetOut:
+    """The votes so far as a pairwise rating set (A = baseline, B = candidate), stored like an upload."""
+    task = await asyncio.to_thread(rating.get_task, ctx.db, id)
+    cast = await asyncio.to_thread(rating.votes, ctx.db, id)
+
+    def read(s: Session) -> tuple[RunRow | None, dict[str, RunItemRow]]:
+        return s.get(RunRow, task.run_id), {r.item_id: r for r in s.query(RunItemRow).filter_by(run_id=task.run_id)}
+
+    run, rows = await ctx.db.run(read)
+    if run is None:
+        raise InvalidInput(f"run '{task.run_id}' of this task no longer exists", field="id")
+    spec = run.spec
+    items = []
+    for item_id in task.item_ids:
+        ratings = {who: v for (who, i), v in cast.items() if i == item_id}
+        if not ratings:
+            continue
+        row = rows[item_id].item
+        conv = {"prompt": row["prompt"]} if row.get("prompt") is not None else {"messages": row["messages"]}
+        items.append(conv | {"id": item_id, "response_a": row["outputs"][spec["baseline"]],
+                             "response_b": row["outputs"][spec["candidate"]], "reference": row.get("reference"),
+                             "ratings": ratings})
+    if not items:
+        raise InvalidInput("no votes yet: share the raters' links first", field="id")
+    body = RatingSetCreate.model_validate({"name": task.name, "kind": "pairwise",
+                                           "rubric": f"{spec['rubric']['name']}@{spec['rubric']['version']}", "items": items})
+    # The ratings router's own storing path (validation, hashing, dedup), so a set made here is the
+    # same set an upload of these votes would make.
+    out = await _store_set(ctx, body, response)
+
+    def link(s: Session) -> None:
+        row = s.get(rating.RatingTaskRow, id)
+        if row is not None:
+            row.rating_set_id = out.id
+
+    await ctx.db.run(link)
+    return out
+
+
+def _criteria(ctx: AppContext, ref: str) -> tuple[str, list[dict[str, Any]]]:
+    rubric = ctx.rubrics.resolve(ref)
+    return rubric.ref, [{"name": c.name, "description": c.description, "anchors": {str(k): v for k, v in c.anchors.items()}}
+                        for c in rubric.criteria]
+
+
+@rater_router.get("/{token}", response_model=RaterPage, responses=ERRORS)
+def rater_page(token: str, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
+    who = rating.rater_for(ctx.db, token)
+    task = rating.get_task(ctx.db, who.task_id)
+    mine = rating.votes(ctx.db, task.id, who.name)
+    with ctx.db.session() as s:
+        run = s.get(RunRow, task.run_id)
+        rows = {r.item_id: r.item for r in s.query(RunItemRow).filter_by(run_id=task.run_id)}
+    spec = run.spec  # type: ignore[union-attr]
+    rubric_ref, criteria = _criteria(ctx, f"{spec['rubric']['name']}@{spec['rubric']['version']}")
+    pairs = []
+    for item_id in rating.rater_order(task.id, who.name, task.item_ids):
+        item = rows[item_id]
+        base, cand = item["outputs"][spec["baseline"]], item["outputs"][spec["candidate"]]
+        left_c = rating.candidate_left(task.id, who.name, item_id)
+        pairs.append({"item_id": item_id, "conversation": item.get("conversation", []),
+                      "left": cand if left_c else base, "right": base if left_c else cand,
+                      "vote": rating.shown_vote(task.id, who.name, item_id, mine.get((who.name, item_id)))})
+    return {"task": task.name, "rater": who.name, "rubric": rubric_ref, "criteria": criteria, "pairs": pairs}
+
+
+@rater_router.post("/{token}/votes", response_model=VoteOut, responses=ERRORS)
+def rater_vote(token: str, body: VoteIn, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
+    who = rating.rater_for(ctx.db, token)
+    rating.record_vote(ctx.db, who, body.item_id, body.vote)
+    task = rating.get_task(ctx.db, who.task_id)
+    return {"item_id": body.item_id, "rated": len(rating.votes(ctx.db, task.id, who.name)), "total": len(task.item_ids)}
