@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from judge_service import __version__
@@ -28,7 +30,7 @@ from judge_service.settings import Settings
 log = logging.getLogger("judge_service")
 
 
-def _field_of(loc: tuple) -> str | None:
+def _field_of(loc: tuple[int | str, ...]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or None
 
@@ -55,7 +57,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         field = _field_of(tuple(first.get("loc", ())))
         msg = first.get("msg", "invalid value")
         message = f"{field}: {msg}" if field else msg
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     ctx = context or AppContext.build(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ctx.start()
         try:
             yield
@@ -103,7 +105,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.state.ctx = ctx
 
     @app.middleware("http")
-    async def _body_limit(request: Request, call_next):
+    async def _body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_body_bytes:
             exc = PayloadTooLarge(f"request body is {length} bytes; the limit is {settings.max_body_bytes} (JUDGE_MAX_BODY_BYTES)",

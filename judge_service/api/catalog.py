@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel
@@ -32,8 +32,8 @@ class RubricVersionOut(BaseModel):
     description: str
     modes: list[str]
     requires_reference: bool
-    criteria: list[dict]
-    content: dict
+    criteria: list[dict[str, Any]]
+    content: dict[str, Any]
 
 
 class RubricSummary(BaseModel):
@@ -45,7 +45,7 @@ class RubricSummary(BaseModel):
     invalid_versions: dict[str, str]
 
 
-def rubric_out(r: Rubric) -> dict:
+def rubric_out(r: Rubric) -> dict[str, Any]:
     return {
         "name": r.name, "version": r.version, "hash": r.hash, "description": r.description,
         "modes": list(r.modes), "requires_reference": r.requires_reference,
@@ -66,7 +66,7 @@ async def healthz(ctx: AppContext = Depends(get_ctx)) -> Health:
 
 
 @router.get("/v1/judges", response_model=list[JudgeOut])
-async def list_judges(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
+async def list_judges(ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]]:
     panel = set(ctx.judges.default_panel())
     out = []
     for spec in ctx.judges.specs():
@@ -80,8 +80,8 @@ async def list_judges(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
 
 
 @router.get("/v1/rubrics", response_model=list[RubricSummary])
-async def list_rubrics(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
-    by_name: dict[str, dict] = {}
+async def list_rubrics(ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]]:
+    by_name: dict[str, dict[str, Any]] = {}
     for (name, version), r in sorted(ctx.rubrics.all().items()):
         entry = by_name.setdefault(name, {"name": name, "versions": [], "invalid_versions": {}})
         if isinstance(r, Rubric):
@@ -93,13 +93,13 @@ async def list_rubrics(ctx: AppContext = Depends(get_ctx)) -> list[dict]:
 
 
 @router.get("/v1/rubrics/{name}", response_model=list[RubricVersionOut], responses={404: {"model": ErrorBody}})
-async def get_rubric(name: str, ctx: AppContext = Depends(get_ctx)) -> list[dict]:
+async def get_rubric(name: str, ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]]:
     return [rubric_out(r) for r in ctx.rubrics.versions(name)]
 
 
 @router.post("/v1/rubrics", response_model=RubricVersionOut, status_code=201)
-async def add_rubric(response: Response, body: dict = Body(..., description="a rubric, same schema as rubrics/<name>/v<N>.yaml"),
-                     ctx: AppContext = Depends(get_ctx)) -> dict:
+async def add_rubric(response: Response, body: dict[str, Any] = Body(..., description="a rubric, same schema as rubrics/<name>/v<N>.yaml"),
+                     ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object describing a rubric", field="body")
     rubric, created = ctx.rubrics.add(body)

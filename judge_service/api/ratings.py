@@ -17,7 +17,7 @@ from judge_service.schemas import ErrorBody, RubricRef
 from judge_service.store.models import CalibrationRow, RatingSetRow
 
 router = APIRouter(prefix="/v1", tags=["calibration"])
-ERRORS = {s: {"model": ErrorBody} for s in (404, 409, 413, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 409, 413, 422)}
 
 
 class RatingSetOut(BaseModel):

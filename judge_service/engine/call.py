@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -72,11 +73,11 @@ def cache_key(judge: Judge, request: JudgeRequest, rubric_hash: str, attempt: in
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def reply_to_json(reply: JudgeReply) -> dict:
+def reply_to_json(reply: JudgeReply) -> dict[str, Any]:
     return dataclasses.asdict(reply)
 
 
-def reply_from_json(data: dict) -> JudgeReply:
+def reply_from_json(data: dict[str, Any]) -> JudgeReply:
     logprobs = data.get("logprobs")
     return JudgeReply(
         text=data["text"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from judge_service.engine.call import CallOwner, CallResult, JudgeCaller
 from judge_service.engine.grade import Conversation, Sampling, _cost, _usage, failure_code
@@ -48,7 +49,7 @@ class JudgeComparison:
     orders: list[OrderVerdict]
     cached: bool
     latency_ms: float
-    usage: dict
+    usage: dict[str, int]
     cost_usd: float | None
     error: str | None = None
     error_code: str | None = None  # the provider error's code when every unscored order failed at the provider
@@ -108,8 +109,9 @@ def order_verdict(order: str, judge: Judge, results: list[CallResult]) -> OrderV
 def reconcile(judge: Judge, orders: list[OrderVerdict], results: list[CallResult]) -> JudgeComparison:
     ab, ba = orders
     model = next((r.model for r in results if r.parsed is not None), judge.spec.model)
-    base = dict(judge=judge.name, model=model, orders=orders, cached=all(r.cached for r in results),
-                latency_ms=sum(r.latency_ms for r in results), usage=_usage(results), cost_usd=_cost(results))
+    cached = all(r.cached for r in results)
+    latency_ms = sum(r.latency_ms for r in results)
+    usage, cost_usd = _usage(results), _cost(results)
     if ab.winner is None or ba.winner is None:
         # One order alone cannot be trusted (position bias), so the judge is unscored.
         missing = [o.order for o in orders if o.winner is None]
@@ -118,13 +120,16 @@ def reconcile(judge: Judge, orders: list[OrderVerdict], results: list[CallResult
         code = None if any(c is None for c in codes) else (
             "judge_auth_error" if all(c == "judge_auth_error" for c in codes) else "judge_error")
         return JudgeComparison(winner=None, prob_a=None, consistent=None,
-                               error=f"order(s) {missing} unscored: {reason}", error_code=code, **base)
+                               error=f"order(s) {missing} unscored: {reason}", error_code=code,
+                               judge=judge.name, model=model, orders=orders, cached=cached, latency_ms=latency_ms,
+                               usage=usage, cost_usd=cost_usd)
     consistent = ab.winner == ba.winner
     return JudgeComparison(
         winner=ab.winner if consistent else "tie",
         prob_a=(ab.prob_a + ba.prob_a) / 2,  # type: ignore[operator]
         consistent=consistent,
-        **base,
+        judge=judge.name, model=model, orders=orders, cached=cached, latency_ms=latency_ms,
+        usage=usage, cost_usd=cost_usd,
     )
 
 

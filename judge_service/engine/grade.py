@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from judge_service.engine.call import CallOwner, CallResult, JudgeCaller
 from judge_service.engine.panel import Spread, mean_or_none, spread
@@ -36,7 +37,7 @@ class JudgeGrade:
     method: str | None
     cached: bool
     latency_ms: float
-    usage: dict
+    usage: dict[str, int]
     cost_usd: float | None
     sample_scores: list[float]
     sample_criteria: list[dict[str, float]]
@@ -63,7 +64,7 @@ def overall(rubric: Rubric, criteria: dict[str, float]) -> float:
     return sum(criteria[n] * weights[n] for n in criteria) / sum(weights[n] for n in criteria)
 
 
-def _usage(results: list[CallResult]) -> dict:
+def _usage(results: list[CallResult]) -> dict[str, int]:
     return {
         "input_tokens": sum(r.usage.input_tokens for r in results),
         "output_tokens": sum(r.usage.output_tokens for r in results),

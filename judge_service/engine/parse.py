@@ -13,6 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from judge_service.judges.base import AnswerField, JudgeReply, TokenLogprob
 
@@ -39,7 +40,7 @@ class ParsedAnswer:
     rationale: str | None
     method: str  # "label_probs" | "logprobs" | "structured" | "text"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "method": self.method,
             "rationale": self.rationale,
@@ -66,7 +67,7 @@ def _normalise(dist: dict[str, float]) -> dict[str, float] | None:
     return {k: v / total for k, v in dist.items()}
 
 
-def _find_json_object(text: str) -> dict | None:
+def _find_json_object(text: str) -> dict[str, Any] | None:
     """The last balanced {...} in the text that parses as a JSON object."""
     starts = [m.start() for m in re.finditer(r"\{", text)]
     for start in reversed(starts):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from typing import Any
 
 from judge_service.judges.base import AnswerField, ChatMessage
 from judge_service.rubrics.model import Rubric
@@ -62,8 +63,8 @@ def answer_instructions(fields: tuple[AnswerField, ...], with_rationale: bool = 
     return "\n".join(lines)
 
 
-def output_schema(fields: tuple[AnswerField, ...], with_rationale: bool = True) -> dict:
-    props: dict[str, dict] = {}
+def output_schema(fields: tuple[AnswerField, ...], with_rationale: bool = True) -> dict[str, Any]:
+    props: dict[str, dict[str, Any]] = {}
     if with_rationale:
         props["rationale"] = {"type": "string"}
     for f in fields:

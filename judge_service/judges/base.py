@@ -9,7 +9,7 @@ answers directly (the local model), a probability per allowed label for each ans
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class JudgeRequest:
     messages: tuple[ChatMessage, ...]
     fields: tuple[AnswerField, ...]
     # JSON schema of the expected answer object, for providers with structured output.
-    output_schema: dict | None = None
+    output_schema: dict[str, Any] | None = None
     max_tokens: int = 512
     temperature: float = 0.0
     seed: int | None = 0
@@ -39,7 +39,7 @@ class JudgeRequest:
     sample_index: int = 0
     want_logprobs: bool = True
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         """Generation parameters, as recorded with the call and hashed into the cache key."""
         return {
             "max_tokens": self.max_tokens,
@@ -72,7 +72,7 @@ class JudgeReply:
     usage: Usage = Usage()
     latency_ms: float = 0.0
     # Parsed JSON when the provider enforced the output schema (structured output).
-    structured: dict | None = None
+    structured: dict[str, Any] | None = None
     # Per generated token, when the provider returns logprobs.
     logprobs: tuple[TokenLogprob, ...] | None = None
     # Per answer field, probability of each allowed label, when the provider scored labels

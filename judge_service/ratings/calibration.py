@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("judge_service.calibration")
 
 
-def _jsonable(obj):
-    if dataclasses.is_dataclass(obj):
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {k: _jsonable(v) for k, v in dataclasses.asdict(obj).items()}
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
@@ -46,7 +46,7 @@ def _jsonable(obj):
     return obj
 
 
-def _human_matrix(items: list[dict]) -> tuple[list[str], list[list]]:
+def _human_matrix(items: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     raters = sorted({r for it in items for r in it["ratings"]})
     return raters, [[it["ratings"].get(r) for it in items] for r in raters]
 
@@ -57,12 +57,12 @@ def _majority_vote(votes: list[str]) -> str:
 
 
 async def judge_items(ctx: AppContext, cal_id: str, rubric: Rubric, judge_names: list[str], kind: str,
-                      items: list[dict], samples: int) -> list[dict]:
+                      items: list[dict[str, Any]], samples: int) -> list[dict[str, Any]]:
     judges = [ctx.judges.get(n) for n in judge_names]
     gate = asyncio.Semaphore(ctx.settings.run_item_concurrency)
     sampling = Sampling(samples, 0.0 if samples == 1 else 0.7, 0)
 
-    async def one(item: dict) -> dict:
+    async def one(item: dict[str, Any]) -> dict[str, Any]:
         async with gate:
             conv = Conversation(item["conversation"], item.get("reference"))
             owner = CallOwner("calibration", f"{cal_id}:{item['id']}")
@@ -76,13 +76,14 @@ async def judge_items(ctx: AppContext, cal_id: str, rubric: Rubric, judge_names:
     return list(await asyncio.gather(*(one(it) for it in items)))
 
 
-def build_report(kind: str, rubric: Rubric, items: list[dict], verdicts: list[dict], folds: int, seed: str) -> tuple[dict, dict]:
+def build_report(kind: str, rubric: Rubric, items: list[dict[str, Any]], verdicts: list[dict[str, Any]], folds: int,
+                 seed: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(report, mapping). Items the panel left unscored are excluded and counted."""
     boot = BootstrapConfig(seed=seed, n_resamples=1000)
     raters, matrix = _human_matrix(items)
     lo, hi = rubric.scale()
     labels = list(range(lo, hi + 1))
-    report: dict = {"kind": kind, "n_items": len(items), "raters": raters}
+    report: dict[str, Any] = {"kind": kind, "n_items": len(items), "raters": raters}
     if len(raters) >= 2:
         ceiling = rater_agreement(matrix, kind, labels=labels if kind != "pairwise" else None, bootstrap=boot)
         report["human_ceiling"] = _jsonable(ceiling) | {"rater_names": raters}
@@ -107,13 +108,15 @@ def build_report(kind: str, rubric: Rubric, items: list[dict], verdicts: list[di
     report["judge_vs_human"] = _jsonable(score_agreement(judge, human, bootstrap=boot))
     cal = calibrate_scores(judge, human, folds=folds, seed=seed)
     report["calibration"] = _jsonable(cal)
-    return report, cal.mapping.to_json()
+    return report, dict(cal.mapping.to_json())
 
 
 async def execute(ctx: AppContext, cal_id: str) -> None:
-    def read(s: Session) -> tuple[dict, dict, str]:
+    def read(s: Session) -> tuple[dict[str, Any], dict[str, Any], str]:
         row = s.get(CalibrationRow, cal_id)
+        assert row is not None  # the caller created it before scheduling this task
         rs = s.get(RatingSetRow, row.rating_set_id)
+        assert rs is not None  # the foreign key; nothing deletes rating sets
         return dict(row.spec), rs.content, rs.kind
 
     spec, content, kind = await ctx.db.run(read)
@@ -134,6 +137,7 @@ async def execute(ctx: AppContext, cal_id: str) -> None:
 
     def write(s: Session) -> None:
         row = s.get(CalibrationRow, cal_id)
+        assert row is not None  # read above; nothing deletes calibrations
         row.status, row.report, row.mapping, row.error = status, report, mapping, error
 
     await ctx.db.run(write)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -90,7 +91,7 @@ class Rubric:
     instructions: str
     criteria: tuple[Criterion, ...]
     templates: dict[str, str]
-    content: dict  # canonical parsed content, what the hash is of
+    content: dict[str, Any]  # canonical parsed content, what the hash is of
     hash: str
 
     @property
@@ -103,7 +104,7 @@ class Rubric:
         return min(lows), max(highs)
 
 
-def canonical_hash(content: dict) -> str:
+def canonical_hash(content: dict[str, Any]) -> str:
     """sha256 of the parsed content serialised canonically, so whitespace and key order don't matter."""
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
+from typing import Any
 
 RETRYABLE_FAULTS = ("rate_limit", "server_error", "unavailable", "slow", "drop", "malformed")
 ALL_FAULTS = RETRYABLE_FAULTS + ("garbage", "refusal")
@@ -78,7 +79,9 @@ def _faults_from_json(value: object) -> Faults:
         "seed": _integer, "deterministic": _boolean,
     }
     # Faults' own checks (kinds known, rate a probability, weights one per kind) run in its constructor.
-    return Faults(**{name: parsers[name](v, f"faults.{name}") for name, v in value.items()})
+    # Each parser returns its field's type; the table cannot say so per key, hence Any.
+    parsed: dict[str, Any] = {name: parsers[name](v, f"faults.{name}") for name, v in value.items()}
+    return Faults(**parsed)
 
 
 def _number(value: object, name: str) -> float:

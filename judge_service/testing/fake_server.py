@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from dataclasses import fields as dataclass_fields
+from typing import Any
 
 from judge_service.engine.prompts import fields_from_prompt
 from judge_service.judges.base import AnswerField
@@ -76,13 +77,13 @@ class _Stats:
     calls: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
-    outcomes: collections.Counter = field(default_factory=collections.Counter)
+    outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
 class _Reply(Exception):
     """Raised inside a handler to answer with an error status and body."""
 
-    def __init__(self, status: int, body: dict, headers: dict[str, str] | None = None, outcome: str = "error") -> None:
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None, outcome: str = "error") -> None:
         self.status, self.body, self.headers, self.outcome = status, body, headers or {}, outcome
 
 
@@ -121,7 +122,7 @@ class FakeJudgeServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
-        self._conns: set[asyncio.Task] = set()
+        self._conns: set[asyncio.Task[Any]] = set()
 
     # -- the knobs tests turn ---------------------------------------------------------------
 
@@ -162,7 +163,7 @@ class FakeJudgeServer:
         self._seen.clear()
         self._rng = random.Random(self.faults.seed)
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         return {"calls": self.stats.calls, "in_flight": self.stats.in_flight,
                 "max_in_flight": self.stats.max_in_flight, "outcomes": dict(self.stats.outcomes)}
 
@@ -340,7 +341,7 @@ class FakeJudgeServer:
             body = _error_body("anthropic", "authentication_error", f"invalid x-api-key: {shown}")
         raise _Reply(401, body, outcome="unauthorized")
 
-    def _check_params(self, flavour: str, body: dict) -> None:
+    def _check_params(self, flavour: str, body: dict[str, Any]) -> None:
         # What reasoning models say about sampling and length parameters they do not take.
         sent = set(body) | set(body.get("extra_body") or {})
         for param in self.reject_params:
@@ -393,12 +394,12 @@ class FakeJudgeServer:
         await self._send(writer, 200, json.dumps(payload).encode())
         return 200
 
-    def _answer(self, prompt: str, schema: dict | None, temperature: float, seed: int | None) -> tuple[dict, dict]:
+    def _answer(self, prompt: str, schema: dict[str, Any] | None, temperature: float, seed: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
         """(answer object, distribution per field) from the policy."""
         fields = _fields_from_schema(schema) or fields_from_prompt(prompt)
         rng = random.Random(f"{seed}:{prompt}") if seed is not None else self._rng
         dist = self.policy(view_from_text(prompt, fields), rng)
-        obj: dict = {}
+        obj: dict[str, Any] = {}
         if schema is None or "rationale" in (schema.get("properties") or {}):
             obj["rationale"] = "Judged by the fake judge's policy."
         for f in fields:
@@ -410,10 +411,10 @@ class FakeJudgeServer:
         self._ids += 1
         return f"{prefix}{self._ids:08d}"
 
-    def _model(self, body: dict) -> str:
+    def _model(self, body: dict[str, Any]) -> str:
         return str(body.get("model", "fake-judge")) + self.model_suffix
 
-    def _openai(self, body: dict) -> dict:
+    def _openai(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body.get("messages") or []
         prompt = "\n".join(_content_text(m.get("content")) for m in messages)
         rf = body.get("response_format") or {}
@@ -435,14 +436,14 @@ class FakeJudgeServer:
             "usage": usage,
         }
 
-    def _openai_text(self, text: str, refusal: bool) -> dict:
+    def _openai_text(self, text: str, refusal: bool) -> dict[str, Any]:
         message = {"role": "assistant", "content": None if refusal else text, "refusal": text if refusal else None}
         return {"id": self._next_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
                 "model": "fake-judge" + self.model_suffix,
                 "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 1, "completion_tokens": len(text) // 4, "total_tokens": 1 + len(text) // 4}}
 
-    def _anthropic(self, body: dict) -> dict:
+    def _anthropic(self, body: dict[str, Any]) -> dict[str, Any]:
         system = body.get("system")
         parts = [_content_text(system)] if system else []
         parts += [_content_text(m.get("content")) for m in body.get("messages") or []]
@@ -460,12 +461,12 @@ class FakeJudgeServer:
                 "content": content, "stop_reason": stop, "stop_sequence": None,
                 "usage": {"input_tokens": max(1, len(prompt) // 4), "output_tokens": 8 + 4 * len(obj)}}
 
-    def _anthropic_text(self, text: str) -> dict:
+    def _anthropic_text(self, text: str) -> dict[str, Any]:
         return {"id": self._next_id("msg_"), "type": "message", "role": "assistant", "model": "fake-judge" + self.model_suffix,
                 "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
                 "usage": {"input_tokens": 1, "output_tokens": len(text) // 4}}
 
-    def _models_body(self, headers: dict[str, str]) -> dict:
+    def _models_body(self, headers: dict[str, str]) -> dict[str, Any]:
         if "anthropic-version" in headers:
             data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in self.models]
             return {"data": data, "has_more": False, "first_id": self.models[0], "last_id": self.models[-1]}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from typing import Any
 
 from judge_service.judges.base import AnswerField
 
-def _error_body(flavour: str, kind: str, message: str) -> dict:
+def _error_body(flavour: str, kind: str, message: str) -> dict[str, Any]:
     if flavour == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": message}}
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
@@ -29,8 +30,8 @@ def _content_text(content: object) -> str:
     return ""
 
 
-def _forced_tool(body: dict) -> dict | None:
-    tools = body.get("tools") or []
+def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    tools: list[dict[str, Any]] = body.get("tools") or []
     choice = body.get("tool_choice") or {}
     if not tools:
         return None
@@ -41,7 +42,7 @@ def _forced_tool(body: dict) -> dict | None:
     return None
 
 
-def _fields_from_schema(schema: dict | None) -> tuple[AnswerField, ...]:
+def _fields_from_schema(schema: dict[str, Any] | None) -> tuple[AnswerField, ...]:
     props = (schema or {}).get("properties") or {}
     out = []
     for name, prop in props.items():
@@ -50,7 +51,7 @@ def _fields_from_schema(schema: dict | None) -> tuple[AnswerField, ...]:
     return tuple(out)
 
 
-def _tokens(obj: dict, dist: dict[str, dict[str, float]]) -> list[tuple[str, float, dict[str, float]]]:
+def _tokens(obj: dict[str, Any], dist: dict[str, dict[str, float]]) -> list[tuple[str, float, dict[str, float]]]:
     """The reply's JSON text as coarse tokens; each answer value is one token carrying the policy's
     distribution over labels (what a real model's top_logprobs at that position look like)."""
     out: list[tuple[str, float, dict[str, float]]] = [("{", 0.0, {})]
@@ -70,14 +71,14 @@ def _tokens(obj: dict, dist: dict[str, dict[str, float]]) -> list[tuple[str, flo
     return out
 
 
-def _token_logprob(token: str, logprob: float, top: dict[str, float], n: int) -> dict:
+def _token_logprob(token: str, logprob: float, top: dict[str, float], n: int) -> dict[str, Any]:
     alts = sorted((top or {token: logprob}).items(), key=lambda kv: -kv[1])[:n]
     return {"token": token, "logprob": logprob, "bytes": list(token.encode()),
             "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alts]}
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
         if size == 0:

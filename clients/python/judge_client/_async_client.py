@@ -364,25 +364,25 @@ class AsyncJudgeClient(BaseClient):
                                **options: Any) -> mm.OverlapIndex:
         """Index a training set (``records`` or a JSONL/CSV ``path``); options: text_fields, id_field,
         n, unit, boilerplate_share, boilerplate_min_docs, minhash, name. Same data and options → reused."""
-        return await self._send(mm.create_overlap_index(records, path, **options))  # type: ignore[no-any-return]
+        return await self._send(mm.create_overlap_index(records, path, **options))
 
     async def get_overlap_index(self, index_id: str) -> mm.OverlapIndex:
-        return await self._send(mm.get_overlap_index(index_id))  # type: ignore[no-any-return]
+        return await self._send(mm.get_overlap_index(index_id))
 
     async def regurgitation(self, index_id: str, outputs: Sequence[Mapping[str, Any]] | None = None, *,
                         run_id: str | None = None, **options: Any) -> mm.Regurgitation:
         """Copied spans of each output ({output, prompt?, reference?, base_output?}) or of a run's outputs;
         options: thresholds, exclude_echo, max_matches, confidence."""
-        return await self._send(mm.regurgitation(index_id, outputs, run_id, **options))  # type: ignore[no-any-return]
+        return await self._send(mm.regurgitation(index_id, outputs, run_id, **options))
 
     async def get_regurgitation(self, report_id: str) -> mm.Regurgitation:
-        return await self._send(mm.get_regurgitation(report_id))  # type: ignore[no-any-return]
+        return await self._send(mm.get_regurgitation(report_id))
 
     async def contamination(self, index_id: str, items: Sequence[Mapping[str, Any]] | None = None, *,
                         run_id: str | None = None, **options: Any) -> mm.Contamination:
         """Per-item contamination ({id, text | prompt | turns, outcome?}) or a run's items, and the impact
         on outcomes; options: rule, palm_threshold, minhash_threshold, confidence, n_resamples, seed."""
-        return await self._send(mm.contamination(index_id, items, run_id, **options))  # type: ignore[no-any-return]
+        return await self._send(mm.contamination(index_id, items, run_id, **options))
 
     async def get_contamination(self, report_id: str) -> mm.Contamination:
-        return await self._send(mm.get_contamination(report_id))  # type: ignore[no-any-return]
+        return await self._send(mm.get_contamination(report_id))

@@ -386,25 +386,25 @@ class JudgeClient(BaseClient):
                                **options: Any) -> mm.OverlapIndex:
         """Index a training set (``records`` or a JSONL/CSV ``path``); options: text_fields, id_field,
         n, unit, boilerplate_share, boilerplate_min_docs, minhash, name. Same data and options → reused."""
-        return self._send(mm.create_overlap_index(records, path, **options))  # type: ignore[no-any-return]
+        return self._send(mm.create_overlap_index(records, path, **options))
 
     def get_overlap_index(self, index_id: str) -> mm.OverlapIndex:
-        return self._send(mm.get_overlap_index(index_id))  # type: ignore[no-any-return]
+        return self._send(mm.get_overlap_index(index_id))
 
     def regurgitation(self, index_id: str, outputs: Sequence[Mapping[str, Any]] | None = None, *,
                         run_id: str | None = None, **options: Any) -> mm.Regurgitation:
         """Copied spans of each output ({output, prompt?, reference?, base_output?}) or of a run's outputs;
         options: thresholds, exclude_echo, max_matches, confidence."""
-        return self._send(mm.regurgitation(index_id, outputs, run_id, **options))  # type: ignore[no-any-return]
+        return self._send(mm.regurgitation(index_id, outputs, run_id, **options))
 
     def get_regurgitation(self, report_id: str) -> mm.Regurgitation:
-        return self._send(mm.get_regurgitation(report_id))  # type: ignore[no-any-return]
+        return self._send(mm.get_regurgitation(report_id))
 
     def contamination(self, index_id: str, items: Sequence[Mapping[str, Any]] | None = None, *,
                         run_id: str | None = None, **options: Any) -> mm.Contamination:
         """Per-item contamination ({id, text | prompt | turns, outcome?}) or a run's items, and the impact
         on outcomes; options: rule, palm_threshold, minhash_threshold, confidence, n_resamples, seed."""
-        return self._send(mm.contamination(index_id, items, run_id, **options))  # type: ignore[no-any-return]
+        return self._send(mm.contamination(index_id, items, run_id, **options))
 
     def get_contamination(self, report_id: str) -> mm.Contamination:
-        return self._send(mm.get_contamination(report_id))  # type: ignore[no-any-return]
+        return self._send(mm.get_contamination(report_id))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from judge_client._api import Call, _body
+
+if TYPE_CHECKING:  # imported lazily at run time, as the functions below do
+    from judge_client._models_evaluations import Evaluation
 
 
 def create_evaluation(*, baseline: str, candidate: str, name: str | None, run_id: str | None,
                       training_analysis_id: str | None, benchmark_comparison_id: str | None, perplexity: Mapping[str, Any] | None,
                       task_metrics: Mapping[str, Any] | None, primary_metric: str | None,
-                      eval_set: tuple[str, int] | None) -> Call:
+                      eval_set: tuple[str, int] | None) -> Call[Evaluation]:
     from judge_client import _models_evaluations as mev
 
     layers: dict[str, Any] = {}
@@ -31,7 +34,7 @@ def create_evaluation(*, baseline: str, candidate: str, name: str | None, run_id
         cast=mev.Evaluation.model_validate)
 
 
-def get_evaluation(evaluation_id: str) -> Call:
+def get_evaluation(evaluation_id: str) -> Call[Evaluation]:
     from judge_client import _models_evaluations as mev
 
     return Call("GET", f"/v1/evaluations/{evaluation_id}", cast=mev.Evaluation.model_validate)

@@ -12,11 +12,14 @@ import json
 import lzma
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from judge_client import _models_imports as mi
 from judge_client._api import Call, _body
+
+if TYPE_CHECKING:  # imported lazily at run time, as the functions below do
+    from judge_client import _models_evalsets as me
 
 RecordsArg = str | Path | Sequence[Mapping[str, Any]]
 
@@ -58,7 +61,7 @@ def _slim(source: RecordsArg | None, kind: str) -> list[dict[str, Any]] | None:
 
 def alpaca_eval(*, baseline_outputs: RecordsArg, candidate_outputs: RecordsArg,
                 baseline_annotations: RecordsArg | None, candidate_annotations: RecordsArg | None,
-                baseline_name: str | None, candidate_name: str | None) -> Call:
+                baseline_name: str | None, candidate_name: str | None) -> Call[mi.AlpacaEvalImport]:
     return Call("POST", "/v1/imports/alpaca-eval", json=_body(
         baseline_outputs=_slim(baseline_outputs, "outputs"), candidate_outputs=_slim(candidate_outputs, "outputs"),
         baseline_annotations=_slim(baseline_annotations, "annotations"),
@@ -69,7 +72,7 @@ def alpaca_eval(*, baseline_outputs: RecordsArg, candidate_outputs: RecordsArg,
 def mt_bench(*, questions: RecordsArg, baseline_answers: RecordsArg, candidate_answers: RecordsArg,
              baseline_name: str | None, candidate_name: str | None, turns: Sequence[int] | None,
              single_judgments: RecordsArg | None, pair_judgments: RecordsArg | None,
-             pair_baseline: str | None) -> Call:
+             pair_baseline: str | None) -> Call[mi.MTBenchImport]:
     return Call("POST", "/v1/imports/mt-bench", json=_body(
         questions=_slim(questions, "questions"), baseline_answers=_slim(baseline_answers, "answers"),
         candidate_answers=_slim(candidate_answers, "answers"), baseline_name=baseline_name,
@@ -80,33 +83,33 @@ def mt_bench(*, questions: RecordsArg, baseline_answers: RecordsArg, candidate_a
 
 # --- eval sets (they live here too: same file readers) ---------------------------------------
 
-def save_eval_set(*, name: str, items: RecordsArg, note: str | None) -> Call:
+def save_eval_set(*, name: str, items: RecordsArg, note: str | None) -> Call[me.EvalSetVersion]:
     from judge_client import _models_evalsets as me
 
     return Call("POST", "/v1/eval-sets", json=_body(name=name, items=read_records(items), note=note),
                 cast=me.EvalSetVersion.model_validate)
 
 
-def list_eval_sets() -> Call:
+def list_eval_sets() -> Call[list[me.EvalSetSummary]]:
     from judge_client import _models_evalsets as me
 
     return Call("GET", "/v1/eval-sets", cast=lambda rows: [me.EvalSetSummary.model_validate(r) for r in rows])
 
 
-def eval_set_history(name: str) -> Call:
+def eval_set_history(name: str) -> Call[me.EvalSetHistory]:
     from judge_client import _models_evalsets as me
 
     return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}", cast=me.EvalSetHistory.model_validate)
 
 
-def get_eval_set(name: str, version: int) -> Call:
+def get_eval_set(name: str, version: int) -> Call[me.EvalSetVersionWithItems]:
     from judge_client import _models_evalsets as me
 
     return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}/versions/{version}",
                 cast=me.EvalSetVersionWithItems.model_validate)
 
 
-def diff_eval_set(name: str, from_version: int, to_version: int | None) -> Call:
+def diff_eval_set(name: str, from_version: int, to_version: int | None) -> Call[me.EvalSetDiff]:
     from judge_client import _models_evalsets as me
 
     return Call("GET", f"/v1/eval-sets/{quote(name, safe='')}/diff",

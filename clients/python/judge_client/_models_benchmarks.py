@@ -116,7 +116,7 @@ def _label(arm: ArmArg) -> str:
 def compare_benchmarks_call(base: ArmArg, tuned: ArmArg, checkpoints: Sequence[ArmArg], *,
                             tasks: Sequence[str] | None, margin: float | None, alpha: float | None,
                             n_resamples: int | None, seed: str | None, strict: bool | None, run_id: str | None,
-                            labels: Mapping[str, str] | None) -> Call:
+                            labels: Mapping[str, str] | None) -> Call[BenchmarkComparison]:
     files: list[tuple[str, tuple[str, bytes]]] = [("base", arm_file(base)), ("tuned", arm_file(tuned))]
     files += [("checkpoint", arm_file(c)) for c in checkpoints]
     names = {"base": _label(base), "tuned": _label(tuned)}
@@ -130,13 +130,13 @@ def compare_benchmarks_call(base: ArmArg, tuned: ArmArg, checkpoints: Sequence[A
                 data={"options": json.dumps(options)}, cast=BenchmarkComparison.model_validate)
 
 
-def get_benchmark_comparison_call(comparison_id: str) -> Call:
+def get_benchmark_comparison_call(comparison_id: str) -> Call[BenchmarkComparison]:
     from judge_client._api import _seg
 
     return Call("GET", f"/v1/benchmark-comparisons/{_seg(comparison_id)}", cast=BenchmarkComparison.model_validate)
 
 
-def run_benchmark_comparisons_call(run_id: str) -> Call:
+def run_benchmark_comparisons_call(run_id: str) -> Call[list[BenchmarkComparison]]:
     from judge_client._api import _seg
     from pydantic import TypeAdapter
 
@@ -144,7 +144,7 @@ def run_benchmark_comparisons_call(run_id: str) -> Call:
                 cast=TypeAdapter(list[BenchmarkComparison]).validate_python)
 
 
-def attach_benchmark_comparison_call(comparison_id: str, run_id: str) -> Call:
+def attach_benchmark_comparison_call(comparison_id: str, run_id: str) -> Call[BenchmarkComparison]:
     from judge_client._api import _seg
 
     return Call("POST", f"/v1/benchmark-comparisons/{_seg(comparison_id)}/attach", json={"run_id": run_id},

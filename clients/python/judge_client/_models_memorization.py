@@ -137,7 +137,7 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def create_overlap_index(records: Sequence[Mapping[str, Any]] | None = None, path: str | Path | None = None,
-                         **options: Any) -> Call:
+                         **options: Any) -> Call[OverlapIndex]:
     if (records is None) == (path is None):
         raise ValueError("give exactly one of records= or path=")
     if path is not None:
@@ -148,25 +148,25 @@ def create_overlap_index(records: Sequence[Mapping[str, Any]] | None = None, pat
                 cast=OverlapIndex.model_validate)
 
 
-def get_overlap_index(index_id: str) -> Call:
+def get_overlap_index(index_id: str) -> Call[OverlapIndex]:
     return Call("GET", f"/v1/overlap-indexes/{quote(index_id, safe='')}", cast=OverlapIndex.model_validate)
 
 
 def regurgitation(index_id: str, outputs: Sequence[Mapping[str, Any]] | None, run_id: str | None,
-                  **options: Any) -> Call:
+                  **options: Any) -> Call[Regurgitation]:
     body = _clean({"index_id": index_id, "outputs": list(outputs) if outputs is not None else None, "run_id": run_id})
     return Call("POST", "/v1/regurgitation", json=body | _clean(options), cast=Regurgitation.model_validate)
 
 
-def get_regurgitation(report_id: str) -> Call:
+def get_regurgitation(report_id: str) -> Call[Regurgitation]:
     return Call("GET", f"/v1/regurgitation/{quote(report_id, safe='')}", cast=Regurgitation.model_validate)
 
 
 def contamination(index_id: str, items: Sequence[Mapping[str, Any]] | None, run_id: str | None,
-                  **options: Any) -> Call:
+                  **options: Any) -> Call[Contamination]:
     body = _clean({"index_id": index_id, "items": list(items) if items is not None else None, "run_id": run_id})
     return Call("POST", "/v1/contamination", json=body | _clean(options), cast=Contamination.model_validate)
 
 
-def get_contamination(report_id: str) -> Call:
+def get_contamination(report_id: str) -> Call[Contamination]:
     return Call("GET", f"/v1/contamination/{quote(report_id, safe='')}", cast=Contamination.model_validate)
