@@ -31,7 +31,9 @@ PG_PORT ?= 54329
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || echo "install PostgreSQL (apt-get install postgresql) for the PostgreSQL tests"
 
+# The type checker first (strict on judge_service and the client: pyproject's [tool.mypy]), then the suite.
 test: install postgres
+	$(VENV)/bin/mypy
 	eval "$$(.ci/pg-start $(PG_DIR) $(PG_PORT) || true)"; $(VENV)/bin/pytest -q
 
 clean:

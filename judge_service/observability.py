@@ -30,7 +30,9 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any, TextIO
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse
@@ -96,18 +98,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # typeshed's generic stream type
     """Writes to whatever ``sys.stderr`` is at emit time (test runners swap it)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
-    def stream(self):  # noqa: D401
+    @property
+    def stream(self) -> TextIO:  # a live property where the base class has an attribute
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:
+    def stream(self, value: TextIO) -> None:
         pass
 
 
@@ -163,7 +165,8 @@ class Exposition:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
-    def family(self, name: str, kind: str, help_text: str, samples: list[tuple[str, dict, float]]) -> None:
+    def family(self, name: str, kind: str, help_text: str,
+               samples: Sequence[tuple[str, dict[str, str], float]]) -> None:
         self.lines.append(f"# HELP {name} {help_text}")
         self.lines.append(f"# TYPE {name} {kind}")
         for suffix, labels, value in samples:
@@ -205,7 +208,7 @@ class Metrics:
             buckets[-1] += 1
             self.latency_sum[(method, route)] += seconds
 
-    def _on_judge_call(self, mapper, connection, row: JudgeCallRow) -> None:
+    def _on_judge_call(self, mapper: Any, connection: Any, row: JudgeCallRow) -> None:
         if connection.engine is not self._engine:  # another app in this process (tests)
             return
         if row.error and row.raw_text is None:
@@ -231,7 +234,7 @@ class Metrics:
                        [("", {}, round(time.time() - self.started, 3))])
             out.family("judge_http_requests_total", "counter", "HTTP requests by method, route template and status.",
                        [("", {"method": m, "route": r, "status": s}, n) for (m, r, s), n in sorted(self.requests.items())])
-            samples = []
+            samples: list[tuple[str, dict[str, str], float]] = []
             for (m, r), counts in sorted(self.latency_buckets.items()):
                 for bound, n in zip([*map(str, LATENCY_BUCKETS_S), "+Inf"], counts):
                     samples.append(("_bucket", {"method": m, "route": r, "le": bound}, n))

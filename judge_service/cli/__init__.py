@@ -35,8 +35,10 @@ def serve(
     from judge_service.heap import freeze_startup_heap
     from judge_service.settings import Settings
 
-    overrides = {k: v for k, v in {"config": config, "data_dir": data_dir}.items() if v is not None}
-    settings = Settings(**overrides, warm_judges=warm)
+    settings = Settings(warm_judges=warm)
+    if config is not None or data_dir is not None:  # only what was given overrides the environment
+        settings = settings.model_copy(update={k: v for k, v in (("config", config), ("data_dir", data_dir))
+                                               if v is not None})
     service = create_app(settings)
     freeze_startup_heap()
     uvicorn.run(service, host=host, port=port, log_level=log_level, access_log=False)

@@ -151,7 +151,8 @@ def render_chat(tokenizer: Any, messages: tuple[ChatMessage, ...]) -> str:
     """
     if getattr(tokenizer, "chat_template", None):
         chat = [{"role": m.role, "content": m.content} for m in messages]
-        return tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        text: str = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        return text
     turns = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
     return turns + "<|im_start|>assistant\n"
 

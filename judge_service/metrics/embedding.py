@@ -57,8 +57,9 @@ def embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     """Unit-length embeddings, one row per text."""
     model = load_encoder()
     with _model_lock:
-        return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
+        vectors: np.ndarray = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                           convert_to_numpy=True, show_progress_bar=False)
+        return vectors
 
 
 def cosine_similarities(predictions: Sequence[str], references: list[list[str]]) -> list[float]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import string
+from typing import Any, overload
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,11 +60,21 @@ class ItemStatistics:
     signature: str | None = None
     corpus_score: float | None = None  # the library's own corpus figure when it has one
 
+    @overload
+    def score(self) -> float: ...
+
+    @overload
+    def score(self, index: np.ndarray) -> np.ndarray: ...
+
     def score(self, index: np.ndarray | None = None) -> np.ndarray | float:
         """The score on all items (index None) or on resamples: index (..., m) -> (...)."""
         if index is None:
             return self.corpus_score if self.corpus_score is not None else float(self.score_fn(self.stats.sum(axis=0)))
-        return self.score_fn(self.stats[index].sum(axis=-2))
+        resampled: np.ndarray = self.score_fn(self.stats[index].sum(axis=-2))
+        return resampled
+
+    def resampled(self, index: np.ndarray) -> np.ndarray:
+        return self.score(index)
 
 
 @dataclass(frozen=True)
@@ -141,8 +152,12 @@ def sacrebleu_statistics(metric: str, predictions: Sequence[str], references: li
     ``_extract_corpus_statistics`` / ``_compute_score_from_stats`` are what sacrebleu's paired
     bootstrap uses (sacrebleu/significance.py); tests pin the result to ``corpus_bleu`` etc.
     """
-    from sacrebleu.metrics import BLEU, CHRF, TER
+    from sacrebleu.metrics.bleu import BLEU
+    from sacrebleu.metrics.chrf import CHRF
+    from sacrebleu.metrics.ter import TER
 
+    scorer: BLEU | CHRF | TER
+    sentence: BLEU | CHRF | TER
     if metric == "bleu":
         if tokenize is not None and tokenize not in BLEU.TOKENIZERS:
             raise InvalidInput(f"unknown BLEU tokenize '{tokenize}'; choose one of {sorted(BLEU.TOKENIZERS)}", field="tokenize")
@@ -161,15 +176,15 @@ def sacrebleu_statistics(metric: str, predictions: Sequence[str], references: li
         raise InvalidInput(f"unknown sacrebleu metric '{metric}'; choose one of {SACREBLEU_METRICS}", field="metrics")
     width = max(len(r) for r in references)
     streams = [[refs[j] if j < len(refs) else None for refs in references] for j in range(width)]
-    raw = scorer._extract_corpus_statistics(list(predictions), streams)
+    raw = scorer._extract_corpus_statistics(list(predictions), streams)  # type: ignore[arg-type]  # sacrebleu reads None as a missing reference; its hint says str
     corpus = scorer._aggregate_and_compute(raw)
     stats = np.asarray(raw, dtype=np.float64)
 
     def score_fn(summed: np.ndarray) -> np.ndarray:
         flat = summed.reshape(-1, summed.shape[-1])
-        return np.array([scorer._compute_score_from_stats(row).score for row in flat]).reshape(summed.shape[:-1])
+        return np.array([scorer._compute_score_from_stats(list(row)).score for row in flat]).reshape(summed.shape[:-1])
 
-    per_item = [float(sentence._compute_score_from_stats(row).score) for row in stats]
+    per_item = [float(sentence._compute_score_from_stats(list(row)).score) for row in stats]
     return ItemStatistics(metric, stats, score_fn, per_item, higher_is_better=higher, scale=100.0,
                           signature=str(scorer.get_signature()), corpus_score=float(corpus.score))
 
@@ -220,7 +235,7 @@ def squad_statistics(metric: str, predictions: Sequence[str], references: list[l
     return mean_statistics(metric, [max(fn(p, r) for r in refs) for p, refs in zip(predictions, references)])
 
 
-def mean_statistics(metric: str, values: Sequence[float], **kwargs) -> ItemStatistics:
+def mean_statistics(metric: str, values: Sequence[float], **kwargs: Any) -> ItemStatistics:
     """A metric whose corpus score is the mean of per-item values: statistics (value, 1)."""
     v = np.asarray(values, dtype=np.float64)
     stats = np.column_stack([v, np.ones_like(v)])
@@ -233,9 +248,9 @@ def summarize(item_stats: ItemStatistics, *, confidence: float = 0.95, n_resampl
               seed: str = "overlap", keep_per_item: bool = False) -> CorpusScore:
     """The corpus score with a BCa bootstrap CI over items (n < 2: an unbounded interval)."""
     n = item_stats.stats.shape[0]
-    low, high = bootstrap_index_ci(item_stats.score, n, confidence=confidence, n_resamples=n_resamples,
+    low, high = bootstrap_index_ci(item_stats.resampled, n, confidence=confidence, n_resamples=n_resamples,
                                    seed=f"{seed}:{item_stats.metric}")
-    return CorpusScore(item_stats.metric, float(item_stats.score()), low, high, confidence, n,
+    return CorpusScore(item_stats.metric, item_stats.score(), low, high, confidence, n,
                        item_stats.higher_is_better, item_stats.scale, item_stats.signature,
                        item_stats.per_item if keep_per_item else [])
 
@@ -255,9 +270,10 @@ def paired_test(a: ItemStatistics, b: ItemStatistics, *, confidence: float = 0.9
                            field="predictions_b")
 
     def difference(index: np.ndarray) -> np.ndarray:
-        return b.score(index) - a.score(index)
+        diff: np.ndarray = b.resampled(index) - a.resampled(index)
+        return diff
 
-    observed = float(b.score()) - float(a.score())
+    observed = b.score() - a.score()
     seed = f"{seed}:{a.metric}:paired"
     low, high = bootstrap_index_ci(difference, n, confidence=confidence, n_resamples=n_resamples, seed=seed)
     rng = rng_from_seed(f"{seed}:p")
@@ -265,7 +281,7 @@ def paired_test(a: ItemStatistics, b: ItemStatistics, *, confidence: float = 0.9
                             for s in range(0, n_resamples, 250)])
     extreme = np.abs(draws - draws.mean()) >= abs(observed) - 1e-12
     p = float((1 + extreme.sum()) / (n_resamples + 1))
-    return PairedComparison(a.metric, float(a.score()), float(b.score()), observed, low, high, p, confidence, n,
+    return PairedComparison(a.metric, a.score(), b.score(), observed, low, high, p, confidence, n,
                             a.higher_is_better, paired_verdict(a.metric, observed, low, high, p, n, a.higher_is_better, confidence))
 
 
@@ -298,7 +314,7 @@ def check_metric_names(metrics: Sequence[str] | None) -> list[str]:
 
 def item_statistics(metrics: Sequence[str], predictions: Sequence[str], references: list[list[str]], *,
                     tokenize: str | None = None, use_stemmer: bool = False,
-                    labels: Sequence[str] | None = None) -> tuple[list[ItemStatistics], dict | None]:
+                    labels: Sequence[str] | None = None) -> tuple[list[ItemStatistics], dict[str, Any] | None]:
     """Statistics for every requested metric (classification expands to several), and the
     per-class table when classification was asked for."""
     out: list[ItemStatistics] = []
@@ -350,8 +366,8 @@ def compute_overlap(
         if len(predictions_b) != len(predictions):
             raise InvalidInput(f"predictions_b has {len(predictions_b)} items and predictions {len(predictions)}; pair them item by item",
                                field="predictions_b")
-    kwargs = dict(tokenize=tokenize, use_stemmer=use_stemmer, labels=labels)
-    stats_a, per_class = item_statistics(names, predictions, refs, **kwargs)
+    stats_a, per_class = item_statistics(names, predictions, refs, tokenize=tokenize, use_stemmer=use_stemmer,
+                                         labels=labels)
     scores = {}
     for s in stats_a:
         scores[s.metric] = summarize(s, confidence=confidence, n_resamples=n_resamples, seed=seed, keep_per_item=keep_per_item)
@@ -359,7 +375,8 @@ def compute_overlap(
             on_metric(s.metric)
     paired = {}
     if predictions_b is not None:
-        stats_b, _ = item_statistics(names, predictions_b, refs, **kwargs)
+        stats_b, _ = item_statistics(names, predictions_b, refs, tokenize=tokenize, use_stemmer=use_stemmer,
+                                     labels=labels)
         for a, b in zip(stats_a, stats_b):
             paired[a.metric] = paired_test(a, b, confidence=confidence, n_resamples=n_resamples, seed=seed)
             if on_metric is not None:

@@ -7,6 +7,8 @@ Files are re-read on demand (when their mtime changes), so editing a rubric need
 
 from __future__ import annotations
 
+from typing import Any
+
 import re
 from pathlib import Path
 
@@ -72,11 +74,12 @@ class RubricRegistry:
                 cached = self._file_cache.get(path)
                 if cached is None or cached[0] != mtime:
                     try:
-                        rubric: Rubric | InvalidInput = parse_rubric(yaml.safe_load(path.read_text()), source=str(path))
-                        if (rubric.name, rubric.version) != (path.parent.name, int(m.group(1))):
+                        parsed = parse_rubric(yaml.safe_load(path.read_text()), source=str(path))
+                        rubric: Rubric | InvalidInput = parsed
+                        if (parsed.name, parsed.version) != (path.parent.name, int(m.group(1))):
                             rubric = InvalidInput(
-                                f"rubric file {path} declares {rubric.ref}; its folder and file name must match "
-                                f"(rubrics/{rubric.name}/v{rubric.version}.yaml)", field="rubric")
+                                f"rubric file {path} declares {parsed.ref}; its folder and file name must match "
+                                f"(rubrics/{parsed.name}/v{parsed.version}.yaml)", field="rubric")
                     except (InvalidInput, yaml.YAMLError) as e:
                         rubric = e if isinstance(e, InvalidInput) else InvalidInput(f"{path}: {e}", field="rubric")
                     cached = (mtime, rubric)
@@ -146,7 +149,7 @@ class RubricRegistry:
             elif not row.used:
                 row.used, row.hash, row.content = True, rubric.hash, rubric.content
 
-    def add(self, raw: dict) -> tuple[Rubric, bool]:
+    def add(self, raw: dict[str, Any]) -> tuple[Rubric, bool]:
         """Add a version by API. Returns (rubric, created). Same content again is a no-op."""
         rubric = parse_rubric(raw, source="in request")
         existing = self.all().get((rubric.name, rubric.version))

@@ -12,10 +12,18 @@ one import direction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from judge_service.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from judge_service.rubrics.model import Criterion, Rubric
 
 # A template may build strings and numbers, but not big ones: `'x' * 10**10` would exhaust memory
 # long before any output limit could catch it, so the operators themselves are capped.
@@ -26,7 +34,7 @@ MAX_EXPONENT = 100
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
-    def call_binop(self, context, operator: str, left, right):
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
@@ -88,8 +96,8 @@ Answer "A" if response A is better, "B" if response B is better, "tie" if they a
 }
 
 
-def _context(rubric_name: str, instructions: str, criteria: list[dict], *, conversation: str, response: str,
-             response_a: str, response_b: str, reference: str) -> dict:
+def _context(rubric_name: str, instructions: str, criteria: list[dict[str, Any]], *, conversation: str, response: str,
+             response_a: str, response_b: str, reference: str) -> dict[str, Any]:
     """The template's variables; the texts are already wrapped (or "" when absent) by the caller."""
     return {
         "rubric_name": rubric_name,
@@ -103,14 +111,14 @@ def _context(rubric_name: str, instructions: str, criteria: list[dict], *, conve
     }
 
 
-def _criteria_ctx(criteria) -> list[dict]:
+def _criteria_ctx(criteria: Iterable[Criterion]) -> list[dict[str, Any]]:
     return [
         {"name": c.name, "description": c.description, "anchors": sorted(c.anchors.items()), "weight": c.weight}
         for c in criteria
     ]
 
 
-def render_template(source: str, context: dict) -> str:
+def render_template(source: str, context: dict[str, Any]) -> str:
     try:
         return _ENV.from_string(source).render(**context)
     except SecurityError as e:
@@ -121,7 +129,8 @@ def render_template(source: str, context: dict) -> str:
         raise InvalidInput(f"template does not render: {type(e).__name__}: {e}", field="templates") from None
 
 
-def check_templates(name: str, instructions: str, criteria, templates: dict[str, str], modes) -> None:
+def check_templates(name: str, instructions: str, criteria: Iterable[Criterion], templates: dict[str, str],
+                    modes: Iterable[str]) -> None:
     """Test-render every template of a rubric with sample data; raises InvalidInput if any fails."""
     for mode in modes:
         source = templates.get(mode, DEFAULT_TEMPLATES[mode])
@@ -131,7 +140,7 @@ def check_templates(name: str, instructions: str, criteria, templates: dict[str,
         render_template(source, ctx)
 
 
-def render_rubric(rubric, mode: str, *, conversation: str, response: str = "", response_a: str = "",
+def render_rubric(rubric: Rubric, mode: str, *, conversation: str, response: str = "", response_a: str = "",
                   response_b: str = "", reference: str = "") -> str:
     """The rubric's template for ``mode`` rendered over already-wrapped texts ("" = absent)."""
     source = rubric.templates.get(mode, DEFAULT_TEMPLATES[mode])

@@ -6,6 +6,8 @@ it (the baseline's and the candidate's names). JSONL: one item object per line, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import csv
 import io
 import json
@@ -16,7 +18,7 @@ from judge_service.errors import InvalidInput
 from judge_service.runs.spec import RunItem, RunSpec
 
 
-def _item(obj: dict, line: int) -> RunItem:
+def _item(obj: dict[str, Any], line: int) -> RunItem:
     try:
         return RunItem.model_validate(obj)
     except ValidationError as e:

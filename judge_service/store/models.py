@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -21,7 +22,7 @@ class RubricVersionRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     hash: Mapped[str] = mapped_column(String(64))
-    content: Mapped[dict] = mapped_column(JSON)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16))  # "file" | "api"
     used: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -36,8 +37,8 @@ class JudgmentRow(Base):
     rubric_name: Mapped[str] = mapped_column(String(64))
     rubric_version: Mapped[int] = mapped_column(Integer)
     rubric_hash: Mapped[str] = mapped_column(String(64))
-    request: Mapped[dict] = mapped_column(JSON)
-    result: Mapped[dict] = mapped_column(JSON)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -49,15 +50,15 @@ class JudgeCallRow(Base):
     judge: Mapped[str] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(200))
-    params: Mapped[dict] = mapped_column(JSON)
-    messages: Mapped[list] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    messages: Mapped[list[Any]] = mapped_column(JSON)
     cache_key: Mapped[str] = mapped_column(String(64), index=True)
     order: Mapped[str | None] = mapped_column(String(4), nullable=True)
     sample_index: Mapped[int] = mapped_column(Integer, default=0)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     raw_text: Mapped[str | None] = mapped_column(Text, nullable=True)
-    structured: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    parsed: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    structured: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    parsed: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -74,7 +75,7 @@ class CallCacheRow(Base):
     cache_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     judge: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(200))
-    reply: Mapped[dict] = mapped_column(JSON)
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -82,7 +83,7 @@ class RunRow(Base):
     __tablename__ = "runs"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed | cancelled
-    spec: Mapped[dict] = mapped_column(JSON)  # rubric ref+hash, judges, mode, systems, options
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # rubric ref+hash, judges, mode, systems, options
     total: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -96,9 +97,9 @@ class RunItemRow(Base):
     run_id: Mapped[str] = mapped_column(String(40), ForeignKey("runs.id"), index=True)
     item_id: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer)
-    item: Mapped[dict] = mapped_column(JSON)
+    item: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
-    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
@@ -111,7 +112,7 @@ class RatingSetRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     rubric: Mapped[str | None] = mapped_column(String(80), nullable=True)
     hash: Mapped[str] = mapped_column(String(64))
-    content: Mapped[dict] = mapped_column(JSON)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -120,8 +121,8 @@ class CalibrationRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # running | done | failed
     rating_set_id: Mapped[str] = mapped_column(String(40), ForeignKey("rating_sets.id"))
-    spec: Mapped[dict] = mapped_column(JSON)  # rubric ref+hash, judges, samples, folds
-    report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    mapping: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # rubric ref+hash, judges, samples, folds
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
