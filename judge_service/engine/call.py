@@ -95,6 +95,11 @@ class JudgeCaller:
         self.db = db
         self.parse_retries = parse_retries
         self._in_flight: dict[str, asyncio.Future[JudgeReply]] = {}
+        # Per judge, at most max_concurrency calls between "sent" and "cached": the provider's own
+        # limiter frees its slot when the reply arrives, and the cache row commits off the loop a
+        # little later; without this, a burst of answered-but-unsaved calls would all be paid again
+        # after a crash. The slot is held until the reply is durable.
+        self._durable: dict[tuple[int, str], asyncio.Semaphore] = {}
         self.stats = {"calls": 0, "cache_hits": 0, "unparseable": 0, "errors": 0}
 
     async def _cached(self, key: str) -> JudgeReply | None:
@@ -103,6 +108,16 @@ class JudgeCaller:
             return reply_from_json(row.reply) if row is not None else None
 
         return await self.db.run(read)
+
+    async def _cache(self, judge: Judge, key: str, reply: JudgeReply) -> None:
+        values = {"cache_key": key, "judge": judge.name, "model": reply.model, "reply": reply_to_json(reply)}
+
+        def insert(s: Session) -> None:
+            # Insert-or-ignore: another process may have cached the same call a moment ago.
+            stmt = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+            s.execute(stmt(CallCacheRow).values(**values).on_conflict_do_nothing())
+
+        await self.db.write_now(insert)
 
     async def _provider_call(self, judge: Judge, request: JudgeRequest, key: str) -> tuple[JudgeReply, bool]:
         """(reply, cached). Shares one provider call among identical concurrent requests."""
@@ -120,15 +135,12 @@ class JudgeCaller:
                 fut.set_result(cached)
                 return cached, True
             self.stats["calls"] += 1
-            reply = await judge.provider.complete(request)
-            values = {"cache_key": key, "judge": judge.name, "model": reply.model, "reply": reply_to_json(reply)}
-
-            def cache(s: Session) -> None:
-                # Insert-or-ignore: another process may have cached the same call a moment ago.
-                insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-                s.execute(insert(CallCacheRow).values(**values).on_conflict_do_nothing())
-
-            await self.db.run(cache)
+            # Keyed by loop too: an app's lifespan may be entered from another event loop (in-process clients).
+            slot_key = (id(asyncio.get_running_loop()), judge.name)
+            slots = self._durable.setdefault(slot_key, asyncio.Semaphore(judge.spec.max_concurrency))
+            async with slots:
+                reply = await judge.provider.complete(request)
+                await self._cache(judge, key, reply)
             fut.set_result(reply)
             return reply, False
         except BaseException as e:
@@ -185,4 +197,4 @@ class JudgeCaller:
             output_tokens=reply.usage.output_tokens if reply else 0,
             cost_usd=cost, cached=cached,
         )
-        await self.db.run(lambda s: s.add(row))
+        await self.db.write_now(lambda s: s.add(row))
