@@ -1,6 +1,6 @@
 """Training-set overlap index at scale: build time, index size, screening rate, peak memory.
 
-    PYTHONPATH=. python benchmarks/overlap_index.py [--docs 25000] [--words 210] [--outputs 5000]
+    PYTHONPATH=. python benchmarks/overlap_index.py [--docs 26000] [--words 210] [--outputs 5000]
 
 Synthetic training set (random words from a 20k vocabulary); a quarter of the outputs carry a
 copied training passage, so the verification path is exercised as well as the misses.
@@ -22,7 +22,7 @@ from judge_service.memorization.regurgitation import OutputToScreen, screen
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--docs", type=int, default=25_000)
+    parser.add_argument("--docs", type=int, default=26_000)
     parser.add_argument("--words", type=int, default=210)
     parser.add_argument("--outputs", type=int, default=5_000)
     parser.add_argument("--output-words", type=int, default=150)

@@ -15,7 +15,7 @@ import httpx
 from judge_service.store import leases
 from judge_service.store.db import Database
 from judge_service.store.models import RunItemRow, RunRow
-from tests.test_crash_resume import CONCURRENCY, ServiceProcess, judges_config, run_body, wait_run
+from test_crash_resume import CONCURRENCY, ServiceProcess, judges_config, run_body, wait_run
 from judge_service.testing.fake_server import FakeJudgeServer
 
 N_ITEMS = 200  # run_body's size
