@@ -31,7 +31,7 @@ from judge_service.memorization.corpus import documents, file_records, list_reco
 from judge_service.memorization.impact import contamination_impact
 from judge_service.memorization.index import IndexOptions, build_index
 from judge_service.memorization.store import IndexStore, content_hash
-from judge_service.schemas import ErrorBody
+from judge_service.schemas import ErrorBody, EstimateOut
 from judge_service.store.models import RunItemRow, RunRow
 
 router = APIRouter(tags=["memorization"])
@@ -77,16 +77,6 @@ class OverlapIndexOut(BaseModel):
     bytes_on_disk: int
     memory_bytes: int
     created_at: str
-
-
-class EstimateOut(BaseModel):
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    p_value: float | None = None
-    method: str | None = None
-    reason: str | None = None
 
 
 class MatchOut(BaseModel):
