@@ -93,3 +93,46 @@ def test_item_error_never_carries_raw_sql():
     raw = IntegrityError("INSERT INTO call_cache (cache_key) VALUES (?)", {}, Exception("UNIQUE constraint failed"))
     assert "INSERT" not in item_error(raw) and "UNIQUE" not in item_error(raw)
     assert item_error(InvalidInput("rubric x is gone", field="rubric")) == "rubric x is gone"
+
+
+def test_judges_are_built_off_the_event_loop_and_once(monkeypatch):
+    """Building a judge (an SDK import, a model load) must not stall the loop: a stalled loop misses
+    its lease heartbeats and another replica pays for this process's items again."""
+    import asyncio
+
+    from judge_service.judges import registry
+    from judge_service.judges.config import JudgesConfig
+    from judge_service.settings import Settings
+
+    real_build, builds = registry.build_judge, []
+
+    def slow_build(spec, settings):
+        builds.append(spec.name)
+        time.sleep(0.6)  # what importing an SDK costs on a busy host
+        return real_build(spec, settings)
+
+    monkeypatch.setattr(registry, "build_judge", slow_build)
+    config = JudgesConfig(judges=[{"name": "j1", "provider": "openai_compatible", "model": "m",
+                                   "base_url": "http://127.0.0.1:9/v1"}])
+    pool = registry.JudgePool(config, Settings())
+
+    async def main():
+        gaps, last = [], asyncio.get_running_loop().time()
+
+        async def ticker():
+            nonlocal last
+            while True:
+                await asyncio.sleep(0.02)
+                now = asyncio.get_running_loop().time()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        a, b = await asyncio.gather(pool.get_many(["j1"]), pool.get_many(["j1"]))
+        tick.cancel()
+        await pool.aclose()
+        return a, b, max(gaps)
+
+    a, b, worst_gap = asyncio.run(main())
+    assert a[0] is b[0] and builds == ["j1"]  # two callers at once, one build
+    assert worst_gap < 0.3, f"the event loop stalled {worst_gap:.2f}s while a judge was built"

@@ -85,7 +85,7 @@ class Verdicts:
             raise InvalidInput(f"samples={samples} exceeds the limit of {self.settings.max_samples} (JUDGE_MAX_SAMPLES)",
                                field="samples")
 
-    def resolve_judges(self, names: Sequence[str] | None) -> list[Judge]:
+    async def resolve_judges(self, names: Sequence[str] | None) -> list[Judge]:
         names = list(names or self.judges.default_panel())
         if len(set(names)) != len(names):
             raise InvalidInput(f"'judges' lists a judge twice: {names}", field="judges")
@@ -93,7 +93,9 @@ class Verdicts:
             raise InvalidInput(
                 f"{len(names)} judges requested; the limit is {self.settings.max_judges_per_request} "
                 "(JUDGE_MAX_JUDGES_PER_REQUEST)", field="judges")
-        return [self.judges.get(n) for n in names]
+        for n in names:
+            self.judges.spec(n)  # an unknown name is the caller's error, named before anything is built
+        return await self.judges.get_many(names)
 
     async def rubric(self, ref: str, *, mode: str | None = None) -> Rubric:
         """Resolve ``name[@version]`` (the registry reads the database: off the event loop)."""
@@ -120,7 +122,7 @@ class Verdicts:
                 raise InvalidInput(f"rubric {resolved.ref} is reference-guided: send 'reference'", field="reference")
             raise InvalidInput(f"rubric {resolved.ref} is reference-guided; items without a reference: "
                                f"{list(missing_reference)[:5]}", field=reference_field)
-        prepared = Prepared(resolved, self.resolve_judges(judges))
+        prepared = Prepared(resolved, await self.resolve_judges(judges))
         if check is not None:
             await check(prepared)
         await self.db.run(lambda _s: self.rubrics.mark_used(resolved))

@@ -6,7 +6,10 @@ the judges that use it.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from judge_service.errors import InvalidInput, MissingExtra, NotFound
@@ -78,6 +81,7 @@ class JudgePool:
         self.settings = settings
         self._specs = {j.name: j for j in config.judges}
         self._judges: dict[str, Judge] = {}
+        self._building = threading.Lock()  # built from worker threads (get_many): one build per judge
 
     def specs(self) -> list[JudgeSpec]:
         return list(self._specs.values())
@@ -89,10 +93,22 @@ class JudgePool:
             raise NotFound(f"unknown judge '{name}'; configured judges: {sorted(self._specs)}", field="judges") from None
 
     def get(self, name: str) -> Judge:
-        if name not in self._judges:
-            spec = self.spec(name)
-            self._judges[name] = build_judge(spec, self.settings)
-        return self._judges[name]
+        with self._building:
+            if name not in self._judges:
+                spec = self.spec(name)
+                self._judges[name] = build_judge(spec, self.settings)
+            return self._judges[name]
+
+    async def get_many(self, names: Sequence[str]) -> list[Judge]:
+        """``get`` for each name, building the missing ones on a worker thread.
+
+        Building a judge imports its SDK or loads a model: seconds on a busy host. On the event loop
+        that stalls every request and every run-lease heartbeat, and a stalled heartbeat lets another
+        replica take this process's items and pay for their calls again.
+        """
+        if any(n not in self._judges for n in names):
+            return await asyncio.to_thread(lambda: [self.get(n) for n in names])
+        return [self._judges[n] for n in names]
 
     def built(self) -> list[Judge]:
         """The judges already built (building one can load a model or fail on a missing key)."""

@@ -58,7 +58,7 @@ def _majority_vote(votes: list[str]) -> str:
 
 async def judge_items(ctx: AppContext, cal_id: str, rubric: Rubric, judge_names: list[str], kind: str,
                       items: list[dict[str, Any]], samples: int) -> list[dict[str, Any]]:
-    judges = [ctx.judges.get(n) for n in judge_names]
+    judges = await ctx.judges.get_many(judge_names)
     gate = asyncio.Semaphore(ctx.settings.run_item_concurrency)
     sampling = Sampling(samples, 0.0 if samples == 1 else 0.7, 0)
 

@@ -78,7 +78,9 @@ class RunManager:
         self.poll_seconds = poll_seconds
         self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}  # item pk -> its task
+        self._recording: set[int] = set()  # items whose verdict is being written (their lease handed back)
         self._prepared: dict[str, Any] = {}  # run id -> (rubric, judges, spec) or an error message
+        self._loading: dict[str, asyncio.Future[Any]] = {}  # run id -> its load in progress
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -120,10 +122,20 @@ class RunManager:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
+            # Items claimed while the renewal runs are not in its answer, nor items being recorded.
+            renewing = set(self._tasks) - self._recording
             try:
-                await self.ctx.db.run(lambda s: leases.renew(s, self.owner, _now() + timedelta(seconds=self.lease_seconds)))
+                held = await self.ctx.db.heartbeat(
+                    lambda s: leases.renew(s, self.owner, _now() + timedelta(seconds=self.lease_seconds)))
             except Exception:
                 log.exception("lease heartbeat failed")
+                continue
+            # A renewal that came too late (a stalled host) finds some leases taken over: stop
+            # judging those items now rather than pay for calls another process is making too.
+            for pk, task in list(self._tasks.items()):
+                if pk in renewing and pk not in held and pk not in self._recording:
+                    log.warning("lost the lease on run item %s before finishing it; another process judges it", pk)
+                    task.cancel()
 
     def _claim(self, s: Any, limit: int) -> list[tuple[int, str, dict[str, Any]]]:
         now = _now()
@@ -159,8 +171,21 @@ class RunManager:
                 pass
 
     async def _prepare(self, run_id: str) -> Any:
+        """A run's rubric, judges and spec, loaded once per process however many items ask at once."""
         if run_id in self._prepared:
             return self._prepared[run_id]
+        loading = self._loading.get(run_id)
+        if loading is None or loading.get_loop() is not asyncio.get_running_loop():
+            loading = self._loading[run_id] = asyncio.ensure_future(self._load(run_id))
+        try:
+            prepared = await asyncio.shield(loading)
+        finally:
+            if loading.done():  # a failed load (the database was away) is tried again by the next item
+                self._loading.pop(run_id, None)
+        self._prepared[run_id] = prepared
+        return prepared
+
+    async def _load(self, run_id: str) -> Any:
         ctx = self.ctx
 
         def load(s: Any) -> dict[str, Any]:
@@ -173,15 +198,14 @@ class RunManager:
 
         spec = await ctx.db.run(load)
         try:
-            rubric = ctx.rubrics.resolve(f"{spec['rubric']['name']}@{spec['rubric']['version']}")
+            ref = f"{spec['rubric']['name']}@{spec['rubric']['version']}"
+            rubric = await ctx.db.run(lambda _s: ctx.rubrics.resolve(ref))
             if rubric.hash != spec["rubric"]["hash"]:
                 raise RuntimeError(f"rubric {rubric.ref} changed since the run was created")
-            judges = [ctx.judges.get(n) for n in spec["judges"]]
-            prepared: Any = (rubric, judges, spec)
+            judges = await ctx.judges.get_many(spec["judges"])
+            return (rubric, judges, spec)
         except Exception as e:  # the run cannot proceed at all; say why on the run
-            prepared = getattr(e, "message", str(e))
-        self._prepared[run_id] = prepared
-        return prepared
+            return getattr(e, "message", str(e))
 
     async def _one(self, pk: int, run_id: str, item: dict[str, Any]) -> None:
         try:
@@ -198,6 +222,7 @@ class RunManager:
             except Exception as e:  # one item's failure is recorded on the item, the run goes on
                 log.exception("run %s item %s failed", run_id, item.get("id"))
                 result, status, error = None, "failed", item_error(e)
+            self._recording.add(pk)
             await self.ctx.db.run(lambda s: self._record(s, pk, run_id, result, status, error))
         except asyncio.CancelledError:
             raise
@@ -205,6 +230,7 @@ class RunManager:
             log.exception("run %s item pk %s could not be recorded; its lease will expire", run_id, pk)
         finally:
             self._tasks.pop(pk, None)
+            self._recording.discard(pk)
             self._wake.set()
 
     def _record(self, s: Any, pk: int, run_id: str, result: dict[str, Any] | None, status: str,

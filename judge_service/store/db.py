@@ -73,33 +73,35 @@ class Database:
         # Database work from async code runs here, never on the event loop: a synchronous session
         # on the loop stalls every other request (/healthz included). Bounded, so a burst of
         # requests queues for a connection instead of opening hundreds.
-        self._max_threads = max_threads
-        self._threads: ThreadPoolExecutor | None = None
-        # What a paid call leaves behind (its cache row, its call record) is written on a thread of
-        # its own, never queued behind reads: until it commits, a crash makes the call be paid again.
-        self._writer: ThreadPoolExecutor | None = None
+        # Three lanes, each made on first use (and again after close(): an app may be restarted):
+        # - "pool": bounded, so a burst of requests queues for a connection instead of opening hundreds;
+        # - "writer": what a paid call leaves behind (its cache row, its call record), never queued
+        #   behind reads: until it commits, a crash makes the call be paid again;
+        # - "heartbeat": lease renewals; queued behind a busy pool on a loaded host, a renewal arrives
+        #   after the lease expired and another process judges the items again.
+        self._sizes = {"pool": max_threads, "writer": 1, "heartbeat": 1}
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
+
+    async def _on(self, lane: str, work: Callable[[Session], T]) -> T:
+        def in_transaction() -> T:
+            with self.session() as s:
+                return work(s)
+
+        if lane not in self._lanes:
+            self._lanes[lane] = ThreadPoolExecutor(max_workers=self._sizes[lane], thread_name_prefix=f"db-{lane}")
+        return await asyncio.get_running_loop().run_in_executor(self._lanes[lane], in_transaction)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in one transaction on the database thread pool and await it."""
-
-        def in_transaction() -> T:
-            with self.session() as s:
-                return work(s)
-
-        if self._threads is None:  # made on first use, and again after close(): an app may be restarted
-            self._threads = ThreadPoolExecutor(max_workers=self._max_threads, thread_name_prefix="db")
-        return await asyncio.get_running_loop().run_in_executor(self._threads, in_transaction)
+        return await self._on("pool", work)
 
     async def write_now(self, work: Callable[[Session], T]) -> T:
         """Like ``run``, on the dedicated writer thread: for writes that make paid work durable."""
+        return await self._on("writer", work)
 
-        def in_transaction() -> T:
-            with self.session() as s:
-                return work(s)
-
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
-        return await asyncio.get_running_loop().run_in_executor(self._writer, in_transaction)
+    async def heartbeat(self, work: Callable[[Session], T]) -> T:
+        """Like ``run``, on a thread kept for lease renewals, so they never wait behind other work."""
+        return await self._on("heartbeat", work)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -113,8 +115,7 @@ class Database:
                 raise
 
     def close(self) -> None:
-        for pool in (self._threads, self._writer):
-            if pool is not None:
-                pool.shutdown(wait=True)
-        self._threads = self._writer = None
+        for lane in self._lanes.values():
+            lane.shutdown(wait=True)
+        self._lanes.clear()
         self.engine.dispose()

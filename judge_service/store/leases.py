@@ -10,9 +10,7 @@ condition on the committed row).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
-
-from sqlalchemy import CursorResult, DateTime, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -63,10 +61,11 @@ def claim(s: Session, owner: str, now: datetime, expires_at: datetime, limit: in
     return won
 
 
-def renew(s: Session, owner: str, expires_at: datetime) -> int:
-    """Heartbeat: push back the expiry of every lease this process holds."""
-    result = s.execute(update(RunItemLeaseRow).where(RunItemLeaseRow.owner == owner).values(expires_at=expires_at))
-    return int(cast(CursorResult[Any], result).rowcount)
+def renew(s: Session, owner: str, expires_at: datetime) -> set[int]:
+    """Heartbeat: push back the expiry of every lease this process holds; the items it still holds."""
+    stmt = (update(RunItemLeaseRow).where(RunItemLeaseRow.owner == owner).values(expires_at=expires_at)
+            .returning(RunItemLeaseRow.item_pk))
+    return set(s.scalars(stmt))
 
 
 def holds(s: Session, owner: str, pk: int) -> bool:
