@@ -99,15 +99,15 @@ def db_url(request, tmp_path: Path) -> Iterator[str]:
     if not url:
         pytest.fail("JUDGE_TEST_POSTGRES_URL is not set: run `make test` (it starts PostgreSQL via .ci/pg-start), "
                     "or apt-get install postgresql and eval \"$(.ci/pg-start)\"")
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
 
-    from judge_service.store import leases  # noqa: F401  (its table is part of the schema)
-    from judge_service.store.models import Base
+    def empty_schema() -> None:  # every table, the migrations' alembic_version included
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
 
-    engine = create_engine(url)
-    Base.metadata.drop_all(engine)  # each test starts on an empty schema
-    engine.dispose()
+    empty_schema()  # each test starts on an empty database
     yield url
-    engine = create_engine(url)
-    Base.metadata.drop_all(engine)
-    engine.dispose()
+    empty_schema()

@@ -97,10 +97,6 @@ class VoteOut(BaseModel):
     total: int
 
 
-def install(ctx: AppContext) -> None:
-    rating.ensure_tables(ctx.db)
-
-
 @router.post("", status_code=201, response_model=RatingTaskCreated, responses=ERRORS)
 def create_rating_task(body: RatingTaskCreate, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     task_id, tokens = rating.create_task(ctx.db, body.run_id, body.raters, name=body.name, n_items=body.n_items)

@@ -25,7 +25,7 @@ from sqlalchemy import inspect
 
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.security.models import ApiKeyRow
-from judge_service.store.db import Database, create_tables
+from judge_service.store.db import Database
 
 Scope = Literal["read", "write"]
 SCOPES: tuple[str, ...] = ("read", "write")
@@ -71,16 +71,9 @@ def _info(row: ApiKeyRow) -> KeyInfo:
     return KeyInfo(row.id, row.name, row.scope, row.prefix, row.created_at, row.last_used_at, row.revoked_at)
 
 
-def ensure_table(db: Database) -> None:
-    """Create ``api_keys`` if this database predates it (create_all ran before the model was imported)."""
-    if not inspect(db.engine).has_table(ApiKeyRow.__tablename__):
-        create_tables(db.engine)
-
-
 class KeyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        ensure_table(db)
         self._touched: dict[str, float] = {}
 
     def create(self, name: str, scope: str) -> CreatedKey:

@@ -9,13 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from judge_service.store import leases as _leases  # noqa: F401  (registers its table on Base)
-from judge_service.store.models import Base
+from judge_service.store.migrate import migrate
 
 T = TypeVar("T")
 
@@ -42,33 +40,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_tables(engine: Engine, attempts: int = 5) -> None:
-    """``create_all``, safe when several processes (uvicorn --workers) start on a fresh database at once.
-
-    create_all checks then creates; another process can create a table in between, and our CREATE
-    then fails with "already exists". Checking again settles it.
-    """
-    if engine.dialect.name == "postgresql":
-        # Concurrent CREATE TABLEs race on PostgreSQL's catalog (pg_type unique violation): one
-        # process at a time, serialised by a transaction-scoped advisory lock.
-        with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(734101)"))
-            Base.metadata.create_all(conn)
-        return
-    for attempt in range(attempts):
-        try:
-            Base.metadata.create_all(engine)
-            return
-        except OperationalError as e:
-            if "already exists" not in str(e) or attempt == attempts - 1:
-                raise
-
-
 class Database:
     def __init__(self, url: str, *, max_threads: int = 8) -> None:
         self.url = url
         self.engine = make_engine(url)
-        create_tables(self.engine)
+        migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Database work from async code runs here, never on the event loop: a synchronous session
         # on the loop stalls every other request (/healthz included). Bounded, so a burst of

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.stats.agreement import BootstrapConfig, rater_agreement
-from judge_service.store.db import Database, create_tables
+from judge_service.store.db import Database
 from judge_service.store.models import Base, RunItemRow, RunRow, utcnow
 
 TOKEN_PREFIX = "jrt_"
@@ -63,12 +63,6 @@ class HumanVoteRow(Base):
 class Rater:
     task_id: str
     name: str
-
-
-def ensure_tables(db: Database) -> None:
-    """Create this module's tables if the database predates them (create_all ran before the import)."""
-    if not inspect(db.engine).has_table(HumanVoteRow.__tablename__):
-        create_tables(db.engine)
 
 
 def hash_token(token: str) -> str:
