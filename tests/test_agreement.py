@@ -12,10 +12,10 @@ from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
 from judge_service.api.agreement import router
 from judge_service.errors import InvalidInput, LabelSetMismatch
+from judge_service.stats.agreement.pairwise import _macro_prf_rows
+from judge_service.stats.agreement.scores import _kappa_rows
 from judge_service.stats.agreement import (
     BootstrapConfig,
-    _kappa_rows,
-    _macro_prf_rows,
     grouped_correlations,
     krippendorff_alpha,
     pairwise_agreement,

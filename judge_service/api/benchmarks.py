@@ -24,7 +24,7 @@ from judge_service.benchmarks.readers import read_arm
 from judge_service.benchmarks.store import BenchmarkComparisonRow
 from judge_service.context import AppContext
 from judge_service.errors import InvalidInput, NotFound
-from judge_service.schemas import ErrorBody
+from judge_service.schemas import ErrorBody, EstimateOut
 from judge_service.store.models import RunRow
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
@@ -52,16 +52,6 @@ class ComparisonIn(BaseModel):
     run_id: str | None = Field(default=None, description="attach to this judge run")
 
 
-class EstimateModel(BaseModel):
-    estimate: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int = 0
-    p_value: float | None = None
-    method: str | None = None
-    reason: str | None = None
-
-
 class RowOut(BaseModel):
     task: str
     filter: str
@@ -69,7 +59,7 @@ class RowOut(BaseModel):
     kind: str
     base: float | None
     tuned: float | None
-    difference: EstimateModel
+    difference: EstimateOut
     improvement: float | None
     higher_is_better: bool
     method: str

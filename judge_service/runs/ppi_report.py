@@ -3,7 +3,6 @@ human verdict: the few human labels correct the judge's bias on the many judged 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,8 +36,8 @@ def ppi_win_rate(items: Sequence[dict[str, Any]], results: Sequence[dict[str, An
     ppi = ppi_mean_ci(human, judge_labeled, judge_unlabeled, confidence=confidence)
     return {
         "what": "human-scale candidate win rate (ties half), prediction-powered inference",
-        "ppi": dataclasses.asdict(ppi.ppi),
-        "human_only": dataclasses.asdict(ppi.classical),
+        "ppi": ppi.ppi.to_dict() | {"std_error": ppi.ppi_se, "confidence": ppi.confidence},
+        "human_only": ppi.classical.to_dict() | {"std_error": ppi.classical_se, "confidence": ppi.confidence},
         "n_human": ppi.n_labeled,
         "n_judge_only": ppi.n_unlabeled,
         "judge_bias": ppi.rectifier,

@@ -18,7 +18,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import KFold
 
 from judge_service.errors import InvalidInput
-from judge_service.stats.agreement import VOTES, check_votes, rng_from
+from judge_service.stats.agreement import VOTES, check_votes
+from judge_service.stats.estimate import rng_from_seed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def _check_folds(folds: int) -> int:
 
 def _splits(n: int, folds: int, seed: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(train, test) index arrays of each fold."""
-    state = int(rng_from(seed).integers(2**31 - 1))
+    state = int(rng_from_seed(seed).integers(2**31 - 1))
     splits: Iterator[tuple[np.ndarray, np.ndarray]] = KFold(n_splits=folds, shuffle=True, random_state=state).split(np.arange(n))
     return splits
 

@@ -23,25 +23,18 @@ import numpy as np
 from scipy import stats as sps
 
 from judge_service.errors import InvalidInput
-
-
-@dataclass(frozen=True)
-class MeanInterval:
-    estimate: float
-    ci_low: float
-    ci_high: float
-    std_error: float
-    n: int
-    confidence: float
-    method: str
+from judge_service.stats.estimate import Estimate
 
 
 @dataclass(frozen=True)
 class PPIResult:
     """The prediction-powered interval, and the classical human-only interval to compare with."""
 
-    ppi: MeanInterval
-    classical: MeanInterval
+    ppi: Estimate
+    classical: Estimate
+    ppi_se: float          # the normal intervals' standard errors, which PPI's comparison is about
+    classical_se: float
+    confidence: float
     n_labeled: int
     n_unlabeled: int
     lam: float
@@ -50,16 +43,15 @@ class PPIResult:
     @property
     def width_ratio(self) -> float:
         """PPI width / classical width: below 1 means the judge bought precision."""
-        classical = self.classical.ci_high - self.classical.ci_low
-        return float((self.ppi.ci_high - self.ppi.ci_low) / classical) if classical > 0 else float("nan")
+        return self.ppi_se / self.classical_se if self.classical_se > 0 else float("nan")  # widths are z * se
 
 
-def classical_mean_ci(human: Sequence[float] | np.ndarray, *, confidence: float = 0.95) -> MeanInterval:
-    """Normal CI for a mean from human labels alone: mean +- z * std(ddof=0) / sqrt(n), as ppi_py."""
+def classical_mean_ci(human: Sequence[float] | np.ndarray, *, confidence: float = 0.95) -> tuple[Estimate, float]:
+    """Normal CI for a mean from human labels alone: mean +- z * std(ddof=0) / sqrt(n), as ppi_py; and its se."""
     y = _vector(human, "human", minimum=2)
     _check_confidence(confidence)
     se = float(y.std() / np.sqrt(len(y)))
-    return _interval(float(y.mean()), se, len(y), confidence, "classical")
+    return _interval(float(y.mean()), se, len(y), confidence, "classical"), se
 
 
 def ppi_mean_ci(human: Sequence[float] | np.ndarray, judge_labeled: Sequence[float] | np.ndarray,
@@ -86,8 +78,9 @@ def ppi_mean_ci(human: Sequence[float] | np.ndarray, judge_labeled: Sequence[flo
     estimate = float((weight * yhat_u).mean()) + rectifier
     se = float(np.sqrt((weight * yhat_u).var() / big_n + residual.var() / n))
     method = "ppi++" if lam == "tune" else "ppi"
-    return PPIResult(_interval(estimate, se, n + big_n, confidence, method), classical_mean_ci(y, confidence=confidence),
-                     n, big_n, weight, rectifier)
+    classical, classical_se = classical_mean_ci(y, confidence=confidence)
+    return PPIResult(_interval(estimate, se, n + big_n, confidence, method), classical, se, classical_se,
+                     confidence, n, big_n, weight, rectifier)
 
 
 def _tuned_lambda(y: np.ndarray, yhat: np.ndarray, yhat_u: np.ndarray) -> float:
@@ -102,9 +95,9 @@ def _tuned_lambda(y: np.ndarray, yhat: np.ndarray, yhat_u: np.ndarray) -> float:
     return float(np.clip(cov / ((1 + n / big_n) * var), 0.0, 1.0))
 
 
-def _interval(estimate: float, se: float, n: int, confidence: float, method: str) -> MeanInterval:
+def _interval(estimate: float, se: float, n: int, confidence: float, method: str) -> Estimate:
     half = float(sps.norm.ppf(0.5 + confidence / 2)) * se
-    return MeanInterval(estimate, estimate - half, estimate + half, se, n, confidence, method)
+    return Estimate(estimate, estimate - half, estimate + half, n, method=method)
 
 
 def _vector(values: Sequence[float] | np.ndarray, name: str, minimum: int) -> np.ndarray:
