@@ -111,13 +111,6 @@ class RunManager:
         except Exception:  # the database may be gone; the leases then simply expire
             log.warning("could not hand back run leases; they expire in %.0fs", self.lease_seconds)
 
-    async def wait(self, run_id: str) -> None:
-        while True:
-            status = await self.ctx.db.run(lambda s: s.scalar(select(RunRow.status).where(RunRow.id == run_id)))
-            if status not in ("queued", "running"):
-                return
-            await asyncio.sleep(0.05)
-
     # -- claiming --------------------------------------------------------------------------------
     async def _heartbeat(self) -> None:
         while True:
