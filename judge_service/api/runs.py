@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
-from judge_service.engine.verdicts import Prepared, new_id, rubric_ref
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.runs.calibrated import calibrated_scores
 from judge_service.runs.cost import RunCost, run_cost
 from judge_service.runs.records import ItemResult, to_records
 from judge_service.runs.report_schema import RunReportOut
-from judge_service.runs.spec import RunCreate, RunItem, RunSpec, validate_items
+from judge_service.runs.spec import RunCreate, RunItem, RunSpec
+from judge_service.runs.start import start_run
 from judge_service.runs.upload import parse_items
 from judge_service.schemas import ErrorBody, RubricRef
 from judge_service.store.models import RunItemRow, RunRow
@@ -66,38 +66,7 @@ class RunItemOut(BaseModel):
 
 
 async def _create(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> RunAccepted:
-    validate_items(spec, items, max_items=ctx.settings.max_run_items, max_text_chars=ctx.settings.max_text_chars)
-
-    async def check_calibration(prepared: Prepared) -> None:
-        if spec.options.calibration is None:
-            return
-        if spec.mode == "pairwise":
-            raise InvalidInput("a score calibration applies to absolute scores; use mode 'absolute' or 'both'",
-                               field="options.calibration")
-        await ctx.verdicts.usable_calibration(spec.options.calibration, prepared.rubric, prepared.judge_names,
-                                              field="options.calibration")
-
-    prepared = await ctx.verdicts.prepare(
-        spec.rubric, mode="pairwise" if spec.mode == "pairwise" else "absolute", judges=spec.judges,
-        samples=spec.samples, also_modes=("pairwise",) if spec.mode == "both" else (),
-        missing_reference=[i.id for i in items if not i.reference], reference_field="items.reference",
-        check=check_calibration)
-    run_id = new_id("run")
-    stored_spec = spec.model_dump(mode="json") | {
-        "run_id": run_id, "rubric": rubric_ref(prepared.rubric), "judges": prepared.judge_names,
-        "judge_families": {j.name: j.spec.family for j in prepared.judges},
-    }
-
-    def store(s: Session) -> None:
-        s.add(RunRow(id=run_id, status="queued", spec=stored_spec, total=len(items)))
-        s.flush()
-        for pos, item in enumerate(items):
-            data = item.model_dump(mode="json") | {"conversation": item.conversation()}
-            s.add(RunItemRow(run_id=run_id, item_id=item.id, position=pos, item=data))
-
-    await ctx.db.run(store)
-    ctx.runs.start(run_id)
-    return RunAccepted(id=run_id, status="queued")
+    return RunAccepted(id=await start_run(ctx, spec, items), status="queued")
 
 
 @router.post("", status_code=202, response_model=RunAccepted, responses=ERRORS)

@@ -1,5 +1,5 @@
 """Training-log analyses: POST /v1/training-logs/analyses (multipart files, a zip of an
-output_dir, or JSON), GET by id, list, and GET …/chart.svg.
+output_dir, or JSON), GET by id, list, GET …/chart.svg, and a checkpoint sweep (POST/GET …/sweep).
 
 Reading and analysing a log is CPU work, so it runs in a worker thread, never on the event loop.
 Bodies are bounded by JUDGE_MAX_BODY_BYTES before they get here (a 200 MB log is a 413).
@@ -21,10 +21,13 @@ from starlette.datastructures import UploadFile
 
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
-from judge_service.errors import InvalidInput
-from judge_service.schemas import ErrorBody
+from judge_service.errors import Conflict, InvalidInput, NotFound
+from judge_service.runs.spec import RunItem, RunOptions, RunSpec, validate_items
+from judge_service.runs.start import start_run
+from judge_service.schemas import ErrorBody, EstimateOut
+from judge_service.store.models import RunRow
 from judge_service.stats.estimate import Estimate
-from judge_service.training import store
+from judge_service.training import store, sweep
 from judge_service.training.bundle import read_bundle
 from judge_service.training.chart import render_svg
 from judge_service.training.report import analyse
@@ -232,3 +235,101 @@ async def get_analysis(id: str, ctx: AppContext = Depends(get_ctx)) -> AnalysisO
 async def get_chart(id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
     row = await _db(ctx, lambda s: store.get(s, id))
     return Response(render_svg(row.result), media_type="image/svg+xml")
+
+
+# -- checkpoint sweep ----------------------------------------------------------------------------
+
+class SweepCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rubric: str = Field(min_length=1)
+    judges: list[str] | None = Field(default=None, min_length=1, description="default: the configured panel")
+    baseline: str = Field(min_length=1, description="the base model's name in the items' outputs")
+    checkpoint_name: str = Field(default="checkpoint-{step}", description="how a checkpoint's outputs are keyed")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    options: RunOptions = Field(default_factory=RunOptions)
+    items: list[RunItem] = Field(min_length=1, description="the same prompts, with the base model's and each swept "
+                                                            "checkpoint's output")
+
+
+class SweepCheckpointOut(BaseModel):
+    step: int
+    roles: list[str] = Field(description="best_by_loss, earliest_equivalent, last: why this checkpoint is swept")
+    system: str
+    run_id: str
+    status: str
+    metric_value: float | None = Field(description="the analysed eval metric at this step")
+    win_rate: EstimateOut | None = Field(description="this checkpoint's pairwise win rate against base, when its run is done")
+
+
+class SweepOut(BaseModel):
+    analysis_id: str
+    metric: str | None
+    rubric: str
+    baseline: str
+    checkpoints: list[SweepCheckpointOut]
+    agreement: str = Field(description="agree | disagree | cannot_tell | pending")
+    judges_prefer: str | None = None
+    statement: str
+
+
+async def _sweep_out(ctx: AppContext, row: store.TrainingAnalysisRow) -> SweepOut:
+    from judge_service.api.runs import get_run_report
+
+    stored = row.result.get("sweep")
+    if not stored:
+        raise NotFound(f"analysis '{row.id}' has no checkpoint sweep; start one with POST "
+                       f"/v1/training-logs/analyses/{row.id}/sweep", field="id")
+    primary = row.result.get("primary") or {}
+    value_at = {primary.get("best_step"): primary.get("best_value"), primary.get("last_step"): primary.get("last_value"),
+                primary.get("earliest_equivalent_step"): primary.get("earliest_equivalent_value")}
+    run_ids = [c["run_id"] for c in stored["checkpoints"]]
+    statuses = dict(await ctx.db.run(lambda s: s.query(RunRow.id, RunRow.status).filter(RunRow.id.in_(run_ids)).all()))
+    checkpoints: list[dict[str, Any]] = []
+    for c in stored["checkpoints"]:
+        status = statuses.get(c["run_id"], "missing")
+        win = None
+        if status == "done":
+            win = ((await get_run_report(c["run_id"], ctx)).get("pairwise") or {}).get("win_rate")
+        checkpoints.append(c | {"status": status, "metric_value": value_at.get(c["step"]), "win_rate": win})
+    verdict = sweep.summary(checkpoints)
+    return SweepOut(analysis_id=row.id, metric=row.metric, rubric=stored["rubric"], baseline=stored["baseline"],
+                    checkpoints=[SweepCheckpointOut.model_validate(c) for c in checkpoints], **verdict)
+
+
+@router.post("/analyses/{id}/sweep", response_model=SweepOut, status_code=202, responses={409: {"model": ErrorBody}, **ERRORS})
+async def create_sweep(id: str, body: SweepCreate, ctx: AppContext = Depends(get_ctx)) -> SweepOut:
+    """Judge the checkpoints the analysis names (best by loss, earliest equivalent, last) against base."""
+    row = await _db(ctx, lambda s: store.get(s, id))
+    if row.result.get("sweep"):
+        runs = [c["run_id"] for c in row.result["sweep"]["checkpoints"]]
+        raise Conflict(f"analysis '{id}' already has a sweep (runs {runs}); read it with GET …/sweep, or analyse "
+                       "the logs again for a new one", field="id")
+    wanted = sweep.targets(row.result, body.checkpoint_name)
+    items = [item.model_dump(mode="json", exclude_none=True) for item in body.items]
+    sweep.check_outputs(items, body.baseline, wanted)
+    specs = []
+    for target in wanted:  # every run checked before any is stored: a sweep starts whole or not at all
+        spec = RunSpec(rubric=body.rubric, judges=body.judges, mode="pairwise", baseline=body.baseline,
+                       candidate=target.system, seed=body.seed, options=body.options)
+        run_items = [RunItem.model_validate(sweep.project(item, body.baseline, target.system)) for item in items]
+        validate_items(spec, run_items, max_items=ctx.settings.max_run_items, max_text_chars=ctx.settings.max_text_chars)
+        specs.append((target, spec, run_items))
+    checkpoints = []
+    for target, spec, run_items in specs:
+        run_id = await start_run(ctx, spec, run_items)
+        checkpoints.append({"step": target.step, "roles": list(target.roles), "system": target.system, "run_id": run_id})
+    stored = {"rubric": body.rubric, "baseline": body.baseline, "checkpoint_name": body.checkpoint_name,
+              "checkpoints": checkpoints}
+
+    def save(s: Session) -> store.TrainingAnalysisRow:
+        fresh = store.get(s, id)
+        fresh.result = fresh.result | {"sweep": stored}  # a new dict: the JSON column sees the change
+        return fresh
+
+    return await _sweep_out(ctx, await _db(ctx, save))
+
+
+@router.get("/analyses/{id}/sweep", response_model=SweepOut, responses=ERRORS)
+async def get_sweep(id: str, ctx: AppContext = Depends(get_ctx)) -> SweepOut:
+    """The sweep's runs, each checkpoint's win rate beside its loss, and whether judges and loss agree."""
+    return await _sweep_out(ctx, await _db(ctx, lambda s: store.get(s, id)))

@@ -109,9 +109,15 @@ __all__ += ["EvalSetDiff", "EvalSetHistory", "EvalSetSummary", "EvalSetVersion",
 from judge_client._models_evaluations import Evaluation, EvaluationLayer, EvaluationSummary  # noqa: E402
 
 __all__ += ["Evaluation", "EvaluationLayer", "EvaluationSummary"]
-from judge_client._models_training import TrainingAnalysis, TrainingAnalysisSummary, TrainingFlag  # noqa: E402
+from judge_client._models_training import (  # noqa: E402
+    CheckpointSweep,
+    SweepCheckpoint,
+    TrainingAnalysis,
+    TrainingAnalysisSummary,
+    TrainingFlag,
+)
 
-__all__ += ["TrainingAnalysis", "TrainingAnalysisSummary", "TrainingFlag"]
+__all__ += ["CheckpointSweep", "SweepCheckpoint", "TrainingAnalysis", "TrainingAnalysisSummary", "TrainingFlag"]
 from judge_client._models_benchmarks import (  # noqa: E402
     BenchmarkComparison,
     BenchmarkPair,

@@ -257,5 +257,18 @@ def get_training_analysis(analysis_id: str) -> Call:
 
 
 
+def sweep_checkpoints(analysis_id: str, body: Mapping[str, Any]) -> Call:
+    from judge_client import _models_training as mt
+
+    return Call("POST", f"/v1/training-logs/analyses/{_seg(analysis_id)}/sweep", json=dict(body),
+                cast=_model(mt.CheckpointSweep))
+
+
+def get_checkpoint_sweep(analysis_id: str) -> Call:
+    from judge_client import _models_training as mt
+
+    return Call("GET", f"/v1/training-logs/analyses/{_seg(analysis_id)}/sweep", cast=_model(mt.CheckpointSweep))
+
+
 def training_chart(analysis_id: str) -> Call[str]:
     return Call("GET", f"/v1/training-logs/analyses/{analysis_id}/chart.svg", text=True)

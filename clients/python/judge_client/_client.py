@@ -30,7 +30,7 @@ from judge_client._models_benchmarks import (
     run_benchmark_comparisons_call,
 )
 from judge_client._exceptions import JudgeServiceError, RunFailed, WaitTimeout
-from judge_client._items import ItemsSource, RecordsFrame, as_path
+from judge_client._items import read_jsonl, ItemsSource, RecordsFrame, as_path
 from judge_client._progress import ProgressArg, reporter
 
 
@@ -353,6 +353,24 @@ class JudgeClient(BaseClient):
 
     def get_training_analysis(self, analysis_id: str) -> Any:
         return self._send(_api.get_training_analysis(analysis_id))
+
+    def sweep_checkpoints(self, analysis_id: str, items: Sequence[Mapping[str, Any]] | str | Path, *, baseline: str,
+                          rubric: str, judges: Sequence[str] | None = None, checkpoint_name: str = "checkpoint-{step}",
+                          seed: int | None = None) -> Any:
+        """Judge the checkpoints an analysis names (best by loss, earliest equivalent, last) against
+        ``baseline`` on the same prompts: one run each. ``items`` (a list or a JSONL path) carry
+        ``outputs`` for the baseline and for each checkpoint, keyed by ``checkpoint_name``. Returns
+        CheckpointSweep; poll ``get_checkpoint_sweep`` until ``agreement`` is no longer ``pending``."""
+        rows = read_jsonl(items) if isinstance(items, (str, Path)) else [dict(i) for i in items]
+        body: dict[str, Any] = {"items": rows, "baseline": baseline, "rubric": rubric, "checkpoint_name": checkpoint_name}
+        if judges is not None:
+            body["judges"] = list(judges)
+        if seed is not None:
+            body["seed"] = seed
+        return self._send(_api.sweep_checkpoints(analysis_id, body))
+
+    def get_checkpoint_sweep(self, analysis_id: str) -> Any:
+        return self._send(_api.get_checkpoint_sweep(analysis_id))
 
     def training_chart(self, analysis_id: str) -> str:
         """The analysis's chart as SVG text (the curves, the band of equivalent checkpoints, the onset)."""

@@ -7,6 +7,8 @@ one column per system as in the service's CSV upload (``id, prompt, base, tuned`
 
 from __future__ import annotations
 
+import json
+
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -75,3 +77,9 @@ def to_rows(source: Iterable[Mapping[str, Any]] | RecordsFrame) -> list[dict[str
 def to_items(source: Iterable[Mapping[str, Any]] | RecordsFrame, *, baseline: str, candidate: str) -> list[dict[str, Any]]:
     """Run items in the service's shape, from rows in its shape or wide ones."""
     return [_row_to_item(row, baseline, candidate) for row in to_rows(source)]
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The objects of a JSONL file, one per non-blank line."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]

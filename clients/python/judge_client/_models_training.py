@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from judge_client._models import ServiceModel
+from judge_client._models import Estimate, ServiceModel
 
 
 class TrainingFlag(ServiceModel):
@@ -46,3 +46,27 @@ class TrainingAnalysisSummary(ServiceModel):
     created_at: str
     verdict: str
     metric: str | None = None
+
+
+class SweepCheckpoint(ServiceModel):
+    step: int
+    roles: list[str]
+    system: str
+    run_id: str
+    status: str
+    metric_value: float | None = None
+    win_rate: Estimate | None = None
+
+
+class CheckpointSweep(ServiceModel):
+    """A checkpoint sweep: each swept checkpoint's win rate against base beside its loss.
+    ``agreement`` is agree, disagree, cannot_tell or pending; ``statement`` says it in a sentence."""
+
+    analysis_id: str
+    metric: str | None = None
+    rubric: str
+    baseline: str
+    checkpoints: list[SweepCheckpoint]
+    agreement: str
+    judges_prefer: str | None = None
+    statement: str

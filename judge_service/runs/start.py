@@ -1,0 +1,51 @@
+"""Starting a run: the one path from a checked spec and items to a queued run.
+
+The runs API, uploads, and layers that make runs of their own (a training-curve checkpoint sweep)
+all come through here, so a run is always validated and prepared the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from judge_service.context import AppContext
+from judge_service.engine.verdicts import Prepared, new_id, rubric_ref
+from judge_service.errors import InvalidInput
+from judge_service.runs.spec import RunItem, RunSpec, validate_items
+from judge_service.store.models import RunItemRow, RunRow
+
+
+async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str:
+    """Check, prepare (like every verdict), store and queue a run; its id. Every way of making a run ends here."""
+    validate_items(spec, items, max_items=ctx.settings.max_run_items, max_text_chars=ctx.settings.max_text_chars)
+
+    async def check_calibration(prepared: Prepared) -> None:
+        if spec.options.calibration is None:
+            return
+        if spec.mode == "pairwise":
+            raise InvalidInput("a score calibration applies to absolute scores; use mode 'absolute' or 'both'",
+                               field="options.calibration")
+        await ctx.verdicts.usable_calibration(spec.options.calibration, prepared.rubric, prepared.judge_names,
+                                              field="options.calibration")
+
+    prepared = await ctx.verdicts.prepare(
+        spec.rubric, mode="pairwise" if spec.mode == "pairwise" else "absolute", judges=spec.judges,
+        samples=spec.samples, also_modes=("pairwise",) if spec.mode == "both" else (),
+        missing_reference=[i.id for i in items if not i.reference], reference_field="items.reference",
+        check=check_calibration)
+    run_id = new_id("run")
+    stored_spec = spec.model_dump(mode="json") | {
+        "run_id": run_id, "rubric": rubric_ref(prepared.rubric), "judges": prepared.judge_names,
+        "judge_families": {j.name: j.spec.family for j in prepared.judges},
+    }
+
+    def store(s: Session) -> None:
+        s.add(RunRow(id=run_id, status="queued", spec=stored_spec, total=len(items)))
+        s.flush()
+        for pos, item in enumerate(items):
+            data = item.model_dump(mode="json") | {"conversation": item.conversation()}
+            s.add(RunItemRow(run_id=run_id, item_id=item.id, position=pos, item=data))
+
+    await ctx.db.run(store)
+    ctx.runs.start(run_id)
+    return run_id
