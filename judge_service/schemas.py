@@ -73,6 +73,7 @@ class RubricRef(BaseModel):
     name: str
     version: int
     hash: str
+    variant: str = Field(default="default", description="the wording: 'default' (the base) or a named variant")
 
 
 class SpreadOut(BaseModel):

@@ -46,7 +46,7 @@ def new_id(prefix: str) -> str:
 
 
 def rubric_ref(rubric: Rubric) -> dict[str, Any]:
-    return RubricRef(name=rubric.name, version=rubric.version, hash=rubric.hash).model_dump()
+    return RubricRef(name=rubric.name, version=rubric.version, hash=rubric.hash, variant=rubric.variant).model_dump()
 
 
 @dataclass(frozen=True)

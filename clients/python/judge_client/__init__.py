@@ -60,6 +60,8 @@ from judge_client._models import (
     ReportJudge,
     RubricRef,
     RubricSummary,
+    RubricPilot,
+    RubricVariant,
     RubricVersion,
     RunCost,
     RunCreated,
@@ -83,7 +85,7 @@ __all__ = [
     "LevelAgreement", "Message", "MetricScore", "MissingExtra", "NotFound", "OrderVerdict", "Overlap",
     "PairedMetric", "PairwiseAgreement", "PairwiseSummary", "Panel", "PayloadTooLarge", "Perplexity",
     "PerplexityComparison", "PerplexityResult", "RateLimited", "RaterAgreement", "RaterPair", "RaterVsRest",
-    "RatingSet", "ReportJudge", "RubricRef", "RubricSummary", "RubricVersion", "RunCost", "RunCreated", "RunFailed",
+    "RatingSet", "ReportJudge", "RubricPilot", "RubricRef", "RubricSummary", "RubricVariant", "RubricVersion", "RunCost", "RunCreated", "RunFailed",
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]

@@ -86,6 +86,25 @@ def add_rubric(rubric: Mapping[str, Any]) -> Call[m.RubricVersion]:
     return Call("POST", "/v1/rubrics", json=dict(rubric), cast=_model(m.RubricVersion))
 
 
+def pilot_rubric(name: str, items: Iterable[Mapping[str, Any]] | str | Path, *, version: int | None = None,
+                 variants: Sequence[str] | None = None, judges: Sequence[str] | None = None,
+                 samples: int | None = None, temperature: float | None = None, seed: int | None = None,
+                 alpha: float | None = None) -> Call[m.RubricPilot]:
+    if isinstance(items, (str, Path)):
+        lines = Path(items).read_text(encoding="utf-8").splitlines()
+        rows: list[dict[str, Any]] = [_json.loads(line) for line in lines if line.strip()]
+    else:
+        rows = [dict(i) for i in items]
+    return Call("POST", f"/v1/rubrics/{_seg(name)}/pilot", cast=_model(m.RubricPilot), json=_body(
+        items=rows, version=version, variants=list(variants) if variants is not None else None,
+        judges=list(judges) if judges is not None else None, samples=samples, temperature=temperature, seed=seed,
+        alpha=alpha))
+
+
+def rubric_pilot(pilot_id: str) -> Call[m.RubricPilot]:
+    return Call("GET", f"/v1/rubric-pilots/{_seg(pilot_id)}", cast=_model(m.RubricPilot))
+
+
 # --- judging ---------------------------------------------------------------------------------
 
 def _judge_input(rubric: str, prompt: str | None, messages: MessagesArg | None, reference: str | None,

@@ -98,6 +98,19 @@ class JudgeClient(BaseClient):
         """Add a rubric version (same schema as ``rubrics/<name>/v<N>.yaml``). Same content again is a no-op."""
         return self._send(_api.add_rubric(rubric))
 
+    def pilot_rubric(self, name: str, items: Iterable[Mapping[str, Any]] | str | Path, *, version: int | None = None,
+                     variants: Sequence[str] | None = None, judges: Sequence[str] | None = None,
+                     samples: int | None = None, temperature: float | None = None, seed: int | None = None,
+                     alpha: float | None = None) -> m.RubricPilot:
+        """Pilot rubric ``name`` on a small sample (dicts or a JSONL path): every variant x judge x sample,
+        both orders for pairs; returns the report (``wording_sensitive``, per-variant figures), stored."""
+        return self._send(_api.pilot_rubric(name, items, version=version, variants=variants, judges=judges,
+                                            samples=samples, temperature=temperature, seed=seed, alpha=alpha))
+
+    def rubric_pilot(self, pilot_id: str) -> m.RubricPilot:
+        """A stored rubric pilot."""
+        return self._send(_api.rubric_pilot(pilot_id))
+
     # --- judging -----------------------------------------------------------------------------
 
     def judge(self, *, rubric: str, response: str, prompt: str | None = None, messages: MessagesArg | None = None,

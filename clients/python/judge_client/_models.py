@@ -22,6 +22,7 @@ class RubricRef(ServiceModel):
     name: str
     version: int
     hash: str
+    variant: str = "default"
 
 
 class Spread(ServiceModel):
@@ -152,6 +153,34 @@ class Criterion(ServiceModel):
     anchors: dict[str, str] = Field(default_factory=dict)
 
 
+class RubricVariant(ServiceModel):
+    variant: str
+    hash: str
+    ref: str
+    note: str | None = None
+
+
+class RubricPilot(ServiceModel):
+    """A rubric pilot's report (``POST /v1/rubrics/{name}/pilot``)."""
+
+    id: str
+    rubric: RubricRef
+    variants: list[RubricVariant]
+    judges: list[str]
+    samples: int
+    temperature: float
+    n_items: int
+    created_at: str
+    wording_sensitive: bool
+    most_stable_variant: str | None = None
+    most_discriminating_variant: str | None = None
+    verdict: str
+    absolute: dict[str, Any] | None = None
+    pairwise: dict[str, Any] | None = None
+    cost: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+
 class RubricVersion(ServiceModel):
     name: str
     version: int
@@ -161,6 +190,7 @@ class RubricVersion(ServiceModel):
     requires_reference: bool = False
     criteria: list[Criterion] = Field(default_factory=list)
     content: dict[str, Any] = Field(default_factory=dict)
+    variants: list[RubricVariant] = Field(default_factory=list)
 
 
 class RunCreated(ServiceModel):
