@@ -130,15 +130,15 @@ def pilot_rubric(
         table = make_table("variant", "mean" if kind == "absolute" else "P(A)", "sd / consistency", "noise sd",
                            "discrimination", "Δ vs ref [CI]", "cost", keep=("variant",))
         diffs = {d["variant"]: d["difference"] for d in section["differences"]}
-        for variant, e in section["per_variant"].items():
+        for variant, fig in section["per_variant"].items():
             if kind == "absolute":
-                centre, second = e["distribution"]["mean"], e["distribution"]["sd"]
+                centre, second = fig["distribution"]["mean"], fig["distribution"]["sd"]
             else:
-                centre, second = e["mean_prob_a"], (e["position_consistency"] or {}).get("estimate")
+                centre, second = fig["mean_prob_a"], (fig["position_consistency"] or {}).get("estimate")
             d = diffs.get(variant)
             delta = f"{d['estimate']:+.2f} [{fmt(d['ci_low'], 2)}, {fmt(d['ci_high'], 2)}]" if d else "(reference)"
-            table.add_row(variant, fmt(centre), fmt(second), fmt(e["noise_sd"]), fmt(e["discrimination"]), delta,
-                          fmt(e["cost_usd"], 4))
+            table.add_row(variant, fmt(centre), fmt(second), fmt(fig["noise_sd"]), fmt(fig["discrimination"]), delta,
+                          fmt(fig["cost_usd"], 4))
         out.print(table)
         test = section["wording_test"]
         alpha = section["agreement_between_variants"]["krippendorff_alpha"]

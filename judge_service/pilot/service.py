@@ -52,8 +52,11 @@ async def run_pilot(ctx: AppContext, name: str, body: PilotRequest) -> dict[str,
             raise InvalidInput(f"rubric {base.name}@{base.version} is reference-guided; items without a reference: "
                                f"{missing[:5]}", field="items")
     judges = v.resolve_judges(body.judges)
-    for wording in wordings:
-        await ctx.db.run(lambda _s, w=wording: ctx.rubrics.mark_used(w))
+    def mark(_s: Session) -> None:
+        for wording in wordings:
+            ctx.rubrics.mark_used(wording)
+
+    await ctx.db.run(mark)
 
     pilot_id = new_id("plt")
     owner = CallOwner("pilot", pilot_id)

@@ -114,6 +114,15 @@ def wording_shift(base: Policy, marker: str, shift: float) -> Policy:
     return policy
 
 
+def wording_switch(marker: str, plain: Policy, reworded: Policy) -> Policy:
+    """``reworded`` when the rubric text contains ``marker`` (case-insensitive), else ``plain``."""
+
+    def policy(view: JudgeView, rng: random.Random) -> Distribution:
+        return (reworded if marker.lower() in view.prompt_text.lower() else plain)(view, rng)
+
+    return policy
+
+
 _SCORE_BY_LENGTH = score_by(lambda t: len(t) / 20)
 
 POLICIES: dict[str, Policy] = {
@@ -122,6 +131,9 @@ POLICIES: dict[str, Policy] = {
     "score_by_length": _SCORE_BY_LENGTH,
     # helpfulness@1:errors asks about "factual errors": this judge scores that wording two points lower.
     "wording_sensitive": wording_shift(_SCORE_BY_LENGTH, "factual errors", -2),
+    # ... and this one, asked about factual errors, scores against length: the wordings disagree on
+    # which of two responses is better, not only on the level.
+    "wording_reverses": wording_switch("factual errors", _SCORE_BY_LENGTH, score_by(lambda t: 11 - len(t) / 20)),
 }
 
 

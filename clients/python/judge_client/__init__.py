@@ -63,6 +63,7 @@ from judge_client._models import (
     RubricPilot,
     RubricVariant,
     RubricVersion,
+    RunComparison,
     RunCost,
     RunCreated,
     RunItemResult,
@@ -85,7 +86,7 @@ __all__ = [
     "LevelAgreement", "Message", "MetricScore", "MissingExtra", "NotFound", "OrderVerdict", "Overlap",
     "PairedMetric", "PairwiseAgreement", "PairwiseSummary", "Panel", "PayloadTooLarge", "Perplexity",
     "PerplexityComparison", "PerplexityResult", "RateLimited", "RaterAgreement", "RaterPair", "RaterVsRest",
-    "RatingSet", "ReportJudge", "RubricPilot", "RubricRef", "RubricSummary", "RubricVariant", "RubricVersion", "RunCost", "RunCreated", "RunFailed",
+    "RatingSet", "ReportJudge", "RubricPilot", "RubricRef", "RubricSummary", "RubricVariant", "RubricVersion", "RunComparison", "RunCost", "RunCreated", "RunFailed",
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]

@@ -143,10 +143,11 @@ def get_comparison(comparison_id: str) -> Call[m.Comparison]:
 
 def run_spec(*, rubric: str, baseline: str, candidate: str, judges: Sequence[str] | None, mode: str | None,
              samples: int | None, temperature: float | None, seed: int | None,
-             options: Mapping[str, Any] | None) -> dict[str, Any]:
+             options: Mapping[str, Any] | None, rubric_variants: Sequence[str] | None = None) -> dict[str, Any]:
     return _body(rubric=rubric, baseline=baseline, candidate=candidate,
                  judges=list(judges) if judges is not None else None, mode=mode, samples=samples,
-                 temperature=temperature, seed=seed, options=dict(options) if options is not None else None)
+                 temperature=temperature, seed=seed, options=dict(options) if options is not None else None,
+                 rubric_variants=list(rubric_variants) if rubric_variants is not None else None)
 
 
 def create_run(items: Iterable[Mapping[str, Any]] | RecordsFrame, spec: dict[str, Any]) -> Call[m.RunCreated]:
@@ -172,6 +173,10 @@ def run_items(run_id: str) -> Call[list[m.RunItemResult]]:
 
 def run_report(run_id: str) -> Call[m.RunReport]:
     return Call("GET", f"/v1/runs/{_seg(run_id)}/report", cast=_model(m.RunReport))
+
+
+def compare_runs(run_id: str, other_id: str) -> Call[m.RunComparison]:
+    return Call("GET", f"/v1/runs/{_seg(run_id)}/compare/{_seg(other_id)}", cast=_model(m.RunComparison))
 
 
 # --- statistics ------------------------------------------------------------------------------

@@ -136,17 +136,21 @@ class AsyncJudgeClient(BaseClient):
     async def create_run(self, items: Iterable[Mapping[str, Any]] | RecordsFrame, *, baseline: str, candidate: str,
                          rubric: str, judges: Sequence[str] | None = None, mode: str = "pairwise",
                          samples: int | None = None, temperature: float | None = None, seed: int | None = None,
-                         options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                         options: Mapping[str, Any] | None = None,
+                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             rubric_variants=rubric_variants)
         return await self._send(_api.create_run(items, spec))
 
     async def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
                          judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                          temperature: float | None = None, seed: int | None = None,
-                         options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                         options: Mapping[str, Any] | None = None,
+                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             rubric_variants=rubric_variants)
         return await self._send(_api.upload_run(path, spec))
 
     async def run_status(self, run_id: str) -> m.RunStatus:
@@ -157,6 +161,10 @@ class AsyncJudgeClient(BaseClient):
 
     async def run_report(self, run_id: str) -> m.RunReport:
         return await self._send(_api.run_report(run_id))
+
+    async def compare_runs(self, run_id: str, other_id: str) -> m.RunComparison:
+        """Two runs' headlines side by side; ``warnings`` and ``rubric_diff`` name any rubric change."""
+        return await self._send(_api.compare_runs(run_id, other_id))
 
     async def wait_for_run(self, run_id: str, *, poll_interval: float = 1.0, timeout: float | None = None,
                            progress: ProgressArg = False) -> m.RunStatus:
@@ -181,9 +189,11 @@ class AsyncJudgeClient(BaseClient):
                        judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                        temperature: float | None = None, seed: int | None = None,
                        options: Mapping[str, Any] | None = None, poll_interval: float = 1.0,
-                       timeout: float | None = None, progress: ProgressArg = True) -> m.RunReport:
+                       timeout: float | None = None, progress: ProgressArg = True,
+                       rubric_variants: Sequence[str] | None = None) -> m.RunReport:
         kwargs = dict(baseline=baseline, candidate=candidate, rubric=rubric, judges=judges, mode=mode,
-                      samples=samples, temperature=temperature, seed=seed, options=options)
+                      samples=samples, temperature=temperature, seed=seed, options=options,
+                      rubric_variants=rubric_variants)
         path = as_path(items)
         created = (await self.upload_run(path, **kwargs) if path  # type: ignore[arg-type]
                    else await self.create_run(items, **kwargs))  # type: ignore[arg-type]

@@ -181,6 +181,15 @@ class RubricPilot(ServiceModel):
     warnings: list[str] = Field(default_factory=list)
 
 
+class RunComparison(ServiceModel):
+    """Two runs side by side (``GET /v1/runs/{id}/compare/{other}``): warnings name a rubric change."""
+
+    runs: list[dict[str, Any]]
+    same_rubric: bool
+    rubric_diff: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
 class RubricVersion(ServiceModel):
     name: str
     version: int
@@ -238,6 +247,8 @@ class RunStatus(ServiceModel):
     created_at: str | None = None
     finished_at: str | None = None
     cost: RunCost | None = None
+    rubric_variants: list[dict[str, Any]] = Field(default_factory=list)
+    pilot: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -429,6 +440,10 @@ class RunReport(ServiceModel):
     options: dict[str, Any] = Field(default_factory=dict)
     cost: RunCost | None = None
     decision: Decision | None = None
+    # Runs over several rubric variants: per-variant figures and the share of each interval from wording.
+    wording: dict[str, Any] | None = None
+    rubric_variants: list[dict[str, Any]] = Field(default_factory=list)
+    pilot: dict[str, Any] | None = None  # the latest pilot of the run's rubric version, when one was made
 
 
 class MetricScore(ServiceModel):

@@ -36,6 +36,7 @@ class PairwiseRecord:
     sample_index: int
     winner: str | None  # "candidate" | "baseline" | "tie" | None (unscored by the judge)
     prob_candidate: float | None  # P(candidate better) from this call (ties count half), None if unknown
+    variant: str = "default"  # the rubric wording this call used (runs over several variants)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class AbsoluteRecord:
     sample_index: int
     score: float | None  # None = unscored
     criteria: dict[str, float]
+    variant: str = "default"  # the rubric wording this call used (runs over several variants)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def validate_pairwise(records: Sequence[PairwiseRecord], item_by_id: dict[str, I
         if key in seen:
             raise InvalidInput(
                 f"duplicate verdict for item '{r.item_id}', judge '{r.judge}', order {r.order}, sample "
-                f"{r.sample_index}; store each call once", field=where)
+                f"{r.sample_index}; store each call once (calls of different rubric variants need distinct "
+                "sample indexes)", field=where)
         seen.add(key)
 
 
