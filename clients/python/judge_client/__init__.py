@@ -64,6 +64,7 @@ from judge_client._models import (
     RubricVariant,
     RubricVersion,
     RunComparison,
+    VariantVerdict,
     RunCost,
     RunCreated,
     RunItemResult,
@@ -86,7 +87,7 @@ __all__ = [
     "LevelAgreement", "Message", "MetricScore", "MissingExtra", "NotFound", "OrderVerdict", "Overlap",
     "PairedMetric", "PairwiseAgreement", "PairwiseSummary", "Panel", "PayloadTooLarge", "Perplexity",
     "PerplexityComparison", "PerplexityResult", "RateLimited", "RaterAgreement", "RaterPair", "RaterVsRest",
-    "RatingSet", "ReportJudge", "RubricPilot", "RubricRef", "RubricSummary", "RubricVariant", "RubricVersion", "RunComparison", "RunCost", "RunCreated", "RunFailed",
+    "RatingSet", "ReportJudge", "RubricPilot", "RubricRef", "RubricSummary", "RubricVariant", "RubricVersion", "RunComparison", "RunCost", "VariantVerdict", "RunCreated", "RunFailed",
     "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]

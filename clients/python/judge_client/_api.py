@@ -58,6 +58,10 @@ def _body(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _list(values: Sequence[str] | None) -> list[str] | None:
+    return list(values) if values is not None else None
+
+
 def _messages(messages: MessagesArg | None) -> list[dict[str, str]] | None:
     if messages is None:
         return None
@@ -117,17 +121,19 @@ def _judge_input(rubric: str, prompt: str | None, messages: MessagesArg | None, 
 
 def judge(*, rubric: str, response: str, prompt: str | None, messages: MessagesArg | None, reference: str | None,
           judges: Sequence[str] | None, samples: int | None, temperature: float | None, seed: int | None,
-          calibration: str | None) -> Call[m.Judgment]:
+          calibration: str | None, rubric_variants: Sequence[str] | None = None) -> Call[m.Judgment]:
     body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
-    return Call("POST", "/v1/judgments", json=body | _body(response=response, calibration=calibration),
+    return Call("POST", "/v1/judgments", json=body | _body(response=response, calibration=calibration,
+                                                          rubric_variants=_list(rubric_variants)),
                 cast=_model(m.Judgment))
 
 
 def compare(*, rubric: str, response_a: str, response_b: str, prompt: str | None, messages: MessagesArg | None,
             reference: str | None, judges: Sequence[str] | None, samples: int | None, temperature: float | None,
-            seed: int | None) -> Call[m.Comparison]:
+            seed: int | None, rubric_variants: Sequence[str] | None = None) -> Call[m.Comparison]:
     body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
-    return Call("POST", "/v1/comparisons", json=body | {"response_a": response_a, "response_b": response_b},
+    return Call("POST", "/v1/comparisons", json=body | {"response_a": response_a, "response_b": response_b}
+                | _body(rubric_variants=_list(rubric_variants)),
                 cast=_model(m.Comparison))
 
 

@@ -61,6 +61,18 @@ class JudgeScore(ServiceModel):
     samples: list[float] = Field(default_factory=list)
     sample_spread: Spread | None = None
     error: str | None = None
+    variant: str = "default"  # the rubric wording this judge read
+
+
+class VariantVerdict(ServiceModel):
+    """One rubric wording's own verdict in a panel over variants."""
+
+    rubric: RubricRef
+    score: float | None = None
+    criteria: dict[str, float] = Field(default_factory=dict)
+    winner: Literal["A", "B", "tie"] | None = None
+    prob_a: float | None = None
+    spread: Spread | None = None
 
 
 class Judgment(ServiceModel):
@@ -80,6 +92,7 @@ class Judgment(ServiceModel):
     created_at: str | None = None
     # Signals about the text under judgment, e.g. "judge_directed_instructions".
     flags: list[str] = Field(default_factory=list)
+    variants: list[VariantVerdict] = Field(default_factory=list)  # with rubric_variants: each wording's verdict
 
 
 class OrderVerdict(ServiceModel):
@@ -95,6 +108,7 @@ class OrderVerdict(ServiceModel):
     sample_spread: Spread | None = None
     cached: bool = False
     error: str | None = None
+    variant: str = "default"
 
 
 class JudgeVerdict(ServiceModel):
@@ -108,6 +122,7 @@ class JudgeVerdict(ServiceModel):
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = None
     error: str | None = None
+    variant: str = "default"
 
 
 class Comparison(ServiceModel):
@@ -126,6 +141,7 @@ class Comparison(ServiceModel):
     created_at: str | None = None
     # Signals about the text under judgment, e.g. "judge_directed_instructions".
     flags: list[str] = Field(default_factory=list)
+    variants: list[VariantVerdict] = Field(default_factory=list)  # with rubric_variants: each wording's verdict
 
 
 class JudgeInfo(ServiceModel):
