@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from judge_service.runs.report import AbsoluteRecord, ItemInfo, PairwiseRecord
+from judge_service.runs.report.inputs import VARIANT_STRIDE
 
 RECORD_VERSION = 1
 Role = Literal["baseline", "candidate", "tie"]
@@ -94,13 +95,6 @@ class ItemResult(BaseModel):
     @classmethod
     def read(cls, stored: dict[str, object] | None) -> ItemResult | None:
         return None if not stored else cls.model_validate(stored)
-
-
-# Calls of the v-th rubric variant get sample indexes v * VARIANT_STRIDE + k: every report figure
-# keyed by (item, judge, sample) then treats a wording as one more within-item unit, as the panel
-# aggregates across judges x variants, while ``variant`` keeps each record's wording for the
-# per-variant figures. Samples per call are bounded far below this (JUDGE_MAX_SAMPLES).
-VARIANT_STRIDE = 10_000
 
 
 def to_records(items: list[dict[str, object]], results: list[ItemResult | None], baseline: str,

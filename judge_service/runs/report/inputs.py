@@ -26,6 +26,10 @@ MODEL_IDENTITY_KEYS = frozenset(
 UNSCORED_WARNING = 0.1
 # Tolerance for calling an item's soft preference exactly 0.5 (a tie for the sign test).
 TIE_TOLERANCE = 1e-9
+# In a run over several rubric variants, calls of the v-th variant carry sample indexes
+# v * VARIANT_STRIDE + k (k: the judge sample), so every figure keyed by (item, judge, sample) keeps
+# the wordings' calls apart; samples per call are bounded far below this (JUDGE_MAX_SAMPLES).
+VARIANT_STRIDE = 10_000
 
 
 @dataclass(frozen=True)

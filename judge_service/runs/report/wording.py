@@ -1,9 +1,11 @@
 """The wording section of a run over several rubric variants, and the widening of its intervals.
 
-The panel's figures pool judges × variants (each variant's calls are more within-item units, see
-``runs/records.py``). The item bootstrap behind them resamples items, so a shift one wording gives
-every item is invisible to it; treating the variants as a sample of wordings, the variance of the
-mean over V variants gains τ²/V (``stats/wording.py``). Here: per figure, each variant's own figure
+The panel's figures pool judges × variants. Variants are crossed with items (every item is judged
+under every wording), not nested in them: an item's value is its mean over the variants, and the
+item-sampling interval is made from those values exactly as for a run over one wording (so a run
+whose wordings agree gets the interval a one-wording run gets). The item bootstrap resamples items,
+so a shift one wording gives every item is invisible to it; treating the variants as a sample of
+wordings, the variance of the mean over V variants gains τ²/V (``stats/wording.py``). Here: per figure, each variant's own figure
 (one rubric hash each, never mixed), τ², the widened interval, and the share of its width that
 comes from wording. Length- and style-controlled win rates take the τ² of the raw preferences (the
 controlled model is refitted on the same preferences; the wording shift passes through it).
@@ -18,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from collections import defaultdict
+
 from judge_service.runs.report.absolute import difference_units, paired
-from judge_service.runs.report.inputs import AbsoluteRecord, PairwiseRecord, ReportOptions
+from judge_service.runs.report.inputs import VARIANT_STRIDE, AbsoluteRecord, PairwiseRecord, ReportOptions
 from judge_service.runs.report.pairwise import item_estimate, item_units
 from judge_service.runs.report.tree import AbsoluteSummary, PairwiseSummary
 from judge_service.stats.estimate import Estimate
@@ -78,6 +82,21 @@ def _matrix(per_variant_units: dict[str, dict[str, list[float]]], variants: list
     return m
 
 
+def _over_variants_pairwise(records: Sequence[PairwiseRecord]) -> dict[str, list[float]]:
+    """item -> per-judge-sample values averaged over every judge, order and variant."""
+    return item_units([dataclasses.replace(r, sample_index=r.sample_index % VARIANT_STRIDE) for r in records])
+
+
+def _over_variants_absolute(records: Sequence[AbsoluteRecord]) -> dict[str, list[float]]:
+    """item -> per-judge-sample differences, paired within (judge, variant, sample), averaged over them."""
+    grouped: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for variant in variants_of([], records):
+        for item, per_sample in difference_units([r for r in records if r.variant == variant], None).items():
+            for at, value in enumerate(per_sample):
+                grouped[item][at].append(value)
+    return {item: [float(np.mean(v)) for _, v in sorted(s.items())] for item, s in grouped.items()}
+
+
 def _clip(e: Estimate, low: float, high: float) -> Estimate:
     return dataclasses.replace(e, ci_low=None if e.ci_low is None else max(low, e.ci_low),
                                ci_high=None if e.ci_high is None else min(high, e.ci_high))
@@ -93,7 +112,10 @@ def wording_section(pairwise: Sequence[PairwiseRecord], absolute: Sequence[Absol
     if pair is not None:
         units = {v: item_units([r for r in pairwise if r.variant == v]) for v in variants}
         per = {v: e for v in variants if (e := item_estimate(units[v], options, f"wording/win_rate/{v}")) is not None}
-        widened = widen_for_wording(pair.win_rate, wording_variance(_matrix(units, variants)), options.confidence)
+        pooled = item_estimate(_over_variants_pairwise(pairwise), options, "win_rate")
+        assert pooled is not None  # pair is not None: some call was scored
+        pooled = dataclasses.replace(pooled, p_value=pair.win_rate.p_value)
+        widened = widen_for_wording(pooled, wording_variance(_matrix(units, variants)), options.confidence)
         figures.append(WordingFigure("win_rate", per, dataclasses.replace(
             widened, estimate=_clip(widened.estimate, 0.0, 1.0))))
     if abs_summary is not None and abs_summary.score_difference is not None:
@@ -103,7 +125,9 @@ def wording_section(pairwise: Sequence[PairwiseRecord], absolute: Sequence[Absol
             d = paired(units[v], options, f"wording/score/{v}")
             if d is not None:
                 per[v] = d.difference
-        widened = widen_for_wording(abs_summary.score_difference.difference, wording_variance(_matrix(units, variants)),
+        pooled_diff = paired(_over_variants_absolute(absolute), options, "score")
+        assert pooled_diff is not None  # score_difference exists: some item is paired
+        widened = widen_for_wording(pooled_diff.difference, wording_variance(_matrix(units, variants)),
                                     options.confidence)
         figures.append(WordingFigure("score_difference", per, widened))
     return WordingSection(variants, figures)
