@@ -2,7 +2,7 @@
 through the same engine as any verdict (cache, limits, call records), then the report, stored.
 
 A pilot's calls are cached like any other: a pilot repeated on the same sample costs nothing, and a
-run that later uses the same wording, judges and seed replays what the pilot already paid for.
+run that later uses the same wording, judges and seed replays the pilot's first repeat.
 """
 
 from __future__ import annotations
@@ -60,23 +60,25 @@ async def run_pilot(ctx: AppContext, name: str, body: PilotRequest) -> dict[str,
 
     pilot_id = new_id("plt")
     owner = CallOwner("pilot", pilot_id)
-    sampling = Sampling(body.samples, body.temperature, body.seed)
     scores: list[ScoreObservation] = []
     pairs: list[PairObservation] = []
     costs: dict[str, list[float | None]] = {w.variant: [] for w in wordings}
 
-    async def one(item: PilotItem, wording: Rubric) -> None:
+    async def one(item: PilotItem, wording: Rubric, k: int) -> None:
+        # Repeat k is its own call with seed + k: a provider given the same seed for every repeat
+        # (OpenAI's `seed`, the fake server) would return the same reply and hide the judge's noise.
+        sampling = Sampling(1, body.temperature, body.seed + k)
         conv = Conversation(item.conversation(), item.reference)
         if item.response is not None:
             graded = await grade(ctx.caller, wording, judges, conv, item.response, sampling=sampling, owner=owner)
-            _collect_grades(item.id, wording.variant, graded, body.samples, scores, costs)
+            _collect_grades(item.id, wording.variant, graded, k, scores, costs)
         else:
             assert item.response_a is not None and item.response_b is not None  # validate_pilot
             compared = await compare(ctx.caller, wording, judges, conv, item.response_a, item.response_b,
                                      sampling=sampling, owner=owner)
-            _collect_pairs(item.id, wording.variant, compared, body.samples, pairs, costs)
+            _collect_pairs(item.id, wording.variant, compared, k, pairs, costs)
 
-    await asyncio.gather(*(one(item, w) for item in body.items for w in wordings))
+    await asyncio.gather(*(one(item, w, k) for item in body.items for w in wordings for k in range(body.samples)))
     scale = base.scale()
     inputs = PilotInputs(
         variants=[w.variant for w in wordings], judges=[j.name for j in judges], samples=body.samples, scale=scale,
@@ -107,27 +109,20 @@ async def run_pilot(ctx: AppContext, name: str, body: PilotRequest) -> dict[str,
     return out
 
 
-def _collect_grades(item_id: str, variant: str, graded: GradeResult, samples: int, scores: list[ScoreObservation],
+def _collect_grades(item_id: str, variant: str, graded: GradeResult, k: int, scores: list[ScoreObservation],
                     costs: dict[str, list[float | None]]) -> None:
     for g in graded.judges:
         costs[variant].append(g.cost_usd)
-        got = list(g.sample_scores)
-        for k in range(samples):
-            scores.append(ScoreObservation(item_id, variant, g.judge, k, got[k] if k < len(got) else None))
+        scores.append(ScoreObservation(item_id, variant, g.judge, k, g.sample_scores[0] if g.sample_scores else None))
 
 
-def _collect_pairs(item_id: str, variant: str, compared: ComparisonResult, samples: int,
+def _collect_pairs(item_id: str, variant: str, compared: ComparisonResult, k: int,
                    pairs: list[PairObservation], costs: dict[str, list[float | None]]) -> None:
     for j in compared.judges:
         costs[variant].append(j.cost_usd)
-        by_order = {o.order: o for o in j.orders}
-        ab, ba = by_order.get("AB"), by_order.get("BA")
-        for k in range(samples):
-            probs = [o.sample_probs[k] for o in (ab, ba) if o is not None and k < len(o.sample_probs)]
-            winners = [o.sample_winners[k] for o in (ab, ba) if o is not None and k < len(o.sample_winners)]
-            prob = sum(probs) / len(probs) if probs else None
-            consistent = (winners[0] == winners[1]) if len(winners) == 2 else None
-            pairs.append(PairObservation(item_id, variant, j.judge, k, prob, consistent))
+        # Both orders reconciled, as for any comparison: unscored unless both orders were scored.
+        consistent = j.consistent
+        pairs.append(PairObservation(item_id, variant, j.judge, k, j.prob_a, consistent))
 
 
 async def stored_pilot(ctx: AppContext, pilot_id: str) -> dict[str, Any]:
