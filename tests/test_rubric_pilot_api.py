@@ -173,3 +173,20 @@ def test_cli_pilots_a_rubric_from_a_jsonl_sample(tmp_path, monkeypatch):
     missing = runner.invoke(cli_app, ["rubrics", "pilot", "helpfulness", "--items", str(Path(tmp_path / "none.jsonl")),
                                       "--local"])
     assert missing.exit_code == 2
+
+
+def test_pilots_and_variant_hashes_are_stored_on_each_database(make_client, db_url):
+    client = make_client(WORDING_JUDGES, database_url=db_url)
+    report = client.post("/v1/rubrics/helpfulness/pilot", json={"items": absolute_items(6), "variants": ["default", "errors"],
+                                                                "samples": 2}).json()
+    assert client.get(f"/v1/rubric-pilots/{report['id']}").json()["wording_sensitive"] == report["wording_sensitive"]
+    from judge_service.store.db import Database
+    from judge_service.store.models import RubricPilotRow, RubricVariantRow
+
+    db = Database(db_url)
+    with db.session() as s:
+        variant = s.get(RubricVariantRow, ("helpfulness", 1, "errors"))
+        assert variant is not None and variant.hash == report["variants"][1]["hash"]
+        row = s.get(RubricPilotRow, report["id"])
+        assert row is not None and row.variants == {v["variant"]: v["hash"] for v in report["variants"]}
+    db.engine.dispose()

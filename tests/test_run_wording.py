@@ -159,3 +159,44 @@ def test_a_run_over_an_unknown_variant_is_refused_naming_the_field(make_client):
     got = client.post("/v1/runs", json={"rubric": "helpfulness", "baseline": "base", "candidate": "tuned",
                                         "rubric_variants": ["default", "nope"], "items": _items(3)})
     assert got.status_code == 404 and got.json()["error"]["field"] == "rubric_variants"
+
+
+def test_cli_and_client_run_over_variants_and_compare_runs(tmp_path, monkeypatch, make_settings):
+    import json
+
+    from typer.testing import CliRunner
+
+    from conftest import write_config
+    from judge_client import JudgeClient
+    from judge_service.app import create_app
+    from judge_service.cli import app as cli_app
+    from test_client import serve
+
+    monkeypatch.setenv("JUDGE_CONFIG", str(write_config(tmp_path / "judges.yaml", WORDING_JUDGES)))
+    monkeypatch.setenv("JUDGE_DATA_DIR", str(tmp_path / "data"))
+    items = tmp_path / "items.jsonl"
+    items.write_text("\n".join(json.dumps(i) for i in _items(8)) + "\n")
+    runner = CliRunner()
+    base = ["run", "create", str(items), "--baseline", "base", "--candidate", "tuned", "-r", "helpfulness",
+            "-j", "rev", "--mode", "absolute", "--local", "--poll-interval", "0.05", "--json"]
+    one = json.loads(runner.invoke(cli_app, base, catch_exceptions=False).stdout)
+    two = json.loads(runner.invoke(cli_app, [*base, "--variants", "default,errors"], catch_exceptions=False).stdout)
+    assert one["wording"] is None and [v["variant"] for v in two["rubric_variants"]] == ["default", "errors"]
+    assert two["wording"]["figures"][0]["figure"] == "score_difference"
+    compared = runner.invoke(cli_app, ["run", "compare", one["run_id"], two["run_id"], "--local"], catch_exceptions=False)
+    assert compared.exit_code == 0 and "different rubric versions" in compared.stderr
+    assert "+# helpfulness@1:errors" in compared.stdout  # the diff names the added wording
+
+    with serve(create_app(make_settings(WORDING_JUDGES))) as url, JudgeClient(url, max_retries=0) as client:
+        report = client.evaluate(_items(8), baseline="base", candidate="tuned", rubric="helpfulness", judges=["rev"],
+                                 mode="absolute", rubric_variants=["default", "errors"], progress=False,
+                                 poll_interval=0.05)
+        assert report.wording is not None and report.rubric_variants[1]["variant"] == "errors"
+        other = client.evaluate(_items(8), baseline="base", candidate="tuned", rubric="helpfulness", judges=["rev"],
+                                mode="absolute", progress=False, poll_interval=0.05)
+        found = client.compare_runs(report.run_id, other.run_id)
+        assert not found.same_rubric and found.rubric_diff and found.warnings
+        judged = client.judge(rubric="helpfulness", prompt="p", response="x" * 90, judges=["rev"],
+                              rubric_variants=["default", "errors"])
+        assert [v.rubric.variant for v in judged.variants] == ["default", "errors"]
+        assert {j.variant for j in judged.judges} == {"default", "errors"}
