@@ -190,3 +190,14 @@ def test_pilots_and_variant_hashes_are_stored_on_each_database(make_client, db_u
         row = s.get(RubricPilotRow, report["id"])
         assert row is not None and row.variants == {v["variant"]: v["hash"] for v in report["variants"]}
     db.engine.dispose()
+
+
+def test_a_pilot_whose_every_call_is_unscored_is_a_502_and_not_stored(make_client):
+    client = make_client({"judges": [{"name": "garbage", "provider": "scripted", "model": "g", "family": "g",
+                                      "options": {"garbage": True}}], "default_panel": ["garbage"]})
+    got = client.post("/v1/rubrics/helpfulness/pilot", json={"items": absolute_items(3), "samples": 1})
+    assert got.status_code == 502 and got.json()["error"]["field"] == "judges"
+    run = client.post("/v1/runs", json={"rubric": "helpfulness", "mode": "absolute", "baseline": "base",
+                                        "candidate": "tuned", "items": [{"id": "a", "prompt": "p",
+                                                                         "outputs": {"base": "x", "tuned": "y"}}]})
+    assert client.get(f"/v1/runs/{run.json()['id']}").json()["pilot"] is None

@@ -11,6 +11,7 @@ wording sets items that differ); without repeat samples, the spread of item mean
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,7 +117,9 @@ def _section(inputs: PilotInputs, kind: str) -> dict[str, Any] | None:
     items = sorted({o.item_id for o in obs})
     variants = inputs.variants
     cube = _cube(values, items, variants, inputs.samples)
-    item_means = np.nanmean(cube, axis=2) if cube.size else cube  # items × variants
+    with warnings.catch_warnings():  # a cell with no scored sample is NaN, as intended
+        warnings.simplefilter("ignore", RuntimeWarning)
+        item_means = np.nanmean(cube, axis=2) if cube.size else cube  # items × variants
     seed = f"{inputs.seed}/{kind}"
     per_variant: dict[str, dict[str, Any]] = {}
     for v, variant in enumerate(variants):

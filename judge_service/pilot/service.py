@@ -19,7 +19,7 @@ from judge_service.engine.call import CallOwner
 from judge_service.engine.compare import ComparisonResult, compare
 from judge_service.engine.grade import Conversation, GradeResult, Sampling, grade
 from judge_service.engine.verdicts import new_id
-from judge_service.errors import InvalidInput, NotFound
+from judge_service.errors import InvalidInput, JudgeError, NotFound
 from judge_service.pilot.report import PairObservation, PilotInputs, ScoreObservation, pilot_report
 from judge_service.pilot.spec import PilotItem, PilotRequest, validate_pilot
 from judge_service.rubrics.model import Rubric
@@ -79,6 +79,9 @@ async def run_pilot(ctx: AppContext, name: str, body: PilotRequest) -> dict[str,
             _collect_pairs(item.id, wording.variant, compared, k, pairs, costs)
 
     await asyncio.gather(*(one(item, w, k) for item in body.items for w in wordings for k in range(body.samples)))
+    if not any(o.score is not None for o in scores) and not any(o.prob_a is not None for o in pairs):
+        raise JudgeError("every call of the pilot came back unscored or failed; check the judges with GET /v1/judges "
+                         "and their reply format (the pilot is not stored)", field="judges")
     scale = base.scale()
     inputs = PilotInputs(
         variants=[w.variant for w in wordings], judges=[j.name for j in judges], samples=body.samples, scale=scale,
