@@ -127,3 +127,21 @@ def test_api_added_rubric_keeps_its_variants_after_a_restart(make_client):
     assert [v["variant"] for v in added["variants"]] == ["default", "blunt"]
     again = make_client()  # a new app on the same data dir reloads API rubrics from the database
     assert [v["variant"] for v in again.get("/v1/rubrics/tiny").json()[0]["variants"]] == ["default", "blunt"]
+
+
+def test_variants_can_be_added_to_an_api_version_but_never_changed(client):
+    body = {"name": "tiny", "version": 1, "description": "d", "modes": ["absolute"], "instructions": "Judge.",
+            "criteria": [{"name": "quality", "description": "q", "anchors": {1: "bad", 2: "good"}}]}
+    assert client.post("/v1/rubrics", json=body).status_code == 201
+    assert client.post("/v1/rubrics", json=body).status_code == 200  # the same again: a no-op
+    more = body | {"variants": {"blunt": {"instructions": "Is it good?"}}}
+    added = client.post("/v1/rubrics", json=more)
+    assert added.status_code == 201 and [v["variant"] for v in added.json()["variants"]] == ["default", "blunt"]
+    assert [v["variant"] for v in client.get("/v1/rubrics/tiny").json()[0]["variants"]] == ["default", "blunt"]
+    for changed in (body, body | {"variants": {"blunt": {"instructions": "Is it any good?"}}}):
+        got = client.post("/v1/rubrics", json=changed)
+        assert got.status_code == 409 and got.json()["error"]["field"] == "variants", got.json()
+    helpfulness = yaml.safe_load((REPO_RUBRICS / "helpfulness" / "v1.yaml").read_text())
+    helpfulness["variants"]["x"] = {"instructions": "y"}
+    got = client.post("/v1/rubrics", json=helpfulness)
+    assert got.status_code == 409 and "from a file" in got.json()["error"]["message"]

@@ -224,7 +224,7 @@ class RubricRegistry:
         recorded_hash = row.hash if row is not None else (existing.hash if isinstance(existing, Rubric) else None)
         if recorded_hash is not None:
             if recorded_hash == rubric.hash:
-                return rubric, False
+                return self._add_wordings(rubric, existing, row)
             raise Conflict(
                 f"rubric '{rubric.name}' v{rubric.version} already exists with different content; "
                 f"versions are immutable, so send it as version {self._next_version(rubric.name)}",
@@ -233,5 +233,29 @@ class RubricRegistry:
         with self.db.session() as s:
             s.add(RubricVersionRow(name=rubric.name, version=rubric.version, hash=rubric.hash,
                                    content=rubric.source or rubric.content, source="api", used=False))
+        self._api[(rubric.name, rubric.version)] = rubric
+        return rubric, True
+
+    def _add_wordings(self, rubric: Rubric, existing: Rubric | InvalidInput | None,
+                      row: RubricVersionRow | None) -> tuple[Rubric, bool]:
+        """The same base content again: a no-op, or new variants beside unchanged ones (a new wording is
+        a new immutable version of its own; a changed or dropped one is refused)."""
+        if not isinstance(existing, Rubric):
+            return rubric, False
+        old = {v: existing.wording(v).hash for v in existing.variant_names}
+        new = {v: rubric.wording(v).hash for v in rubric.variant_names}
+        if old == new:
+            return existing, False
+        changed = sorted(v for v in old if new.get(v) != old[v])
+        if changed:
+            raise Conflict(f"rubric '{rubric.name}' v{rubric.version}: variant(s) {changed} would change or disappear; "
+                           "a wording is immutable, so add the new one under another variant name", field="variants")
+        if row is None or row.source != "api":
+            raise Conflict(f"rubric '{rubric.name}' v{rubric.version} comes from a file; add its variants in "
+                           "the file", field="variants")
+        with self.db.session() as s:
+            stored = s.get(RubricVersionRow, (rubric.name, rubric.version))
+            if stored is not None:
+                stored.content = rubric.source or rubric.content
         self._api[(rubric.name, rubric.version)] = rubric
         return rubric, True
