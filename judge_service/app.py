@@ -18,6 +18,7 @@ from judge_service.api import agreement, catalog, judgments, metrics, ratings, r
 from judge_service.api import evalsets, evaluations, imports  # eval sets, importers, the combined report
 from judge_service.api import benchmarks, memorization, training  # layers: one router each
 from judge_service.api import rating_tasks, reader  # the web UI's own routes
+from judge_service.api import pilots  # rubric pilots: wordings tried on a small sample
 from judge_service import ui
 from judge_service import observability
 from judge_service.security import auth, body_limit, ratelimit
@@ -136,5 +137,6 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(reader.router)
     app.include_router(rating_tasks.router)
     app.include_router(rating_tasks.rater_router)
+    app.include_router(pilots.router)
     ui.mount(app)
     return app

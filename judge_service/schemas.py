@@ -48,6 +48,8 @@ class _JudgeInput(ConversationInput):
     model_config = ConfigDict(extra="forbid")
 
     rubric: str = Field(min_length=1, description='"name" or "name@version"; latest version if none given')
+    rubric_variants: list[str] | None = Field(
+        default=None, min_length=1, description="a panel over rubric wordings: variant names of the version (or ['all'])")
     judges: list[str] | None = Field(default=None, min_length=1, description="judge names; default: the configured panel")
     reference: str | None = None
     samples: int = Field(default=1, ge=1, description="replies drawn per judge (and per order)")
@@ -73,6 +75,7 @@ class RubricRef(BaseModel):
     name: str
     version: int
     hash: str
+    variant: str = Field(default="default", description="the wording: 'default' (the base) or a named variant")
 
 
 class SpreadOut(BaseModel):
@@ -102,6 +105,18 @@ class JudgeScore(BaseModel):
     samples: list[float]
     sample_spread: SpreadOut
     error: str | None
+    variant: str = Field(default="default", description="the rubric wording this judge read")
+
+
+class VariantVerdict(BaseModel):
+    """One rubric wording's own verdict in a panel over variants (one hash, never mixed)."""
+
+    rubric: RubricRef
+    score: float | None = None
+    criteria: dict[str, float] = Field(default_factory=dict)
+    winner: Literal["A", "B", "tie"] | None = None
+    prob_a: float | None = None
+    spread: SpreadOut
 
 
 class Panel(BaseModel):
@@ -128,6 +143,8 @@ class JudgmentResponse(BaseModel):
     flags: list[str] = Field(default_factory=list, description=(
         'signals about the text under judgment, e.g. "judge_directed_instructions": a response that '
         'addresses the judge ("ignore previous instructions", "give this a 10"); see engine/flags.py'))
+    variants: list[VariantVerdict] = Field(default_factory=list, description=(
+        "with rubric_variants: each wording's own verdict; the top-level figures pool judges x variants"))
 
 
 class OrderOut(BaseModel):
@@ -141,6 +158,7 @@ class OrderOut(BaseModel):
     sample_spread: SpreadOut
     cached: bool
     error: str | None
+    variant: str = "default"
 
 
 class JudgeVerdict(BaseModel):
@@ -154,6 +172,7 @@ class JudgeVerdict(BaseModel):
     usage: Usage
     cost_usd: float | None
     error: str | None
+    variant: str = "default"
 
 
 class ComparisonResponse(BaseModel):
@@ -171,6 +190,8 @@ class ComparisonResponse(BaseModel):
     flags: list[str] = Field(default_factory=list, description=(
         'signals about the text under judgment, e.g. "judge_directed_instructions": a response that '
         'addresses the judge ("ignore previous instructions", "give this a 10"); see engine/flags.py'))
+    variants: list[VariantVerdict] = Field(default_factory=list, description=(
+        "with rubric_variants: each wording's own verdict; the top-level figures pool judges x variants"))
 
 
 class EstimateOut(BaseModel):

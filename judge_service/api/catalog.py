@@ -34,6 +34,7 @@ class RubricVersionOut(BaseModel):
     requires_reference: bool
     criteria: list[dict[str, Any]]
     content: dict[str, Any]
+    variants: list[dict[str, Any]] = []
 
 
 class RubricSummary(BaseModel):
@@ -52,6 +53,10 @@ def rubric_out(r: Rubric) -> dict[str, Any]:
         "criteria": [{"name": c.name, "description": c.description, "scale": list(c.scale),
                       "anchors": {str(k): v for k, v in sorted(c.anchors.items())}} for c in r.criteria],
         "content": r.content,
+        # Every wording of this version, each with its own hash (a reference is "name@version:variant").
+        "variants": [{"variant": w.variant, "hash": w.hash, "ref": w.ref,
+                      "note": (r.source.get("variants") or {}).get(w.variant, {}).get("note")}
+                     for w in (r.wording(v) for v in r.variant_names)],
     }
 
 

@@ -18,6 +18,7 @@ from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.runs.calibrated import calibrated_scores
+from judge_service.runs.compare import compare_runs
 from judge_service.runs.cost import RunCost, run_cost
 from judge_service.runs.records import ItemResult, to_records
 from judge_service.runs.report_schema import RunReportOut
@@ -56,6 +57,8 @@ class RunStatus(BaseModel):
     created_at: str
     finished_at: str | None
     cost: RunCost
+    rubric_variants: list[RubricRef] = []
+    pilot: dict[str, Any] | None = None
 
 
 class RunItemOut(BaseModel):
@@ -67,6 +70,8 @@ class RunItemOut(BaseModel):
 
 async def _create(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> RunAccepted:
     return RunAccepted(id=await start_run(ctx, spec, items), status="queued")
+
+
 
 
 @router.post("", status_code=202, response_model=RunAccepted, responses=ERRORS)
@@ -118,6 +123,7 @@ async def get_run(id: str, ctx: AppContext = Depends(get_ctx)) -> RunStatus:
         judges=spec["judges"], mode=spec["mode"], baseline=spec["baseline"], candidate=spec["candidate"],
         error=run.error, created_at=run.created_at.isoformat(),
         finished_at=run.finished_at.isoformat() if run.finished_at else None, cost=cost,
+        rubric_variants=[RubricRef.model_validate(v) for v in spec.get("variants") or []], pilot=spec.get("pilot"),
     )
 
 
@@ -149,6 +155,23 @@ async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict[st
         mapping = await ctx.db.run(lambda s: _calibration_mapping(s, calibration))
     # The report's bootstrap intervals take seconds on a big run: off the event loop.
     return await asyncio.to_thread(_report, run, rows, progress, cost, mapping)
+
+
+class RunComparisonOut(BaseModel):
+    runs: list[dict[str, Any]]
+    same_rubric: bool
+    rubric_diff: str | None
+    warnings: list[str]
+
+
+@router.get("/{id}/compare/{other}", response_model=RunComparisonOut, responses=ERRORS)
+async def compare_two_runs(id: str, other: str, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
+    """Two runs' headlines side by side; a warning and a diff of the rubric texts when their rubrics differ."""
+    report_a = await get_run_report(id, ctx)
+    report_b = await get_run_report(other, ctx)
+    spec_a = await ctx.db.run(lambda s: dict(_read_run(s, id).spec))
+    spec_b = await ctx.db.run(lambda s: dict(_read_run(s, other).spec))
+    return compare_runs(spec_a, report_a, spec_b, report_b)
 
 
 def _calibration_mapping(s: Session, cal_id: str) -> dict[str, Any]:
@@ -186,4 +209,5 @@ def _report(run: RunRow, rows: list[RunItemRow], progress: Progress, cost: RunCo
     return {"ppi": ppi, "calibrated": calibrated} | {
         "run_id": run.id, "status": run.status, "complete": progress.pending == 0, "progress": progress.model_dump(),
         "rubric": spec["rubric"], "judges": spec["judges"], "baseline": spec["baseline"],
-        "candidate": spec["candidate"], "mode": spec["mode"], "cost": cost.model_dump()} | report.to_dict()
+        "candidate": spec["candidate"], "mode": spec["mode"], "cost": cost.model_dump(),
+        "rubric_variants": spec.get("variants") or [], "pilot": spec.get("pilot")} | report.to_dict()

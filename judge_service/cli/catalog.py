@@ -10,7 +10,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from judge_service.cli.common import ApiKey, AsJson, Local, Url, DEFAULT_URL, connect, fail, make_table, out, print_json
+from judge_service.cli.common import ApiKey, AsJson, Local, Url, DEFAULT_URL, connect, fail, fmt, make_table, out, print_json
 
 rubrics_app = typer.Typer(help="List, show and add versioned rubrics.", no_args_is_help=True)
 
@@ -86,3 +86,64 @@ def add_rubric(
     if as_json:
         return print_json(saved)
     out.print(f"rubric {saved.name} v{saved.version} saved (hash {saved.hash[:12]})")
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@rubrics_app.command("pilot")
+def pilot_rubric(
+    name: Annotated[str, typer.Argument(help='rubric name, or "name@version"')],
+    items: Annotated[Path, typer.Option("--items", exists=True, dir_okay=False,
+                                        help="JSONL sample: id, prompt, response (or response_a/response_b), "
+                                             "optional human_score / human_preference")],
+    variants: Annotated[str | None, typer.Option(help="comma-separated variant names (the first is the reference); "
+                                                      "default: every variant")] = None,
+    judges: Annotated[str | None, typer.Option(help="comma-separated judge names; default: the panel")] = None,
+    samples: Annotated[int, typer.Option(help="repeat calls per judge x variant x item (judge noise)")] = 3,
+    temperature: Annotated[float, typer.Option(help="> 0 so repeat samples can differ")] = 1.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Try a rubric's wordings on a small sample before a full run: is it wording-sensitive?"""
+    base, _, wanted = name.partition("@")
+    if wanted and not wanted.lstrip("v").isdigit():
+        fail(f"'{name}': the version after '@' must be a number, e.g. {base}@1")
+    try:
+        rows = [json.loads(line) for line in items.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        fail(f"{items} is not JSONL (one JSON object per line): {e}")
+    with connect(url, api_key, local) as client:
+        report = client.pilot_rubric(base, rows, version=int(wanted.lstrip("v")) if wanted else None,
+                                     variants=_names(variants), judges=_names(judges), samples=samples,
+                                     temperature=temperature, seed=seed)
+    if as_json:
+        return print_json(report)
+    out.print(f"pilot {report.id}: {report.rubric.name} v{report.rubric.version}, {report.n_items} items, "
+              f"judges {', '.join(report.judges)}, {report.samples} sample(s)")
+    out.print(report.verdict)
+    for kind in ("absolute", "pairwise"):
+        section = getattr(report, kind)
+        if not section:
+            continue
+        table = make_table("variant", "mean" if kind == "absolute" else "P(A)", "sd / consistency", "noise sd",
+                           "discrimination", "Δ vs ref [CI]", "cost", keep=("variant",))
+        diffs = {d["variant"]: d["difference"] for d in section["differences"]}
+        for variant, fig in section["per_variant"].items():
+            if kind == "absolute":
+                centre, second = fig["distribution"]["mean"], fig["distribution"]["sd"]
+            else:
+                centre, second = fig["mean_prob_a"], (fig["position_consistency"] or {}).get("estimate")
+            d = diffs.get(variant)
+            delta = f"{d['estimate']:+.2f} [{fmt(d['ci_low'], 2)}, {fmt(d['ci_high'], 2)}]" if d else "(reference)"
+            table.add_row(variant, fmt(centre), fmt(second), fmt(fig["noise_sd"]), fmt(fig["discrimination"]), delta,
+                          fmt(fig["cost_usd"], 4))
+        out.print(table)
+        test = section["wording_test"]
+        alpha = section["agreement_between_variants"]["krippendorff_alpha"]
+        if test:
+            out.print(f"{kind}: wording test F = {fmt(test['f_statistic'])}, p = {fmt(test['p_value'], 4)} "
+                      f"({test['basis']}); Krippendorff's alpha between variants {fmt(alpha)}")
+    for w in report.warnings:
+        out.print(f"warning: {w}")

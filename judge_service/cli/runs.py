@@ -109,6 +109,8 @@ def create(
     candidate: Annotated[str, typer.Option(help="name of the tuned system in the items' outputs")],
     rubric: Annotated[str, typer.Option("--rubric", "-r", help='"name" or "name@version"')],
     judge: Annotated[list[str] | None, typer.Option("--judge", "-j", help="a judge name; repeat for a panel")] = None,
+    variants: Annotated[str | None, typer.Option(help="comma-separated rubric variants (or 'all'): a panel over "
+                                                      "judges x wordings")] = None,
     mode: Annotated[str, typer.Option(help="pairwise, absolute or both")] = "pairwise",
     samples: Annotated[int | None, typer.Option(help="replies drawn per judge (and order)")] = None,
     style_control: Annotated[bool, typer.Option("--style-control", help="also report a style-controlled win rate")] = False,
@@ -126,7 +128,9 @@ def create(
         options["target_difference"] = target_difference
     with connect(url, api_key, local) as client:
         created = client.upload_run(items, baseline=baseline, candidate=candidate, rubric=rubric, judges=judge,
-                                    mode=mode, samples=samples, options=options or None)
+                                    mode=mode, samples=samples, options=options or None,
+                                    rubric_variants=[v.strip() for v in variants.split(",") if v.strip()]
+                                    if variants else None)
         if not wait:
             if local:
                 err.print("note: with --local the run stops when this command exits; it resumes the next time "
@@ -190,3 +194,21 @@ def items(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: 
         winner, scores = _item_summary(it.result)
         table.add_row(it.id, it.status, winner, scores, it.error or "")
     out.print(table)
+
+
+@run_app.command("compare")
+def compare(run_id: RunId, other_id: Annotated[str, typer.Argument(help="the other run's id")],
+            url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False) -> None:
+    """Two runs' headlines side by side; warns, with a diff of the rubric texts, when their rubrics differ."""
+    with connect(url, api_key, local) as client:
+        found = client.compare_runs(run_id, other_id)
+    if as_json:
+        return print_json(found)
+    for r in found.runs:
+        h = r.get("headline") or {}
+        out.print(f"{r['id']}: {r['rubric']['name']}@{r['rubric']['version']}  {r.get('headline_metric') or '-'} "
+                  f"{fmt(h.get('estimate'))} [{fmt(h.get('ci_low'))}, {fmt(h.get('ci_high'))}]  {r.get('verdict') or ''}")
+    for w in found.warnings:
+        err.print(f"warning: {w}")
+    if found.rubric_diff:
+        out.print(found.rubric_diff, markup=False, highlight=False)

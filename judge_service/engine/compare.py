@@ -53,6 +53,7 @@ class JudgeComparison:
     cost_usd: float | None
     error: str | None = None
     error_code: str | None = None  # the provider error's code when every unscored order failed at the provider
+    variant: str = "default"  # the rubric wording (panels over variants)
 
 
 @dataclass

@@ -44,6 +44,7 @@ class JudgeGrade:
     sample_spread: Spread
     error: str | None = None
     error_code: str | None = None  # the provider error's code when every call failed at the provider
+    variant: str = "default"  # the rubric wording (panels over variants)
 
 
 @dataclass

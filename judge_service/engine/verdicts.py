@@ -15,6 +15,7 @@ messages. When only some failed, the verdict stands and the failed judges are li
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,12 +28,13 @@ from judge_service.engine.call import CallOwner, JudgeCaller
 from judge_service.engine.compare import ComparisonResult, compare
 from judge_service.engine.flags import detect_flags
 from judge_service.engine.grade import Conversation, GradeResult, Sampling, grade
+from judge_service.engine.wordings import pooled_comparison, pooled_grade
 from judge_service.errors import Conflict, InvalidInput, JudgeAuthError, JudgeError, NotFound, PayloadTooLarge
 from judge_service.judges.registry import Judge, JudgePool
 from judge_service.rubrics.model import Rubric
 from judge_service.rubrics.registry import RubricRegistry
 from judge_service.schemas import (ComparisonRequest, ComparisonResponse, JudgmentRequest, JudgmentResponse,
-                                   RubricRef)
+                                   RubricRef, VariantVerdict)
 from judge_service.settings import Settings
 from judge_service.stats.calibrate import apply_mapping
 from judge_service.store.db import Database
@@ -46,7 +48,7 @@ def new_id(prefix: str) -> str:
 
 
 def rubric_ref(rubric: Rubric) -> dict[str, Any]:
-    return RubricRef(name=rubric.name, version=rubric.version, hash=rubric.hash).model_dump()
+    return RubricRef(name=rubric.name, version=rubric.version, hash=rubric.hash, variant=rubric.variant).model_dump()
 
 
 @dataclass(frozen=True)
@@ -136,17 +138,39 @@ class Verdicts:
         return await self.prepare(body.rubric, mode=mode, judges=body.judges, samples=body.samples, texts=texts,
                                   missing_reference=() if body.reference else ("reference",))
 
+    async def wordings(self, prepared: Prepared, ref: str, variants: Sequence[str] | None) -> list[Rubric]:
+        """The rubric wordings a verdict uses: the prepared rubric alone, or the named variants (marked used)."""
+        if variants is None:
+            return [prepared.rubric]
+
+        def work(_s: Session) -> list[Rubric]:
+            found = self.rubrics.resolve_variants(ref, list(variants))
+            for w in found:
+                self.rubrics.mark_used(w)
+            return found
+
+        return await self.db.run(work)
+
     # -- judge / compare -------------------------------------------------------------------------
     async def judge(self, body: JudgmentRequest) -> JudgmentResponse:
         """POST /v1/judgments: grade one response, calibrate it if asked, record it."""
+        if body.rubric_variants is not None and body.calibration is not None:
+            raise InvalidInput("a calibration is fitted on one rubric wording; drop 'calibration' or "
+                               "'rubric_variants'", field="rubric_variants")
         prepared = await self._prepare_request(body, "absolute", {"response": body.response})
         id_ = new_id("jdg")
-        result = await grade(self.caller, prepared.rubric, prepared.judges,
-                             Conversation(body.conversation(), body.reference), body.response,
-                             sampling=Sampling(body.samples, body.temperature, body.seed),
-                             owner=CallOwner("judgment", id_))
+        wordings = await self.wordings(prepared, body.rubric, body.rubric_variants)
+        per_variant = list(zip(wordings, await asyncio.gather(*(
+            grade(self.caller, w, prepared.judges, Conversation(body.conversation(), body.reference), body.response,
+                  sampling=Sampling(body.samples, body.temperature, body.seed), owner=CallOwner("judgment", id_))
+            for w in wordings))))
+        result = per_variant[0][1] if body.rubric_variants is None else pooled_grade(prepared.rubric, per_variant)
         _refuse_if_every_judge_failed([(g.judge, g.error_code, g.error) for g in result.judges])
         out = judgment_out(id_, prepared.rubric, result, detect_flags(body.response))
+        if body.rubric_variants is not None:
+            out = out.model_copy(update={"variants": [VariantVerdict.model_validate({
+                "rubric": rubric_ref(w), "score": r.score, "criteria": r.criteria, "spread": r.panel_spread.to_dict()})
+                for w, r in per_variant], "panel": out.panel.model_copy(update={"method": "mean over judges x variants"})})
         if body.calibration is not None:
             out = await self.calibrate(out, body.calibration, prepared.rubric)
         await self.record("judgment", prepared.rubric, body.model_dump(mode="json"), out)
@@ -157,12 +181,19 @@ class Verdicts:
         prepared = await self._prepare_request(body, "pairwise",
                                                {"response_a": body.response_a, "response_b": body.response_b})
         id_ = new_id("cmp")
-        result = await compare(self.caller, prepared.rubric, prepared.judges,
-                               Conversation(body.conversation(), body.reference), body.response_a, body.response_b,
-                               sampling=Sampling(body.samples, body.temperature, body.seed),
-                               owner=CallOwner("comparison", id_))
+        wordings = await self.wordings(prepared, body.rubric, body.rubric_variants)
+        per_variant = list(zip(wordings, await asyncio.gather(*(
+            compare(self.caller, w, prepared.judges, Conversation(body.conversation(), body.reference),
+                    body.response_a, body.response_b, sampling=Sampling(body.samples, body.temperature, body.seed),
+                    owner=CallOwner("comparison", id_))
+            for w in wordings))))
+        result = per_variant[0][1] if body.rubric_variants is None else pooled_comparison(per_variant)
         _refuse_if_every_judge_failed([(j.judge, j.error_code, j.error) for j in result.judges])
         out = comparison_out(id_, prepared.rubric, result, detect_flags(body.response_a, body.response_b))
+        if body.rubric_variants is not None:
+            out = out.model_copy(update={"variants": [VariantVerdict.model_validate({
+                "rubric": rubric_ref(w), "winner": r.winner, "prob_a": r.prob_a, "spread": r.panel_spread.to_dict()})
+                for w, r in per_variant], "panel": out.panel.model_copy(update={"method": "majority over judges x variants"})})
         await self.record("comparison", prepared.rubric, body.model_dump(mode="json"), out)
         return out
 
@@ -255,7 +286,7 @@ def judgment_out(id_: str, rubric: Rubric, result: GradeResult, flags: list[str]
                 "judge": g.judge, "model": g.model, "score": g.score, "criteria": g.criteria,
                 "rationale": g.rationale, "method": g.method, "cached": g.cached, "latency_ms": g.latency_ms,
                 "usage": g.usage, "cost_usd": g.cost_usd, "samples": g.sample_scores,
-                "sample_spread": g.sample_spread.to_dict(), "error": g.error,
+                "sample_spread": g.sample_spread.to_dict(), "error": g.error, "variant": g.variant,
             }
             for g in result.judges
         ],
@@ -279,6 +310,7 @@ def comparison_out(id_: str, rubric: Rubric, result: ComparisonResult, flags: li
                 "order": o.order, "judge": o.judge, "winner": o.winner, "prob_a": o.prob_a,
                 "rationale": o.rationale, "method": o.method, "samples": o.sample_winners,
                 "sample_spread": o.sample_spread.to_dict(), "cached": o.cached, "error": o.error,
+                "variant": j.variant,
             }
             for j in result.judges for o in j.orders
         ],
@@ -286,7 +318,7 @@ def comparison_out(id_: str, rubric: Rubric, result: ComparisonResult, flags: li
             {
                 "judge": j.judge, "model": j.model, "winner": j.winner, "prob_a": j.prob_a,
                 "consistent": j.consistent, "cached": j.cached, "latency_ms": j.latency_ms, "usage": j.usage,
-                "cost_usd": j.cost_usd, "error": j.error,
+                "cost_usd": j.cost_usd, "error": j.error, "variant": j.variant,
             }
             for j in result.judges
         ],

@@ -1,15 +1,25 @@
-"""What a rubric is: a versioned, hashed set of criteria with anchored scales and templates."""
+"""What a rubric is: a versioned, hashed set of criteria with anchored scales and templates.
+
+A rubric may name **variants**: rewordings of its instructions, criteria descriptions and anchor
+texts meant to measure the same thing (same criteria, same scales). Each variant is its own
+hashed, immutable version grouped under the rubric's version (``name@1:errors``); the base wording
+is the variant ``default``, and its hash is the hash the rubric had before it named any variant,
+so adding variants never changes the identity of verdicts already made with the base wording.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MODES = ("absolute", "pairwise")
+_VARIANT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+DEFAULT_VARIANT = "default"
 
 
 class CriterionFile(BaseModel):
@@ -32,6 +42,26 @@ class CriterionFile(BaseModel):
         return v
 
 
+class CriterionRewording(BaseModel):
+    """A variant's rewording of one criterion: same name and scale, other words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    description: str | None = Field(default=None, min_length=1)
+    anchors: dict[int, str] | None = None
+
+
+class VariantFile(BaseModel):
+    """One rewording of a rubric: what it changes; everything it leaves out is the base wording."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, description="what this wording changes, for people")
+    instructions: str | None = Field(default=None, min_length=1)
+    criteria: list[CriterionRewording] = Field(default_factory=list)
+
+
 class RubricFile(BaseModel):
     """The schema of ``rubrics/<name>/v<N>.yaml`` and of ``POST /v1/rubrics``."""
 
@@ -45,6 +75,7 @@ class RubricFile(BaseModel):
     instructions: str = Field(min_length=1)
     criteria: list[CriterionFile] = Field(min_length=1)
     templates: dict[str, str] = Field(default_factory=dict)
+    variants: dict[str, VariantFile] = Field(default_factory=dict)
 
     @field_validator("modes")
     @classmethod
@@ -62,6 +93,19 @@ class RubricFile(BaseModel):
         names = [c.name for c in self.criteria]
         if len(set(names)) != len(names):
             raise ValueError("criterion names must be unique")
+        by_name = {c.name: c for c in self.criteria}
+        for vname, variant in self.variants.items():
+            if vname == DEFAULT_VARIANT or not _VARIANT_NAME.match(vname):
+                raise ValueError(f"variant name '{vname}' must match [a-z][a-z0-9_]* and not be '{DEFAULT_VARIANT}' "
+                                 "(the base wording's name)")
+            for c in variant.criteria:
+                if c.name not in by_name:
+                    raise ValueError(f"variant '{vname}' rewords unknown criterion '{c.name}'; criteria: {names}")
+                if c.anchors is not None and sorted(c.anchors) != sorted(by_name[c.name].anchors):
+                    raise ValueError(f"variant '{vname}' must keep criterion '{c.name}''s scale "
+                                     f"{sorted(by_name[c.name].anchors)}; reword the anchors, don't change the scores")
+            if variant.instructions is None and not variant.criteria:
+                raise ValueError(f"variant '{vname}' changes nothing; give instructions or criteria rewordings")
         return self
 
 
@@ -93,10 +137,36 @@ class Rubric:
     templates: dict[str, str]
     content: dict[str, Any]  # canonical parsed content, what the hash is of
     hash: str
+    variant: str = DEFAULT_VARIANT
+    # The file as written (variants included): what an API-added version is stored and reloaded from.
+    source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # variant name -> that wording's Rubric; the same mapping on the base and on every variant.
+    alternatives: dict[str, Rubric] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ref(self) -> str:
-        return f"{self.name}@{self.version}"
+        base = f"{self.name}@{self.version}"
+        return base if self.variant == DEFAULT_VARIANT else f"{base}:{self.variant}"
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """``default`` first, then the named rewordings in file order."""
+        return tuple(self.alternatives) or (DEFAULT_VARIANT,)
+
+    def wording(self, variant: str) -> Rubric:
+        if variant not in self.variant_names:
+            raise KeyError(variant)
+        return self.alternatives.get(variant, self)
+
+    def text(self) -> str:
+        """The wording a judge reads, as plain text: what a diff between two versions compares."""
+        lines = [f"# {self.ref}", self.instructions.strip(), ""]
+        for c in self.criteria:
+            lines.append(f"## {c.name}: {c.description}")
+            lines.extend(f"  {k}: {t}" for k, t in sorted(c.anchors.items()))
+        for mode, template in sorted(self.templates.items()):
+            lines.extend([f"## template {mode}", template])
+        return "\n".join(lines) + "\n"
 
     def scale(self) -> tuple[int, int]:
         """The overall score's scale: the criteria's, when they share one."""
@@ -110,8 +180,23 @@ def canonical_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def build_rubric(parsed: RubricFile) -> Rubric:
-    content = parsed.model_dump(mode="json")
+def _reworded(parsed: RubricFile, name: str, variant: VariantFile) -> RubricFile:
+    data = parsed.model_dump(exclude={"variants"})
+    if variant.instructions is not None:
+        data["instructions"] = variant.instructions
+    by_name = {c["name"]: c for c in data["criteria"]}
+    for c in variant.criteria:
+        if c.description is not None:
+            by_name[c.name]["description"] = c.description
+        if c.anchors is not None:
+            by_name[c.name]["anchors"] = dict(c.anchors)
+    return RubricFile.model_validate(data)
+
+
+def _one(parsed: RubricFile, variant: str, source: dict[str, Any]) -> Rubric:
+    content = parsed.model_dump(mode="json", exclude={"variants"})
+    if variant != DEFAULT_VARIANT:
+        content["variant"] = variant  # a rewording that happens to equal the base still hashes apart
     return Rubric(
         name=parsed.name,
         version=parsed.version,
@@ -123,4 +208,21 @@ def build_rubric(parsed: RubricFile) -> Rubric:
         templates=dict(parsed.templates),
         content=content,
         hash=canonical_hash(content),
+        variant=variant,
+        source=source,
     )
+
+
+def build_rubric(parsed: RubricFile) -> Rubric:
+    source = parsed.model_dump(mode="json", exclude_defaults=False)
+    if not parsed.variants:
+        source.pop("variants", None)
+    base = _one(parsed, DEFAULT_VARIANT, source)
+    if not parsed.variants:
+        return base
+    alternatives = {DEFAULT_VARIANT: base}
+    for name, variant in parsed.variants.items():
+        alternatives[name] = _one(_reworded(parsed, name, variant), name, source)
+    for r in alternatives.values():
+        r.alternatives.update(alternatives)  # one shared mapping: every wording can reach its siblings
+    return base

@@ -3,6 +3,10 @@
 A version, once used by a verdict, is immutable: its hash is recorded, and a file that later
 changes under the same version is refused with a message to save it as a new version.
 Files are re-read on demand (when their mtime changes), so editing a rubric needs no restart.
+
+A reference is ``name``, ``name@version`` or either with ``:variant`` (``helpfulness@2:errors``):
+a variant is a rewording held in the version's file, with its own hash, recorded on first use in
+``rubric_variants`` and as immutable as the version itself.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from judge_service.errors import Conflict, InvalidInput, NotFound
-from judge_service.rubrics.model import Rubric, RubricFile, build_rubric
+from judge_service.rubrics.model import DEFAULT_VARIANT, Rubric, RubricFile, build_rubric
 from judge_service.rubrics.render import check_templates
 from judge_service.store.db import Database
-from judge_service.store.models import RubricVersionRow
+from judge_service.store.models import RubricVariantRow, RubricVersionRow
 
 _FILE_RE = re.compile(r"^v(\d+)\.ya?ml$")
 
@@ -33,8 +37,17 @@ def parse_rubric(raw: object, *, source: str) -> Rubric:
         loc = ".".join(str(p) for p in err["loc"]) or None
         raise InvalidInput(f"rubric {source} is invalid at '{loc}': {err['msg']}", field=loc) from None
     rubric = build_rubric(parsed)
-    check_templates(rubric.name, rubric.instructions, rubric.criteria, rubric.templates, rubric.modes)
+    for wording in rubric.alternatives.values() or [rubric]:
+        check_templates(wording.name, wording.instructions, wording.criteria, wording.templates, wording.modes)
     return rubric
+
+
+def split_variant(ref: str) -> tuple[str, str | None]:
+    """``"name@2:errors"`` -> ``("name@2", "errors")``; no ``:`` -> no variant named."""
+    base, sep, variant = ref.partition(":")
+    if sep and not variant:
+        raise InvalidInput("a rubric variant is named after ':', e.g. 'helpfulness@1:errors'", field="rubric")
+    return base, (variant or None)
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
@@ -99,7 +112,40 @@ class RubricRegistry:
         return [r for _, r in sorted(found, key=lambda t: t[0]) if isinstance(r, Rubric)]
 
     def resolve(self, ref: str, *, mode: str | None = None) -> Rubric:
-        """The rubric a request names, checked against its recorded hash. Latest version if none given."""
+        """The rubric a request names, checked against its recorded hash. Latest version if none given.
+
+        With ``:variant`` the result is that wording (checked against its own recorded hash)."""
+        ref, variant = split_variant(ref)
+        base = self._resolve_base(ref, mode=mode)
+        return base if variant is None else self.variant(base, variant)
+
+    def variant(self, base: Rubric, variant: str, *, field: str = "rubric") -> Rubric:
+        try:
+            wording = base.wording(variant)
+        except KeyError:
+            raise NotFound(f"rubric {base.name}@{base.version} has no variant '{variant}'; its variants: "
+                           f"{list(base.variant_names)}", field=field) from None
+        self._check_variant_unchanged(wording)
+        return wording
+
+    def resolve_variants(self, ref: str, variants: list[str] | None, *, mode: str | None = None,
+                         field: str = "rubric_variants") -> list[Rubric]:
+        """The wordings a panel over variants uses: the named ones, or every one when ``variants`` is
+        ``["all"]``; the ref's own variant when none are named."""
+        if variants is None:
+            return [self.resolve(ref, mode=mode)]
+        base_ref, named = split_variant(ref)
+        if named is not None:
+            raise InvalidInput(f"name the variants in '{field}', not in the rubric ref ('{ref}')", field="rubric")
+        base = self._resolve_base(base_ref, mode=mode)
+        names = list(base.variant_names) if variants == ["all"] else variants
+        if not names:
+            raise InvalidInput(f"'{field}' is empty; name at least one variant or omit it", field=field)
+        if len(set(names)) != len(names):
+            raise InvalidInput(f"'{field}' names a variant twice: {names}", field=field)
+        return [self.variant(base, n, field=field) for n in names]
+
+    def _resolve_base(self, ref: str, *, mode: str | None = None) -> Rubric:
         name, version = parse_ref(ref)
         known = {v: r for (n, v), r in self.all().items() if n == name}
         if not known:
@@ -127,6 +173,19 @@ class RubricRegistry:
                     field="rubric",
                 )
 
+    def _check_variant_unchanged(self, rubric: Rubric) -> None:
+        if rubric.variant == DEFAULT_VARIANT:
+            return
+        with self.db.session() as s:
+            row = s.get(RubricVariantRow, (rubric.name, rubric.version, rubric.variant))
+            if row is not None and row.hash != rubric.hash:
+                raise Conflict(
+                    f"rubric {rubric.ref} changed since it was first used (hash {rubric.hash[:8]}… ≠ recorded "
+                    f"{row.hash[:8]}…); verdicts must stay reproducible, so restore its wording and add the new one "
+                    f"as another variant, or save the rubric as v{self._next_version(rubric.name)}",
+                    field="rubric",
+                )
+
     def _next_version(self, name: str) -> int:
         versions = [v for (n, v) in self.all() if n == name]
         with self.db.session() as s:
@@ -141,13 +200,20 @@ class RubricRegistry:
             self._mark_used(rubric)
 
     def _mark_used(self, rubric: Rubric) -> None:
+        base = rubric.wording(DEFAULT_VARIANT)
         with self.db.session() as s:
-            row = s.get(RubricVersionRow, (rubric.name, rubric.version))
+            row = s.get(RubricVersionRow, (base.name, base.version))
             if row is None:
-                s.add(RubricVersionRow(name=rubric.name, version=rubric.version, hash=rubric.hash,
-                                       content=rubric.content, source="file", used=True))
+                s.add(RubricVersionRow(name=base.name, version=base.version, hash=base.hash,
+                                       content=base.source or base.content, source="file", used=True))
             elif not row.used:
-                row.used, row.hash, row.content = True, rubric.hash, rubric.content
+                row.used, row.hash = True, base.hash
+                if row.source != "api":
+                    row.content = base.source or base.content
+            if rubric.variant != DEFAULT_VARIANT and s.get(
+                    RubricVariantRow, (rubric.name, rubric.version, rubric.variant)) is None:
+                s.add(RubricVariantRow(name=rubric.name, version=rubric.version, variant=rubric.variant,
+                                       hash=rubric.hash, content=rubric.content))
 
     def add(self, raw: dict[str, Any]) -> tuple[Rubric, bool]:
         """Add a version by API. Returns (rubric, created). Same content again is a no-op."""
@@ -158,7 +224,7 @@ class RubricRegistry:
         recorded_hash = row.hash if row is not None else (existing.hash if isinstance(existing, Rubric) else None)
         if recorded_hash is not None:
             if recorded_hash == rubric.hash:
-                return rubric, False
+                return self._add_wordings(rubric, existing, row)
             raise Conflict(
                 f"rubric '{rubric.name}' v{rubric.version} already exists with different content; "
                 f"versions are immutable, so send it as version {self._next_version(rubric.name)}",
@@ -166,6 +232,30 @@ class RubricRegistry:
             )
         with self.db.session() as s:
             s.add(RubricVersionRow(name=rubric.name, version=rubric.version, hash=rubric.hash,
-                                   content=rubric.content, source="api", used=False))
+                                   content=rubric.source or rubric.content, source="api", used=False))
+        self._api[(rubric.name, rubric.version)] = rubric
+        return rubric, True
+
+    def _add_wordings(self, rubric: Rubric, existing: Rubric | InvalidInput | None,
+                      row: RubricVersionRow | None) -> tuple[Rubric, bool]:
+        """The same base content again: a no-op, or new variants beside unchanged ones (a new wording is
+        a new immutable version of its own; a changed or dropped one is refused)."""
+        if not isinstance(existing, Rubric):
+            return rubric, False
+        old = {v: existing.wording(v).hash for v in existing.variant_names}
+        new = {v: rubric.wording(v).hash for v in rubric.variant_names}
+        if old == new:
+            return existing, False
+        changed = sorted(v for v in old if new.get(v) != old[v])
+        if changed:
+            raise Conflict(f"rubric '{rubric.name}' v{rubric.version}: variant(s) {changed} would change or disappear; "
+                           "a wording is immutable, so add the new one under another variant name", field="variants")
+        if row is None or row.source != "api":
+            raise Conflict(f"rubric '{rubric.name}' v{rubric.version} comes from a file; add its variants in "
+                           "the file", field="variants")
+        with self.db.session() as s:
+            stored = s.get(RubricVersionRow, (rubric.name, rubric.version))
+            if stored is not None:
+                stored.content = rubric.source or rubric.content
         self._api[(rubric.name, rubric.version)] = rubric
         return rubric, True

@@ -16,7 +16,7 @@ from judge_service.engine.grade import Conversation, GradeResult, Sampling, grad
 from judge_service.judges.registry import Judge
 from judge_service.rubrics.model import Rubric
 from judge_service.runs.records import (AbsoluteResult, GradeJudgeRecord, GradeRecord, ItemResult, PairwiseJudgeRecord,
-                                        PairwiseOrderRecord, PairwiseResult, Role)
+                                        PairwiseOrderRecord, PairwiseResult, Role, VariantResult)
 
 _TO_ROLE: dict[str | None, Role | None] = {"A": "baseline", "B": "candidate", "tie": "tie", None: None}
 
@@ -75,7 +75,20 @@ async def judge_item(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], i
     )
 
 
-async def evaluate_item(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], item: dict[str, Any],
+async def judge_item_variants(caller: JudgeCaller, wordings: list[Rubric], judges: list[Judge], item: dict[str, Any],
+                              spec: dict[str, Any]) -> ItemResult:
+    """The item under every rubric wording of the run, each kept in its own record."""
+    done = await asyncio.gather(*(judge_item(caller, w, judges, item, spec) for w in wordings))
+    return ItemResult(version=1, variants=[
+        VariantResult(variant=w.variant, rubric_hash=w.hash, pairwise=r.pairwise, absolute=r.absolute)
+        for w, r in zip(wordings, done)])
+
+
+async def evaluate_item(caller: JudgeCaller, rubric: Rubric | list[Rubric], judges: list[Judge], item: dict[str, Any],
                         spec: dict[str, Any]) -> dict[str, object]:
-    """The item's record in its stored (JSON) form, what the run manager commits."""
+    """The item's record in its stored (JSON) form, what the run manager commits.
+
+    ``rubric`` is a list when the run is a panel over rubric variants."""
+    if isinstance(rubric, list):
+        return (await judge_item_variants(caller, rubric, judges, item, spec)).to_json()
     return (await judge_item(caller, rubric, judges, item, spec)).to_json()

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from judge_service.context import AppContext
 from judge_service.errors import ServiceError
+from judge_service.rubrics.model import Rubric
 from judge_service.runs.evaluate import evaluate_item
 from judge_service.store import leases
 from judge_service.store.models import RunItemRow, RunRow
@@ -191,12 +192,19 @@ class RunManager:
 
         spec = await ctx.db.run(load)
         try:
-            ref = f"{spec['rubric']['name']}@{spec['rubric']['version']}"
+            wording = spec["rubric"].get("variant", "default")
+            ref = f"{spec['rubric']['name']}@{spec['rubric']['version']}" + ("" if wording == "default" else f":{wording}")
             rubric = await ctx.db.run(lambda _s: ctx.rubrics.resolve(ref))
             if rubric.hash != spec["rubric"]["hash"]:
                 raise RuntimeError(f"rubric {rubric.ref} changed since the run was created")
+            judged_by: Rubric | list[Rubric] = rubric
+            if spec.get("variants"):
+                judged_by = [ctx.rubrics.variant(rubric, v["variant"]) for v in spec["variants"]]
+                changed = [w.ref for w, v in zip(judged_by, spec["variants"]) if w.hash != v["hash"]]
+                if changed:
+                    raise RuntimeError(f"rubric variant(s) {changed} changed since the run was created")
             judges = await ctx.judges.get_many(spec["judges"])
-            return (rubric, judges, spec)
+            return (judged_by, judges, spec)
         except Exception as e:  # the run cannot proceed at all; say why on the run
             return getattr(e, "message", str(e))
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from judge_service.runs.report import AbsoluteRecord, ItemInfo, PairwiseRecord
+from judge_service.runs.report.inputs import VARIANT_STRIDE
 
 RECORD_VERSION = 1
 Role = Literal["baseline", "candidate", "tie"]
@@ -64,15 +65,32 @@ class AbsoluteResult(BaseModel):
     candidate: GradeRecord
 
 
+class VariantResult(BaseModel):
+    """An item judged under one rubric wording (runs over several variants)."""
+
+    variant: str
+    rubric_hash: str
+    pairwise: PairwiseResult | None = None
+    absolute: AbsoluteResult | None = None
+
+
 class ItemResult(BaseModel):
     version: int = RECORD_VERSION
     pairwise: PairwiseResult | None = None
     absolute: AbsoluteResult | None = None
+    # A run over several rubric variants keeps each wording's verdicts apart (never mixed in one
+    # record); the top-level pairwise/absolute are then absent.
+    variants: list[VariantResult] | None = None
 
     def to_json(self) -> dict[str, object]:
         """The stored form: modes that were not judged are absent, as in version 1 records."""
-        absent = {k for k in ("pairwise", "absolute") if getattr(self, k) is None}
+        absent = {k for k in ("pairwise", "absolute", "variants") if getattr(self, k) is None}
         return self.model_dump(mode="json", exclude=absent)
+
+    def by_variant(self) -> list[tuple[str, PairwiseResult | None, AbsoluteResult | None]]:
+        if self.variants is None:
+            return [("default", self.pairwise, self.absolute)]
+        return [(v.variant, v.pairwise, v.absolute) for v in self.variants]
 
     @classmethod
     def read(cls, stored: dict[str, object] | None) -> ItemResult | None:
@@ -92,17 +110,19 @@ def to_records(items: list[dict[str, object]], results: list[ItemResult | None],
                               candidate_meta=metadata.get(candidate, {}), baseline_meta=metadata.get(baseline, {})))
         if result is None:
             continue
-        for j in result.pairwise.judges if result.pairwise else []:
-            for o in j.orders:
-                if not o.winners:
-                    pairwise.append(PairwiseRecord(iid, j.judge, o.order, 0, None, None))
-                for k, (w, p) in enumerate(zip(o.winners, o.prob_candidate)):
-                    pairwise.append(PairwiseRecord(iid, j.judge, o.order, k, w, p))
-        if result.absolute is not None:
-            for role, grades in (("baseline", result.absolute.baseline), ("candidate", result.absolute.candidate)):
-                for g in grades.judges:
-                    if g.score is None:
-                        absolute.append(AbsoluteRecord(iid, g.judge, role, 0, None, {}))
-                    for k, (score, crit) in enumerate(zip(g.samples, g.sample_criteria)):
-                        absolute.append(AbsoluteRecord(iid, g.judge, role, k, score, crit))
+        for v, (variant, pair, graded) in enumerate(result.by_variant()):
+            at = v * VARIANT_STRIDE
+            for j in pair.judges if pair else []:
+                for o in j.orders:
+                    if not o.winners:
+                        pairwise.append(PairwiseRecord(iid, j.judge, o.order, at, None, None, variant))
+                    for k, (w, p) in enumerate(zip(o.winners, o.prob_candidate)):
+                        pairwise.append(PairwiseRecord(iid, j.judge, o.order, at + k, w, p, variant))
+            if graded is not None:
+                for role, grades in (("baseline", graded.baseline), ("candidate", graded.candidate)):
+                    for g in grades.judges:
+                        if g.score is None:
+                            absolute.append(AbsoluteRecord(iid, g.judge, role, at, None, {}, variant))
+                        for k, (score, crit) in enumerate(zip(g.samples, g.sample_criteria)):
+                            absolute.append(AbsoluteRecord(iid, g.judge, role, at + k, score, crit, variant))
     return pairwise, absolute, infos

@@ -87,3 +87,7 @@ class RunReportOut(_Open):
     power: list[dict[str, Any]]
     warnings: list[str]
     options: dict[str, Any]
+    wording: dict[str, Any] | None = Field(default=None, description="runs over several rubric variants: per-variant "
+                                           "figures and how much of each interval's width comes from wording")
+    rubric_variants: list[dict[str, Any]] = Field(default_factory=list, description="the wordings this run used")
+    pilot: dict[str, Any] | None = Field(default=None, description="the latest pilot of this rubric version")

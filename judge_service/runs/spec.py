@@ -43,6 +43,11 @@ class RunSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rubric: str = Field(min_length=1)
+    rubric_variants: list[str] | None = Field(
+        default=None, min_length=1,
+        description="a panel over rubric wordings: variant names of the rubric's version (or ['all']); every item is "
+                    "judged under each, the report aggregates across judges x variants and its intervals include "
+                    "the variance across wordings")
     judges: list[str] | None = Field(default=None, min_length=1)
     mode: Literal["pairwise", "absolute", "both"] = "pairwise"
     baseline: str = Field(min_length=1)

@@ -6,11 +6,14 @@ all come through here, so a run is always validated and prepared the same way.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from judge_service.context import AppContext
 from judge_service.engine.verdicts import Prepared, new_id, rubric_ref
 from judge_service.errors import InvalidInput
+from judge_service.pilot.service import latest_pilot, pilot_link
 from judge_service.runs.spec import RunItem, RunSpec, validate_items
 from judge_service.store.models import RunItemRow, RunRow
 
@@ -37,7 +40,7 @@ async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str
     stored_spec = spec.model_dump(mode="json") | {
         "run_id": run_id, "rubric": rubric_ref(prepared.rubric), "judges": prepared.judge_names,
         "judge_families": {j.name: j.spec.family for j in prepared.judges},
-    }
+    } | await _wordings(ctx, spec, prepared)
 
     def store(s: Session) -> None:
         s.add(RunRow(id=run_id, status="queued", spec=stored_spec, total=len(items)))
@@ -49,3 +52,22 @@ async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str
     await ctx.db.run(store)
     ctx.runs.start(run_id)
     return run_id
+
+
+async def _wordings(ctx: AppContext, spec: RunSpec, prepared: Prepared) -> dict[str, Any]:
+    """The run's rubric variants (each hash recorded, each marked used) and its link to the latest pilot."""
+    base = prepared.rubric
+
+    def work(s: Session) -> dict[str, Any]:
+        extra: dict[str, Any] = {"pilot": pilot_link(latest_pilot(s, base.name, base.version))}
+        wordings = [base]
+        if spec.rubric_variants is not None:
+            wordings = ctx.rubrics.resolve_variants(spec.rubric, spec.rubric_variants)
+            for w in wordings:
+                ctx.rubrics.mark_used(w)
+            extra["variants"] = [rubric_ref(w) for w in wordings]
+        # What the judges read, kept with the run: comparing it with a later run names the difference.
+        extra["rubric_texts"] = {w.variant: w.text() for w in wordings}
+        return extra
+
+    return await ctx.db.run(work)

@@ -103,5 +103,6 @@ def new_revision(message: str) -> None:
         engine = create_engine(f"sqlite:///{scratch}/head.db")
         with engine.begin() as conn:
             command.upgrade(_config(conn), "head")
-            command.revision(_config(conn), message=message, autogenerate=True)
+            # Revisions are numbered 0001, 0002, …: their order reads in a directory listing.
+            command.revision(_config(conn), message=message, autogenerate=True, rev_id=f"{int(head()) + 1:04d}")
         engine.dispose()

@@ -28,6 +28,18 @@ class RubricVersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class RubricVariantRow(Base):
+    """A rubric variant's hash, recorded when first used: a variant is as immutable as a version."""
+
+    __tablename__ = "rubric_variants"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class JudgmentRow(Base):
     """One absolute judgment or pairwise comparison, as returned to the user."""
 
@@ -125,4 +137,21 @@ class CalibrationRow(Base):
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RubricPilotRow(Base):
+    """A rubric pilot: a small sample judged under every variant × judge, and its report.
+
+    Runs created later with the same rubric version link to the latest pilot of it."""
+
+    __tablename__ = "rubric_pilots"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    rubric_name: Mapped[str] = mapped_column(String(64), index=True)
+    rubric_version: Mapped[int] = mapped_column(Integer)
+    rubric_hash: Mapped[str] = mapped_column(String(64))  # the base wording's hash
+    variants: Mapped[dict[str, Any]] = mapped_column(JSON)  # variant -> its hash
+    wording_sensitive: Mapped[bool] = mapped_column(Boolean)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

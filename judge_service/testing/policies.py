@@ -91,10 +91,49 @@ def constant(label_by_field: dict[str, str]) -> Policy:
     return policy
 
 
+def wording_shift(base: Policy, marker: str, shift: float) -> Policy:
+    """``base``, but an absolute score moves by ``shift`` points when the rubric text contains ``marker``
+    (case-insensitive): a judge whose scores depend on a rubric's wording, for pilots."""
+
+    def policy(view: JudgeView, rng: random.Random) -> Distribution:
+        if view.response is None or marker.lower() not in view.prompt_text.lower():
+            return base(view, rng)
+        out: Distribution = {}
+        for name, dist in base(view, rng).items():
+            nums = sorted(int(lab) for lab in dist if lab.isdigit())
+            if not nums:
+                out[name] = dist
+                continue
+            moved: dict[str, float] = {lab: 0.0 for lab in dist}
+            for lab, p in dist.items():  # shift the mass, piling what falls off the scale on its end
+                target = min(max(round(int(lab) + shift), nums[0]), nums[-1])
+                moved[str(target)] += p
+            out[name] = moved
+        return out
+
+    return policy
+
+
+def wording_switch(marker: str, plain: Policy, reworded: Policy) -> Policy:
+    """``reworded`` when the rubric text contains ``marker`` (case-insensitive), else ``plain``."""
+
+    def policy(view: JudgeView, rng: random.Random) -> Distribution:
+        return (reworded if marker.lower() in view.prompt_text.lower() else plain)(view, rng)
+
+    return policy
+
+
+_SCORE_BY_LENGTH = score_by(lambda t: len(t) / 20)
+
 POLICIES: dict[str, Policy] = {
     "prefer_position_a": prefer_position_a,
     "prefer_longer": prefer_longer,
-    "score_by_length": score_by(lambda t: len(t) / 20),
+    "score_by_length": _SCORE_BY_LENGTH,
+    # helpfulness@1:errors asks about "factual errors": this judge scores that wording two points lower.
+    "wording_sensitive": wording_shift(_SCORE_BY_LENGTH, "factual errors", -2),
+    # ... and this one, asked about factual errors, scores against length: the wordings disagree on
+    # which of two responses is better, not only on the level.
+    "wording_reverses": wording_switch("factual errors", _SCORE_BY_LENGTH, score_by(lambda t: 11 - len(t) / 20)),
 }
 
 

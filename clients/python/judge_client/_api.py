@@ -58,6 +58,10 @@ def _body(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _list(values: Sequence[str] | None) -> list[str] | None:
+    return list(values) if values is not None else None
+
+
 def _messages(messages: MessagesArg | None) -> list[dict[str, str]] | None:
     if messages is None:
         return None
@@ -86,6 +90,25 @@ def add_rubric(rubric: Mapping[str, Any]) -> Call[m.RubricVersion]:
     return Call("POST", "/v1/rubrics", json=dict(rubric), cast=_model(m.RubricVersion))
 
 
+def pilot_rubric(name: str, items: Iterable[Mapping[str, Any]] | str | Path, *, version: int | None = None,
+                 variants: Sequence[str] | None = None, judges: Sequence[str] | None = None,
+                 samples: int | None = None, temperature: float | None = None, seed: int | None = None,
+                 alpha: float | None = None) -> Call[m.RubricPilot]:
+    if isinstance(items, (str, Path)):
+        lines = Path(items).read_text(encoding="utf-8").splitlines()
+        rows: list[dict[str, Any]] = [_json.loads(line) for line in lines if line.strip()]
+    else:
+        rows = [dict(i) for i in items]
+    return Call("POST", f"/v1/rubrics/{_seg(name)}/pilot", cast=_model(m.RubricPilot), json=_body(
+        items=rows, version=version, variants=list(variants) if variants is not None else None,
+        judges=list(judges) if judges is not None else None, samples=samples, temperature=temperature, seed=seed,
+        alpha=alpha))
+
+
+def rubric_pilot(pilot_id: str) -> Call[m.RubricPilot]:
+    return Call("GET", f"/v1/rubric-pilots/{_seg(pilot_id)}", cast=_model(m.RubricPilot))
+
+
 # --- judging ---------------------------------------------------------------------------------
 
 def _judge_input(rubric: str, prompt: str | None, messages: MessagesArg | None, reference: str | None,
@@ -98,17 +121,19 @@ def _judge_input(rubric: str, prompt: str | None, messages: MessagesArg | None, 
 
 def judge(*, rubric: str, response: str, prompt: str | None, messages: MessagesArg | None, reference: str | None,
           judges: Sequence[str] | None, samples: int | None, temperature: float | None, seed: int | None,
-          calibration: str | None) -> Call[m.Judgment]:
+          calibration: str | None, rubric_variants: Sequence[str] | None = None) -> Call[m.Judgment]:
     body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
-    return Call("POST", "/v1/judgments", json=body | _body(response=response, calibration=calibration),
+    return Call("POST", "/v1/judgments", json=body | _body(response=response, calibration=calibration,
+                                                          rubric_variants=_list(rubric_variants)),
                 cast=_model(m.Judgment))
 
 
 def compare(*, rubric: str, response_a: str, response_b: str, prompt: str | None, messages: MessagesArg | None,
             reference: str | None, judges: Sequence[str] | None, samples: int | None, temperature: float | None,
-            seed: int | None) -> Call[m.Comparison]:
+            seed: int | None, rubric_variants: Sequence[str] | None = None) -> Call[m.Comparison]:
     body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
-    return Call("POST", "/v1/comparisons", json=body | {"response_a": response_a, "response_b": response_b},
+    return Call("POST", "/v1/comparisons", json=body | {"response_a": response_a, "response_b": response_b}
+                | _body(rubric_variants=_list(rubric_variants)),
                 cast=_model(m.Comparison))
 
 
@@ -124,10 +149,11 @@ def get_comparison(comparison_id: str) -> Call[m.Comparison]:
 
 def run_spec(*, rubric: str, baseline: str, candidate: str, judges: Sequence[str] | None, mode: str | None,
              samples: int | None, temperature: float | None, seed: int | None,
-             options: Mapping[str, Any] | None) -> dict[str, Any]:
+             options: Mapping[str, Any] | None, rubric_variants: Sequence[str] | None = None) -> dict[str, Any]:
     return _body(rubric=rubric, baseline=baseline, candidate=candidate,
                  judges=list(judges) if judges is not None else None, mode=mode, samples=samples,
-                 temperature=temperature, seed=seed, options=dict(options) if options is not None else None)
+                 temperature=temperature, seed=seed, options=dict(options) if options is not None else None,
+                 rubric_variants=list(rubric_variants) if rubric_variants is not None else None)
 
 
 def create_run(items: Iterable[Mapping[str, Any]] | RecordsFrame, spec: dict[str, Any]) -> Call[m.RunCreated]:
@@ -153,6 +179,10 @@ def run_items(run_id: str) -> Call[list[m.RunItemResult]]:
 
 def run_report(run_id: str) -> Call[m.RunReport]:
     return Call("GET", f"/v1/runs/{_seg(run_id)}/report", cast=_model(m.RunReport))
+
+
+def compare_runs(run_id: str, other_id: str) -> Call[m.RunComparison]:
+    return Call("GET", f"/v1/runs/{_seg(run_id)}/compare/{_seg(other_id)}", cast=_model(m.RunComparison))
 
 
 # --- statistics ------------------------------------------------------------------------------

@@ -93,24 +93,41 @@ class AsyncJudgeClient(BaseClient):
     async def add_rubric(self, rubric: Mapping[str, Any]) -> m.RubricVersion:
         return await self._send(_api.add_rubric(rubric))
 
+    async def pilot_rubric(self, name: str, items: Iterable[Mapping[str, Any]] | str | Path, *, version: int | None = None,
+                     variants: Sequence[str] | None = None, judges: Sequence[str] | None = None,
+                     samples: int | None = None, temperature: float | None = None, seed: int | None = None,
+                     alpha: float | None = None) -> m.RubricPilot:
+        """Pilot rubric ``name`` on a small sample (dicts or a JSONL path): every variant x judge x sample,
+        both orders for pairs; returns the report (``wording_sensitive``, per-variant figures), stored."""
+        return await self._send(_api.pilot_rubric(name, items, version=version, variants=variants, judges=judges,
+                                            samples=samples, temperature=temperature, seed=seed, alpha=alpha))
+
+    async def rubric_pilot(self, pilot_id: str) -> m.RubricPilot:
+        """A stored rubric pilot."""
+        return await self._send(_api.rubric_pilot(pilot_id))
+
     # --- judging -----------------------------------------------------------------------------
 
     async def judge(self, *, rubric: str, response: str, prompt: str | None = None,
                     messages: MessagesArg | None = None, reference: str | None = None,
                     judges: Sequence[str] | None = None, samples: int | None = None,
                     temperature: float | None = None, seed: int | None = None,
-                    calibration: str | None = None) -> m.Judgment:
+                    calibration: str | None = None,
+              rubric_variants: Sequence[str] | None = None) -> m.Judgment:
         return await self._send(_api.judge(rubric=rubric, response=response, prompt=prompt, messages=messages,
                                            reference=reference, judges=judges, samples=samples,
-                                           temperature=temperature, seed=seed, calibration=calibration))
+                                           temperature=temperature, seed=seed, calibration=calibration,
+                                           rubric_variants=rubric_variants))
 
     async def compare(self, *, rubric: str, response_a: str, response_b: str, prompt: str | None = None,
                       messages: MessagesArg | None = None, reference: str | None = None,
                       judges: Sequence[str] | None = None, samples: int | None = None,
-                      temperature: float | None = None, seed: int | None = None) -> m.Comparison:
+                      temperature: float | None = None, seed: int | None = None,
+                rubric_variants: Sequence[str] | None = None) -> m.Comparison:
         return await self._send(_api.compare(rubric=rubric, response_a=response_a, response_b=response_b,
                                              prompt=prompt, messages=messages, reference=reference, judges=judges,
-                                             samples=samples, temperature=temperature, seed=seed))
+                                             samples=samples, temperature=temperature, seed=seed,
+                                             rubric_variants=rubric_variants))
 
     async def get_judgment(self, judgment_id: str) -> m.Judgment:
         return await self._send(_api.get_judgment(judgment_id))
@@ -123,17 +140,21 @@ class AsyncJudgeClient(BaseClient):
     async def create_run(self, items: Iterable[Mapping[str, Any]] | RecordsFrame, *, baseline: str, candidate: str,
                          rubric: str, judges: Sequence[str] | None = None, mode: str = "pairwise",
                          samples: int | None = None, temperature: float | None = None, seed: int | None = None,
-                         options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                         options: Mapping[str, Any] | None = None,
+                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             rubric_variants=rubric_variants)
         return await self._send(_api.create_run(items, spec))
 
     async def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
                          judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                          temperature: float | None = None, seed: int | None = None,
-                         options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                         options: Mapping[str, Any] | None = None,
+                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             rubric_variants=rubric_variants)
         return await self._send(_api.upload_run(path, spec))
 
     async def run_status(self, run_id: str) -> m.RunStatus:
@@ -144,6 +165,10 @@ class AsyncJudgeClient(BaseClient):
 
     async def run_report(self, run_id: str) -> m.RunReport:
         return await self._send(_api.run_report(run_id))
+
+    async def compare_runs(self, run_id: str, other_id: str) -> m.RunComparison:
+        """Two runs' headlines side by side; ``warnings`` and ``rubric_diff`` name any rubric change."""
+        return await self._send(_api.compare_runs(run_id, other_id))
 
     async def wait_for_run(self, run_id: str, *, poll_interval: float = 1.0, timeout: float | None = None,
                            progress: ProgressArg = False) -> m.RunStatus:
@@ -168,9 +193,11 @@ class AsyncJudgeClient(BaseClient):
                        judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                        temperature: float | None = None, seed: int | None = None,
                        options: Mapping[str, Any] | None = None, poll_interval: float = 1.0,
-                       timeout: float | None = None, progress: ProgressArg = True) -> m.RunReport:
+                       timeout: float | None = None, progress: ProgressArg = True,
+                       rubric_variants: Sequence[str] | None = None) -> m.RunReport:
         kwargs = dict(baseline=baseline, candidate=candidate, rubric=rubric, judges=judges, mode=mode,
-                      samples=samples, temperature=temperature, seed=seed, options=options)
+                      samples=samples, temperature=temperature, seed=seed, options=options,
+                      rubric_variants=rubric_variants)
         path = as_path(items)
         created = (await self.upload_run(path, **kwargs) if path  # type: ignore[arg-type]
                    else await self.create_run(items, **kwargs))  # type: ignore[arg-type]

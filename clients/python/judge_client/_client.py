@@ -98,23 +98,38 @@ class JudgeClient(BaseClient):
         """Add a rubric version (same schema as ``rubrics/<name>/v<N>.yaml``). Same content again is a no-op."""
         return self._send(_api.add_rubric(rubric))
 
+    def pilot_rubric(self, name: str, items: Iterable[Mapping[str, Any]] | str | Path, *, version: int | None = None,
+                     variants: Sequence[str] | None = None, judges: Sequence[str] | None = None,
+                     samples: int | None = None, temperature: float | None = None, seed: int | None = None,
+                     alpha: float | None = None) -> m.RubricPilot:
+        """Pilot rubric ``name`` on a small sample (dicts or a JSONL path): every variant x judge x sample,
+        both orders for pairs; returns the report (``wording_sensitive``, per-variant figures), stored."""
+        return self._send(_api.pilot_rubric(name, items, version=version, variants=variants, judges=judges,
+                                            samples=samples, temperature=temperature, seed=seed, alpha=alpha))
+
+    def rubric_pilot(self, pilot_id: str) -> m.RubricPilot:
+        """A stored rubric pilot."""
+        return self._send(_api.rubric_pilot(pilot_id))
+
     # --- judging -----------------------------------------------------------------------------
 
     def judge(self, *, rubric: str, response: str, prompt: str | None = None, messages: MessagesArg | None = None,
               reference: str | None = None, judges: Sequence[str] | None = None, samples: int | None = None,
-              temperature: float | None = None, seed: int | None = None, calibration: str | None = None) -> m.Judgment:
+              temperature: float | None = None, seed: int | None = None, calibration: str | None = None,
+              rubric_variants: Sequence[str] | None = None) -> m.Judgment:
         """Grade ``response`` against ``rubric`` ("name" or "name@version"). Give ``prompt`` or ``messages``."""
         return self._send(_api.judge(rubric=rubric, response=response, prompt=prompt, messages=messages,
                                      reference=reference, judges=judges, samples=samples, temperature=temperature,
-                                     seed=seed, calibration=calibration))
+                                     seed=seed, calibration=calibration, rubric_variants=rubric_variants))
 
     def compare(self, *, rubric: str, response_a: str, response_b: str, prompt: str | None = None,
                 messages: MessagesArg | None = None, reference: str | None = None, judges: Sequence[str] | None = None,
-                samples: int | None = None, temperature: float | None = None, seed: int | None = None) -> m.Comparison:
+                samples: int | None = None, temperature: float | None = None, seed: int | None = None,
+                rubric_variants: Sequence[str] | None = None) -> m.Comparison:
         """Which of two responses is better; both presentation orders run for every judge."""
         return self._send(_api.compare(rubric=rubric, response_a=response_a, response_b=response_b, prompt=prompt,
                                        messages=messages, reference=reference, judges=judges, samples=samples,
-                                       temperature=temperature, seed=seed))
+                                       temperature=temperature, seed=seed, rubric_variants=rubric_variants))
 
     def get_judgment(self, judgment_id: str) -> m.Judgment:
         return self._send(_api.get_judgment(judgment_id))
@@ -127,20 +142,24 @@ class JudgeClient(BaseClient):
     def create_run(self, items: Iterable[Mapping[str, Any]] | RecordsFrame, *, baseline: str, candidate: str,
                    rubric: str, judges: Sequence[str] | None = None, mode: str = "pairwise",
                    samples: int | None = None, temperature: float | None = None, seed: int | None = None,
-                   options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   options: Mapping[str, Any] | None = None,
+                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
         """Start a run over ``items`` (dicts, or a DataFrame-like with ``to_dict("records")``).
         Rows may carry ``outputs: {system: text}`` or one column per system."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             rubric_variants=rubric_variants)
         return self._send(_api.create_run(items, spec))
 
     def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
                    judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                    temperature: float | None = None, seed: int | None = None,
-                   options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   options: Mapping[str, Any] | None = None,
+                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
         """Start a run from a JSONL (one item per line) or CSV (``id, prompt, reference?, <system>...``) file."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             rubric_variants=rubric_variants)
         return self._send(_api.upload_run(path, spec))
 
     def run_status(self, run_id: str) -> m.RunStatus:
@@ -151,6 +170,10 @@ class JudgeClient(BaseClient):
 
     def run_report(self, run_id: str) -> m.RunReport:
         return self._send(_api.run_report(run_id))
+
+    def compare_runs(self, run_id: str, other_id: str) -> m.RunComparison:
+        """Two runs' headlines side by side; ``warnings`` and ``rubric_diff`` name any rubric change."""
+        return self._send(_api.compare_runs(run_id, other_id))
 
     def wait_for_run(self, run_id: str, *, poll_interval: float = 1.0, timeout: float | None = None,
                      progress: ProgressArg = False) -> m.RunStatus:
@@ -178,14 +201,16 @@ class JudgeClient(BaseClient):
     def evaluate(self, items: ItemsSource, *, baseline: str, candidate: str, rubric: str,
                  judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                  temperature: float | None = None, seed: int | None = None, options: Mapping[str, Any] | None = None,
-                 poll_interval: float = 1.0, timeout: float | None = None, progress: ProgressArg = True) -> m.RunReport:
+                 poll_interval: float = 1.0, timeout: float | None = None, progress: ProgressArg = True,
+                 rubric_variants: Sequence[str] | None = None) -> m.RunReport:
         """Did ``candidate`` beat ``baseline``? Submit a run, wait for it, return its report.
 
         ``items``: a list of dicts, a JSONL/CSV path (uploaded as is), or a DataFrame-like.
         Raises ``RunFailed`` if the run fails as a whole.
         """
         kwargs = dict(baseline=baseline, candidate=candidate, rubric=rubric, judges=judges, mode=mode,
-                      samples=samples, temperature=temperature, seed=seed, options=options)
+                      samples=samples, temperature=temperature, seed=seed, options=options,
+                      rubric_variants=rubric_variants)
         path = as_path(items)
         created = self.upload_run(path, **kwargs) if path else self.create_run(items, **kwargs)  # type: ignore[arg-type]
         status = self.wait_for_run(created.id, poll_interval=poll_interval, timeout=timeout, progress=progress)

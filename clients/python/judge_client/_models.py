@@ -22,6 +22,7 @@ class RubricRef(ServiceModel):
     name: str
     version: int
     hash: str
+    variant: str = "default"
 
 
 class Spread(ServiceModel):
@@ -60,6 +61,18 @@ class JudgeScore(ServiceModel):
     samples: list[float] = Field(default_factory=list)
     sample_spread: Spread | None = None
     error: str | None = None
+    variant: str = "default"  # the rubric wording this judge read
+
+
+class VariantVerdict(ServiceModel):
+    """One rubric wording's own verdict in a panel over variants."""
+
+    rubric: RubricRef
+    score: float | None = None
+    criteria: dict[str, float] = Field(default_factory=dict)
+    winner: Literal["A", "B", "tie"] | None = None
+    prob_a: float | None = None
+    spread: Spread | None = None
 
 
 class Judgment(ServiceModel):
@@ -79,6 +92,7 @@ class Judgment(ServiceModel):
     created_at: str | None = None
     # Signals about the text under judgment, e.g. "judge_directed_instructions".
     flags: list[str] = Field(default_factory=list)
+    variants: list[VariantVerdict] = Field(default_factory=list)  # with rubric_variants: each wording's verdict
 
 
 class OrderVerdict(ServiceModel):
@@ -94,6 +108,7 @@ class OrderVerdict(ServiceModel):
     sample_spread: Spread | None = None
     cached: bool = False
     error: str | None = None
+    variant: str = "default"
 
 
 class JudgeVerdict(ServiceModel):
@@ -107,6 +122,7 @@ class JudgeVerdict(ServiceModel):
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = None
     error: str | None = None
+    variant: str = "default"
 
 
 class Comparison(ServiceModel):
@@ -125,6 +141,7 @@ class Comparison(ServiceModel):
     created_at: str | None = None
     # Signals about the text under judgment, e.g. "judge_directed_instructions".
     flags: list[str] = Field(default_factory=list)
+    variants: list[VariantVerdict] = Field(default_factory=list)  # with rubric_variants: each wording's verdict
 
 
 class JudgeInfo(ServiceModel):
@@ -152,6 +169,43 @@ class Criterion(ServiceModel):
     anchors: dict[str, str] = Field(default_factory=dict)
 
 
+class RubricVariant(ServiceModel):
+    variant: str
+    hash: str
+    ref: str
+    note: str | None = None
+
+
+class RubricPilot(ServiceModel):
+    """A rubric pilot's report (``POST /v1/rubrics/{name}/pilot``)."""
+
+    id: str
+    rubric: RubricRef
+    variants: list[RubricVariant]
+    judges: list[str]
+    samples: int
+    temperature: float
+    n_items: int
+    created_at: str
+    wording_sensitive: bool
+    most_stable_variant: str | None = None
+    most_discriminating_variant: str | None = None
+    verdict: str
+    absolute: dict[str, Any] | None = None
+    pairwise: dict[str, Any] | None = None
+    cost: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RunComparison(ServiceModel):
+    """Two runs side by side (``GET /v1/runs/{id}/compare/{other}``): warnings name a rubric change."""
+
+    runs: list[dict[str, Any]]
+    same_rubric: bool
+    rubric_diff: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
 class RubricVersion(ServiceModel):
     name: str
     version: int
@@ -161,6 +215,7 @@ class RubricVersion(ServiceModel):
     requires_reference: bool = False
     criteria: list[Criterion] = Field(default_factory=list)
     content: dict[str, Any] = Field(default_factory=dict)
+    variants: list[RubricVariant] = Field(default_factory=list)
 
 
 class RunCreated(ServiceModel):
@@ -208,6 +263,8 @@ class RunStatus(ServiceModel):
     created_at: str | None = None
     finished_at: str | None = None
     cost: RunCost | None = None
+    rubric_variants: list[dict[str, Any]] = Field(default_factory=list)
+    pilot: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -399,6 +456,10 @@ class RunReport(ServiceModel):
     options: dict[str, Any] = Field(default_factory=dict)
     cost: RunCost | None = None
     decision: Decision | None = None
+    # Runs over several rubric variants: per-variant figures and the share of each interval from wording.
+    wording: dict[str, Any] | None = None
+    rubric_variants: list[dict[str, Any]] = Field(default_factory=list)
+    pilot: dict[str, Any] | None = None  # the latest pilot of the run's rubric version, when one was made
 
 
 class MetricScore(ServiceModel):

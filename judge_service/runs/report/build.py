@@ -19,6 +19,7 @@ from judge_service.runs.report.pairwise import item_units, pairwise_summary
 from judge_service.runs.report.panel import panel_agreement, judge_breakdown, self_preference_flags
 from judge_service.runs.report.parity import arm_parity
 from judge_service.runs.report.tree import AbsoluteSummary, PairwiseSummary, RunReport, SelfPreference
+from judge_service.runs.report.wording import apply_wording, wording_section
 
 
 def build_report(
@@ -69,6 +70,14 @@ def build_report(
 
     pair_summary = pairwise_summary(kept_pairwise, item_by_id, options, length_fn)
     abs_summary = absolute_summary(kept_absolute, item_by_id, options, length_fn)
+    # Over several rubric variants, the headline intervals include the variance across wordings.
+    wording = wording_section(kept_pairwise, kept_absolute, pair_summary, abs_summary, options)
+    pair_summary, abs_summary = apply_wording(pair_summary, abs_summary, wording, options)
+    if wording is not None:
+        for fig in wording.figures:
+            warnings.append(f"rubric wording: {fig.widening.share_of_width_from_wording:.0%} of the {fig.figure} interval's "
+                            f"width comes from the variance across {len(wording.variants)} variants "
+                            f"({', '.join(wording.variants)}); per-variant figures are under 'wording'")
     warnings.extend(_section_warnings(pair_summary, abs_summary))
     if kept_pairwise and pair_summary is None:
         warnings.append(f"all {len(kept_pairwise)} pairwise calls are unscored; no win rate can be computed — "
@@ -107,6 +116,7 @@ def build_report(
         power=power,
         warnings=warnings,
         decision=decision,
+        wording=wording,
         options={
             "confidence": options.confidence,
             "n_resamples": options.n_resamples,

@@ -26,6 +26,10 @@ MODEL_IDENTITY_KEYS = frozenset(
 UNSCORED_WARNING = 0.1
 # Tolerance for calling an item's soft preference exactly 0.5 (a tie for the sign test).
 TIE_TOLERANCE = 1e-9
+# In a run over several rubric variants, calls of the v-th variant carry sample indexes
+# v * VARIANT_STRIDE + k (k: the judge sample), so every figure keyed by (item, judge, sample) keeps
+# the wordings' calls apart; samples per call are bounded far below this (JUDGE_MAX_SAMPLES).
+VARIANT_STRIDE = 10_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class PairwiseRecord:
     sample_index: int
     winner: str | None  # "candidate" | "baseline" | "tie" | None (unscored by the judge)
     prob_candidate: float | None  # P(candidate better) from this call (ties count half), None if unknown
+    variant: str = "default"  # the rubric wording this call used (runs over several variants)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class AbsoluteRecord:
     sample_index: int
     score: float | None  # None = unscored
     criteria: dict[str, float]
+    variant: str = "default"  # the rubric wording this call used (runs over several variants)
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ def validate_pairwise(records: Sequence[PairwiseRecord], item_by_id: dict[str, I
         if key in seen:
             raise InvalidInput(
                 f"duplicate verdict for item '{r.item_id}', judge '{r.judge}', order {r.order}, sample "
-                f"{r.sample_index}; store each call once", field=where)
+                f"{r.sample_index}; store each call once (calls of different rubric variants need distinct "
+                "sample indexes)", field=where)
         seen.add(key)
 
 

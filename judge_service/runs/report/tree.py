@@ -217,9 +217,11 @@ class RunReport:
     warnings: list[str]
     options: dict[str, Any]
     decision: Decision | None = None
+    wording: _Serialisable | None = None  # report.wording.WordingSection, runs over several rubric variants
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "wording": _opt(self.wording),
             "n_items": self.n_items,
             "verdict": self.verdict,
             "headline_metric": self.headline_metric,

@@ -1,0 +1,1 @@
+"""Rubric pilots: judge a small sample under every wording of a rubric before a full run."""
