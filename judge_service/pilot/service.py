@@ -51,7 +51,7 @@ async def run_pilot(ctx: AppContext, name: str, body: PilotRequest) -> dict[str,
         if missing:
             raise InvalidInput(f"rubric {base.name}@{base.version} is reference-guided; items without a reference: "
                                f"{missing[:5]}", field="items")
-    judges = v.resolve_judges(body.judges)
+    judges = await v.resolve_judges(body.judges)
     def mark(_s: Session) -> None:
         for wording in wordings:
             ctx.rubrics.mark_used(wording)
