@@ -109,6 +109,12 @@ def create_rating_task(body: RatingTaskCreate, ctx: AppContext = Depends(get_ctx
             "raters": [{"rater": r, "token": t, "link": f"/ui/rate.html#token={t}"} for r, t in tokens.items()]}
 
 
+@router.get("", response_model=list[RatingTaskOut], responses=ERRORS)
+def list_rating_tasks(run_id: str | None = None, ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]]:
+    """Every rating task (of one run with ``run_id``), newest first, with progress and agreement."""
+    return [get_rating_task(t, ctx) for t in rating.task_ids(ctx.db, run_id)]
+
+
 @router.get("/{id}", response_model=RatingTaskOut, responses=ERRORS)
 def get_rating_task(id: str, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     task = rating.get_task(ctx.db, id)

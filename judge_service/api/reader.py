@@ -18,6 +18,7 @@ from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
 from judge_service.engine.flags import detect_flags
 from judge_service.errors import NotFound
+from judge_service.evaluation.store import EvaluationRow
 from judge_service.schemas import ErrorBody
 from judge_service.store.models import JudgeCallRow, RunItemRow, RunRow
 
@@ -76,6 +77,17 @@ class ReaderPoint(BaseModel):
     winner: str | None
     judges: dict[str, float | None]  # judge -> P(candidate better)
     score_difference: float | None
+    baseline_score: float | None
+    candidate_score: float | None
+
+
+class EvaluationSummary(BaseModel):
+    id: str
+    name: str | None
+    baseline: str
+    candidate: str
+    layers: list[str]
+    created_at: str
 
 
 def _run(ctx: AppContext, run_id: str) -> RunRow:
@@ -165,7 +177,8 @@ def _rationales(ctx: AppContext, run_id: str, rows: list[RunItemRow], spec: dict
         system = None
         if not call.order:  # an absolute grade: which output was under judgment
             baseline, candidate = _pair_outputs(row, spec)
-            last = str((call.messages or [{}])[-1].get("content", "")) if call.messages else ""
+            # messages are stored as [role, content] pairs (engine/call.py); the graded output is in the last one
+            last = str(call.messages[-1][1]) if call.messages and len(call.messages[-1]) > 1 else ""
             system = "candidate" if candidate in last and baseline not in last else "baseline"
         rationale = (call.parsed or {}).get("rationale") if isinstance(call.parsed, dict) else None
         out[row.item_id].append({"judge": call.judge, "order": call.order or None, "system": system,
@@ -215,5 +228,15 @@ def reader_points(id: str, ctx: AppContext = Depends(get_ctx)) -> list[dict[str,
         points.append({"id": r.item_id, "length_difference": len(candidate) - len(baseline),
                        "prob_candidate": pw.get("prob_candidate"), "winner": pw.get("winner"),
                        "judges": {j["judge"]: j.get("prob_candidate") for j in pw.get("judges", [])},
-                       "score_difference": None if c is None or b is None else c - b})
+                       "score_difference": None if c is None or b is None else c - b,
+                       "baseline_score": b, "candidate_score": c})
     return points
+
+
+@router.get("/evaluations", response_model=list[EvaluationSummary], responses=ERRORS)
+def list_evaluations(limit: int = Query(100, ge=1, le=1000), ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]]:
+    """The evaluations, newest first; each one's verdict is computed when its page reads /v1/evaluations/{id}."""
+    with ctx.db.session() as s:
+        rows = list(s.query(EvaluationRow).order_by(EvaluationRow.created_at.desc()).limit(limit))
+    return [{"id": r.id, "name": r.name, "baseline": r.baseline, "candidate": r.candidate, "layers": sorted(r.layers),
+             "created_at": r.created_at.isoformat()} for r in rows]

@@ -119,6 +119,14 @@ def get_task(db: Database, task_id: str) -> RatingTaskRow:
     return task
 
 
+def task_ids(db: Database, run_id: str | None = None) -> list[str]:
+    with db.session() as s:
+        q = s.query(RatingTaskRow.id)
+        if run_id is not None:
+            q = q.filter_by(run_id=run_id)
+        return [i for (i,) in q.order_by(RatingTaskRow.created_at.desc())]
+
+
 def rater_for(db: Database, token: str) -> Rater:
     with db.session() as s:
         row = s.get(RaterRow, hash_token(token))
