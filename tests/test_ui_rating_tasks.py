@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from conftest import wait_done
@@ -70,3 +71,64 @@ def test_access_control_with_keys_on(make_client):
     assert client.get(f"/rater-api/{token}").status_code == 200  # the token alone opens its own task
     assert client.get("/v1/reader/runs", headers={"X-API-Key": token}).status_code == 401  # and nothing else
     assert client.get("/rater-api/jrt_forged").status_code == 404
+
+
+def test_reader_of_a_both_mode_run_points_and_evaluations_list(client):
+    """Absolute grades' rationales say which output they graded; points carry both scores; evaluations are listed."""
+    items = [{"id": f"q{i}", "prompt": f"Q {i}?", "outputs": {"base": "b" * (i + 1), "tuned": "tuned answer " * (i + 1)}}
+             for i in range(4)]
+    rid = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["lengthy-scorer"], "mode": "both",
+                                        "baseline": "base", "candidate": "tuned", "items": items}).json()["id"]
+    wait_done(client, rid)
+    page = client.get(f"/v1/reader/runs/{rid}/items", params={"ids": "q2"})
+    assert page.status_code == 200, page.text
+    graded = {(r["order"], r["system"]) for r in page.json()["items"][0]["rationales"]}
+    assert graded == {("AB", None), ("BA", None), (None, "baseline"), (None, "candidate")}
+    points = {p["id"]: p for p in client.get(f"/v1/reader/runs/{rid}/points").json()}
+    stored = {r["id"]: r["result"]["absolute"] for r in client.get(f"/v1/runs/{rid}/items").json()}
+    for item_id, p in points.items():
+        assert p["baseline_score"] == stored[item_id]["baseline"]["score"]
+        assert p["candidate_score"] == stored[item_id]["candidate"]["score"]
+        assert p["score_difference"] == p["candidate_score"] - p["baseline_score"]
+    ev = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned", "name": "listed",
+                                              "layers": {"judge": {"run_id": rid}}}).json()
+    listed = client.get("/v1/reader/evaluations").json()
+    assert [(e["id"], e["name"], e["layers"]) for e in listed] == [(ev["id"], "listed", ["judge"])]
+
+
+def test_rating_tasks_from_the_client_and_the_cli(make_settings):
+    """`judge rate create|status|list|rating-set` and the client methods they use, against a live service."""
+    from typer.testing import CliRunner
+
+    from judge_client import JudgeClient
+    from judge_service.app import create_app
+    from judge_service.cli import app as cli
+    from test_client import serve
+
+    with serve(create_app(make_settings())) as url, JudgeClient(url) as jc:
+        items = [{"id": f"q{i}", "prompt": f"Q {i}?", "outputs": {"base": "a" * (i + 1), "tuned": "bb" * (i + 1)}} for i in range(5)]
+        run = jc.create_run(items, baseline="base", candidate="tuned", rubric="helpfulness", judges=["longer"])
+        jc.wait_for_run(run.id, timeout=60)
+        runner = CliRunner()
+        res = runner.invoke(cli, ["rate", "create", run.id, "--rater", "ann", "--rater", "bob", "--n-items", "3", "--url", url],
+                            catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        links = dict(line.split(": ", 1) for line in res.stdout.splitlines()[1:])
+        assert set(links) == {"ann", "bob"} and all(v.startswith(f"{url}/ui/rate.html#token=jrt_") for v in links.values())
+        task_id = res.stdout.split()[2].rstrip(":")
+        for rater, token in ((r, link.split("token=")[1]) for r, link in links.items()):
+            pairs = jc._http.get(f"/rater-api/{token}").json()["pairs"]
+            for p in pairs:  # both raters always pick the left answer as shown
+                assert jc._http.post(f"/rater-api/{token}/votes", json={"item_id": p["item_id"], "vote": "left"}).status_code == 200
+        task = jc.get_rating_task(task_id)
+        assert [(r.rater, r.rated) for r in task.raters] == [("ann", 3), ("bob", 3)] and task.rated == 6
+        assert [t.id for t in jc.rating_tasks(run.id)] == [task_id] and jc.rating_tasks("run_other") == []
+        res = runner.invoke(cli, ["rate", "status", task_id, "--url", url], catch_exceptions=False)
+        assert res.exit_code == 0 and "3 / 3" in res.stdout and "agreement: Krippendorff's alpha" in res.stdout
+        res = runner.invoke(cli, ["rate", "list", "--run", run.id, "--json", "--url", url], catch_exceptions=False)
+        assert [t["id"] for t in json.loads(res.stdout)] == [task_id]
+        res = runner.invoke(cli, ["rate", "rating-set", task_id, "--url", url], catch_exceptions=False)
+        assert res.exit_code == 0 and "3 items, kind pairwise" in res.stdout
+        assert jc.get_rating_task(task_id).rating_set_id == res.stdout.split()[2].rstrip(":")
+        res = runner.invoke(cli, ["rate", "status", "rt_nope", "--url", url])
+        assert res.exit_code == 1 and "no rating task with id 'rt_nope'" in res.output
