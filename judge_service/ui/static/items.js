@@ -53,20 +53,41 @@ function verdicts(item) {
 function rationales(item) {
   const name = (x) => (x.order === "AB" ? `order AB (${run.baseline} shown first)` : x.order === "BA" ? `order BA (${run.candidate} shown first)`
     : `grading ${x.system === "candidate" ? run.candidate : run.baseline}`);
+  const rank = (x) => ({ AB: 0, BA: 1 }[x.order] ?? (x.system === "baseline" ? 2 : 3));
+  const sorted = [...item.rationales].sort((a, b) => a.judge.localeCompare(b.judge) || rank(a) - rank(b));
   return h("details", { class: "rationales" }, h("summary", {}, `Judges' rationales (${item.rationales.length})`),
-    item.rationales.map((x) => h("div", { class: "rationale", "data-judge": x.judge, "data-order": x.order || "" },
+    sorted.map((x) => h("div", { class: "rationale", "data-judge": x.judge, "data-order": x.order || "" },
       h("strong", {}, `${x.judge}, ${name(x)}: `), x.error ? h("span", { class: "fail" }, `error: ${x.error}`) : (x.rationale || h("span", { class: "muted" }, "no rationale given")))));
 }
 
+// An output with each highlighted span marked: judge-directed text, and text copied from training data.
+function marked(text, spans) {
+  const hits = [];
+  for (const sp of spans) {
+    for (let at = text.indexOf(sp.text); sp.text && at >= 0; at = text.indexOf(sp.text, at + sp.text.length)) hits.push([at, at + sp.text.length, sp.kind]);
+  }
+  hits.sort((a, b) => a[0] - b[0]);
+  const parts = [];
+  let pos = 0;
+  for (const [start, end, kind] of hits) {
+    if (start < pos) continue;
+    parts.push(text.slice(pos, start), h("mark", { class: kind === "copied" ? "copied" : "directed", title: kind === "copied" ? "copied from training data" : "addresses the judge" }, text.slice(start, end)));
+    pos = end;
+  }
+  parts.push(text.slice(pos));
+  return parts;
+}
+
 function card(item) {
+  const spans = (side) => (item.highlights || []).filter((x) => x.side === side);
   return h("article", { class: "card item", id: `item-${item.id}`, "data-item": item.id },
     h("div", { class: "pair-head" }, h("h2", {}, `Item ${item.id}`),
       h("span", {}, item.flags.map((f) => h("span", { class: "badge flag" }, f)), item.status !== "done" ? h("span", { class: "badge status-failed" }, item.status) : null)),
     item.error ? h("p", { class: "alert" }, item.error) : null,
     conversation(item),
     h("div", { class: "side" },
-      h("section", {}, h("h3", {}, `${run.baseline} (baseline)`, h("span", { class: "muted" }, ` ${item.baseline.length} chars`)), h("div", { class: "output", "data-side": "baseline" }, item.baseline)),
-      h("section", {}, h("h3", {}, `${run.candidate} (candidate)`, h("span", { class: "muted" }, ` ${item.candidate.length} chars`)), h("div", { class: "output", "data-side": "candidate" }, item.candidate))),
+      h("section", {}, h("h3", {}, `${run.baseline} (baseline)`, h("span", { class: "muted" }, ` ${item.baseline.length} chars`)), h("div", { class: "output", "data-side": "baseline" }, marked(item.baseline, spans("baseline")))),
+      h("section", {}, h("h3", {}, `${run.candidate} (candidate)`, h("span", { class: "muted" }, ` ${item.candidate.length} chars`)), h("div", { class: "output", "data-side": "candidate" }, marked(item.candidate, spans("candidate"))))),
     verdicts(item), rationales(item));
 }
 
