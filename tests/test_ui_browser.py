@@ -342,6 +342,31 @@ def test_rate_ten_pairs_blind_then_rating_set_and_calibration(service: Service, 
     shot(page, "rating-task")
 
 
+def test_absolute_rating_with_the_rubric_anchors(service: Service, ctx: Watched) -> None:
+    task = service.http.post("/v1/rating-tasks", json={"run_id": service.run_id, "raters": ["eve"], "mode": "absolute",  # type: ignore[attr-defined]
+                                                       "n_items": 3}).json()
+    page = ctx.page()
+    page.goto(f"{service.url}/ui/rate.html#token={task['raters'][0]['token']}")
+    expect(page.locator("#progress")).to_contain_text("0 of 6 answers scored")
+    expect(page.locator("button[data-score]")).to_have_count(10)
+    v1 = next(v for v in service.http.get("/v1/rubrics/helpfulness").json() if v["version"] == 1)  # the run's rubric
+    anchors = v1["criteria"][0]["anchors"]
+    expect(page.locator("button[data-score='10'] .anchor")).to_have_text(anchors["10"])
+    shot(page, "rate-absolute")
+    given = {}
+    for k in range(6):
+        unit = page.locator("#pair").get_attribute("data-item") or ""
+        given[unit] = str(3 + k)
+        page.keyboard.press(str(3 + k))
+        expect(page.locator("#progress")).to_contain_text(f"{k + 1} of 6 answers scored")
+    expect(page.locator("#done")).to_be_visible()
+    page.keyboard.press("p")
+    expect(page.locator("button[aria-pressed='true']")).to_have_attribute("data-score", given[page.locator("#pair").get_attribute("data-item") or ""])
+    assert sorted(given) == sorted(f"q{i}#{s}" for i in range(3) for s in "AB")
+    out = service.http.get(f"/v1/rating-tasks/{task['id']}").json()
+    assert out["raters"] == [{"rater": "eve", "rated": 6}] and out["n_units"] == 6
+
+
 def test_access_control(secured: Service, browser: Browser) -> None:
     url, run_id = secured.url, secured.run_id  # type: ignore[attr-defined]
     w = Watched(browser, viewport={"width": 1280, "height": 900})

@@ -129,6 +129,10 @@ def test_rating_tasks_from_the_client_and_the_cli(make_settings):
         assert res.exit_code == 0 and "3 / 3" in res.stdout and "agreement: Krippendorff's alpha" in res.stdout
         res = runner.invoke(cli, ["rate", "list", "--run", run.id, "--json", "--url", url], catch_exceptions=False)
         assert [t["id"] for t in json.loads(res.stdout)] == [task_id]
+        res = runner.invoke(cli, ["rate", "create", run.id, "--rater", "cy", "--mode", "absolute", "--url", url],
+                            catch_exceptions=False)
+        assert res.exit_code == 0 and "5 items of run" in res.stdout and "absolute" in res.stdout
+        assert {t.mode: t.n_units for t in jc.rating_tasks(run.id)} == {"pairwise": 3, "absolute": 10}
         res = runner.invoke(cli, ["rate", "rating-set", task_id, "--url", url], catch_exceptions=False)
         assert res.exit_code == 0 and "3 items, kind pairwise" in res.stdout
         assert jc.get_rating_task(task_id).rating_set_id == res.stdout.split()[2].rstrip(":")

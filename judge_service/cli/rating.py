@@ -17,15 +17,17 @@ def create(
     rater: Annotated[list[str], typer.Option("--rater", help="a rater's name (repeat the option for each rater)")],
     n_items: Annotated[int | None, typer.Option("--n-items", help="rate the run's first N items (default: all)")] = None,
     name: Annotated[str | None, typer.Option(help="the task's name")] = None,
+    mode: Annotated[str, typer.Option(help="pairwise (which answer is better) or absolute (each answer on the "
+                                           "rubric's anchored scale)")] = "pairwise",
     url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
 ) -> None:
     """Create a task; prints each rater's link (shown once: send it to that rater)."""
     with connect(url, api_key, local) as client:
-        task = client.create_rating_task(run_id, rater, name=name, n_items=n_items)
+        task = client.create_rating_task(run_id, rater, name=name, n_items=n_items, mode=mode)
     if as_json:
         print_json(task)
         return
-    out.print(f"rating task {task.id}: {task.n_items} pairs of run {task.run_id}")
+    out.print(f"rating task {task.id}: {task.n_items} items of run {task.run_id}, {task.mode}")
     for r in task.raters:
         out.print(f"{r.rater}: {url.rstrip('/')}{r.link}")
 
@@ -41,7 +43,7 @@ def status(task_id: str, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: 
         return
     table = make_table("rater", "rated", keep=("rater",))
     for r in task.raters:
-        table.add_row(r.rater, f"{r.rated} / {task.n_items}")
+        table.add_row(r.rater, f"{r.rated} / {task.n_units}")
     out.print(f"{task.name} ({task.id}), run {task.run_id}")
     out.print(table)
     a = task.agreement
@@ -63,10 +65,10 @@ def list_tasks(run: Annotated[str | None, typer.Option("--run", help="only this 
     if as_json:
         print_json(tasks)
         return
-    table = make_table("task", "run", "pairs", "rated", "alpha", keep=("task", "run"))
+    table = make_table("task", "run", "mode", "items", "rated", "alpha", keep=("task", "run"))
     for t in tasks:
         alpha = t.agreement.get("alpha")
-        table.add_row(t.id, t.run_id, str(t.n_items), ", ".join(f"{r.rater} {r.rated}" for r in t.raters),
+        table.add_row(t.id, t.run_id, t.mode, str(t.n_items), ", ".join(f"{r.rater} {r.rated}" for r in t.raters),
                       "—" if alpha is None else f"{alpha:.3f}")
     out.print(table)
 

@@ -251,9 +251,10 @@ class AsyncJudgeClient(BaseClient):
     # --- blind human rating tasks (the web UI's rater pages) ---------------------------------
 
     async def create_rating_task(self, run_id: str, raters: Sequence[str], *, name: str | None = None,
-                           n_items: int | None = None) -> _rt.RatingTaskCreated:
-        """A blind rating task over a run's pairs (its first ``n_items``): one link per rater, shown once."""
-        return await self._send(_rt.create_rating_task_call(run_id, raters, name=name, n_items=n_items))
+                           n_items: int | None = None, mode: str | None = None) -> _rt.RatingTaskCreated:
+        """A blind rating task over a run's first ``n_items`` items: one link per rater, shown once.
+        ``mode``: "pairwise" (default: which answer is better) or "absolute" (each answer on the rubric's scale)."""
+        return await self._send(_rt.create_rating_task_call(run_id, raters, name=name, n_items=n_items, mode=mode))
 
     async def get_rating_task(self, task_id: str) -> _rt.RatingTask:
         """Each rater's progress and the inter-rater agreement so far."""

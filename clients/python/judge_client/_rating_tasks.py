@@ -21,6 +21,7 @@ class RaterLink(ServiceModel):
 class RatingTaskCreated(ServiceModel):
     id: str
     run_id: str
+    mode: str = "pairwise"
     n_items: int
     raters: list[RaterLink]
 
@@ -37,7 +38,9 @@ class RatingTask(ServiceModel):
     id: str
     name: str
     run_id: str
+    mode: str = "pairwise"
     n_items: int
+    n_units: int = 0  # what each rater rates: n_items pairs, or 2 x n_items answers (absolute)
     raters: list[RaterProgress]
     agreement: dict[str, Any]
     rating_set_id: str | None = None
@@ -49,8 +52,9 @@ class RatingTask(ServiceModel):
 
 
 def create_rating_task_call(run_id: str, raters: Sequence[str], *, name: str | None,
-                            n_items: int | None) -> Call[RatingTaskCreated]:
-    return Call("POST", "/v1/rating-tasks", json=_body(run_id=run_id, raters=list(raters), name=name, n_items=n_items),
+                            n_items: int | None, mode: str | None) -> Call[RatingTaskCreated]:
+    return Call("POST", "/v1/rating-tasks", json=_body(run_id=run_id, raters=list(raters), name=name, n_items=n_items,
+                                                       mode=mode),
                 cast=RatingTaskCreated.model_validate)
 
 

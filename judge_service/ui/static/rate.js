@@ -6,17 +6,23 @@ const token = hashParams().get("token");
 let page = null;
 let index = 0;
 
-const rated = () => page.pairs.filter((p) => p.vote).length;
+// What this rater rates: pairs (pairwise tasks) or single outputs (absolute tasks), in their own order.
+const units = () => (page.mode === "absolute" ? page.units : page.pairs);
+const idOf = (u) => u.unit_id || u.item_id;
+const given = (u) => (page.mode === "absolute" ? u.score : u.vote);
+const rated = () => units().filter(given).length;
 const nextUnrated = (from) => {
-  for (let k = 0; k < page.pairs.length; k++) { const i = (from + k) % page.pairs.length; if (!page.pairs[i].vote) return i; }
+  const all = units();
+  for (let k = 0; k < all.length; k++) { const i = (from + k) % all.length; if (!given(all[i])) return i; }
   return -1;
 };
 
 async function vote(choice) {
-  const pair = page.pairs[index];
+  const unit = units()[index];
+  if (page.mode === "absolute" ? !page.scale.map(String).includes(String(choice)) : !["left", "right", "tie"].includes(choice)) return;
   try {
-    await api(`/rater-api/${encodeURIComponent(token)}/votes`, { method: "POST", body: { item_id: pair.item_id, vote: choice }, key: false });
-    pair.vote = choice;
+    await api(`/rater-api/${encodeURIComponent(token)}/votes`, { method: "POST", body: { item_id: idOf(unit), vote: String(choice) }, key: false });
+    if (page.mode === "absolute") unit.score = String(choice); else unit.vote = choice;
     const next = nextUnrated(index + 1);
     if (next >= 0) index = next;
     render(next < 0);
@@ -29,7 +35,37 @@ function scale() {
       h("dl", {}, Object.entries(c.anchors).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])))));
 }
 
+// Absolute tasks: one output, and a button per score of the rubric's scale with its anchor text.
+function scoreButtons(unit) {
+  const anchors = (page.criteria[0] || { anchors: {} }).anchors;
+  return h("div", { class: "scores", role: "group", "aria-label": "your score" }, page.scale.map((v) => h("button", {
+    type: "button", class: unit.score === String(v) ? "chosen" : "", "aria-pressed": unit.score === String(v) ? "true" : "false",
+    "data-score": v, title: anchors[String(v)] || "", onclick: () => vote(v) },
+    h("strong", {}, String(v)), anchors[String(v)] ? h("span", { class: "anchor" }, anchors[String(v)]) : null)));
+}
+
+function renderAbsolute(finished) {
+  const unit = page.units[index];
+  const n = page.units.length;
+  $("#page").replaceChildren(
+    h("h1", {}, page.task),
+    h("p", { id: "progress", "aria-live": "polite" }, `${rated()} of ${n} answers scored`, h("span", { class: "muted" }, ` · answer ${index + 1} of ${n} · rating as ${page.rater}`)),
+    h("div", { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": n, "aria-valuenow": rated() }, h("span", { style: `width:${(100 * rated()) / n}%` })),
+    finished ? h("p", { class: "card pass", id: "done" }, `All ${n} answers scored. Thank you! You can go back to any answer and change your score.`) : null,
+    h("article", { class: "card", id: "pair", "data-item": unit.unit_id },
+      h("div", { class: "conversation" }, unit.conversation.map(([role, text]) => h("div", {}, h("strong", {}, `${role}: `), h("span", { class: "output" }, text)))),
+      h("h2", {}, "The answer"), h("div", { class: "output", id: "response" }, unit.response),
+      h("h2", {}, `Your score (${page.criteria.map((c) => c.name).join(", ")})`), scoreButtons(unit),
+      h("div", { class: "controls" },
+        h("button", { type: "button", id: "prev", disabled: index === 0, onclick: () => { index -= 1; render(); } }, "← Previous ", h("kbd", {}, "p")),
+        h("button", { type: "button", id: "next", disabled: index === n - 1, onclick: () => { index += 1; render(); } }, "Next → ", h("kbd", {}, "n")))),
+    h("p", { class: "muted" }, "Keys: ", h("kbd", {}, "1"), "–", h("kbd", {}, "9"), " score, ", h("kbd", {}, "0"), " for 10, ", h("kbd", {}, "n"), "/", h("kbd", {}, "p"),
+      " next/previous. Scores are saved as you go: come back with the same link to continue."),
+    scale());
+}
+
 function render(finished = false) {
+  if (page.mode === "absolute") { renderAbsolute(finished); return; }
   const pair = page.pairs[index];
   const n = page.pairs.length;
   const choice = (value, label, key) => h("button", { type: "button", class: pair.vote === value ? "chosen" : "", "aria-pressed": pair.vote === value ? "true" : "false",
@@ -56,8 +92,11 @@ function render(finished = false) {
 
 document.addEventListener("keydown", (ev) => {
   if (!page || ev.ctrlKey || ev.metaKey || ev.altKey || ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName)) return;
-  const action = { 1: () => vote("left"), 2: () => vote("right"), 3: () => vote("tie"), t: () => vote("tie"),
-    n: () => { if (index < page.pairs.length - 1) { index += 1; render(); } }, p: () => { if (index > 0) { index -= 1; render(); } } }[ev.key];
+  const move = { n: () => { if (index < units().length - 1) { index += 1; render(); } }, p: () => { if (index > 0) { index -= 1; render(); } } };
+  const votes = page.mode === "absolute"
+    ? (/^[0-9]$/.test(ev.key) ? { [ev.key]: () => vote(ev.key === "0" ? 10 : Number(ev.key)) } : {})
+    : { 1: () => vote("left"), 2: () => vote("right"), 3: () => vote("tie"), t: () => vote("tie") };
+  const action = { ...move, ...votes }[ev.key];
   if (action) { ev.preventDefault(); action(); }
 });
 
@@ -65,7 +104,7 @@ async function load() {
   if (!token) { $("#page").replaceChildren(h("p", { class: "alert" }, "This page needs the rating link you were sent (it ends in #token=…).")); return; }
   try {
     page = await api(`/rater-api/${encodeURIComponent(token)}`, { key: false });
-    if (!page.pairs.length) { $("#page").replaceChildren(h("p", {}, "This task has no pairs.")); return; }
+    if (!units().length) { $("#page").replaceChildren(h("p", {}, "This task has nothing to rate.")); return; }
     const first = nextUnrated(0);  // resume where this rater stopped
     index = first < 0 ? 0 : first;
     render(first < 0);

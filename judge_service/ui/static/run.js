@@ -83,22 +83,24 @@ function ratingSection(tasks) {
   const out = h("div", { id: "task-created", "aria-live": "polite" });
   const names = h("input", { id: "raters", name: "raters", value: "ann, bob", size: 30 });
   const count = h("input", { id: "n-items", type: "number", min: 1, placeholder: "all", size: 6 });
+  const mode = h("select", { id: "rating-mode" }, h("option", { value: "pairwise" }, "pairwise: which answer is better"),
+    h("option", { value: "absolute" }, "absolute: score each answer on the rubric's scale"));
   const form = h("form", { class: "controls", onsubmit: async (ev) => {
     ev.preventDefault();
     out.replaceChildren();
-    const body = { run_id: runId, raters: names.value.split(",").map((x) => x.trim()).filter(Boolean) };
+    const body = { run_id: runId, mode: mode.value, raters: names.value.split(",").map((x) => x.trim()).filter(Boolean) };
     if (count.value) body.n_items = Number(count.value);
     try {
       const t = await api("/v1/rating-tasks", { method: "POST", body });
-      out.append(h("p", {}, "Task ", h("a", { href: `task.html#id=${t.id}` }, t.id), ` over ${t.n_items} pairs. Send each rater their link (shown once):`),
+      out.append(h("p", {}, "Task ", h("a", { href: `task.html#id=${t.id}` }, t.id), ` (${t.mode}) over ${t.n_items} items. Send each rater their link (shown once):`),
         h("ul", { id: "rater-links" }, t.raters.map((r) => h("li", {}, `${r.rater}: `, h("a", { href: r.link, "data-rater": r.rater }, new URL(r.link, location.href).href)))));
     } catch (e) { out.append(h("div", { class: "alert", role: "alert" }, `${e.status}: ${e.message}`)); }
-  } }, h("label", { for: "raters" }, "Raters"), names, h("label", { for: "n-items" }, "Pairs"), count,
+  } }, h("label", { for: "raters" }, "Raters"), names, h("label", { for: "n-items" }, "Items"), count, h("label", { for: "rating-mode" }, "Mode"), mode,
      h("button", { class: "primary", type: "submit" }, "Create a blind rating task"));
   return h("section", { class: "card", id: "ratings" }, h("h2", {}, "Human ratings"),
     h("p", { class: "muted" }, "Raters see the pairs in a random order, positions randomised, with no system names and no judge verdicts."),
     tasks.length ? h("ul", {}, tasks.map((t) => h("li", {}, h("a", { href: `task.html#id=${t.id}` }, t.name),
-      ` · ${t.raters.map((r) => `${r.rater} ${r.rated}/${t.n_items}`).join(", ")}`))) : null, form, out);
+      ` (${t.mode}) · ${t.raters.map((r) => `${r.rater} ${r.rated}/${t.n_units}`).join(", ")}`))) : null, form, out);
 }
 
 async function load() {

@@ -27,14 +27,14 @@ async function calibrate(task) {
 
 function progressSection(t) {
   return h("section", { class: "card", id: "progress" }, h("h2", {}, "Progress"), h("table", { id: "raters" }, h("tbody", {}, t.raters.map((r) =>
-    h("tr", {}, h("td", {}, r.rater), h("td", {}, progressBar(r.rated, t.n_items)), h("td", {}, `${r.rated} / ${t.n_items}`))))));
+    h("tr", {}, h("td", {}, r.rater), h("td", {}, progressBar(r.rated, t.n_units)), h("td", {}, `${r.rated} / ${t.n_units}`))))));
 }
 
 function agreementSection(t) {
   const a = t.agreement;
   return h("section", { class: "card", id: "agreement" }, h("h2", {}, "Agreement between raters"),
     a.alpha === null || a.alpha === undefined ? h("p", { class: "muted" }, `Not yet: ${a.reason} (${a.n_items} items rated by two or more).`)
-      : h("p", {}, `Krippendorff's alpha (nominal) ${fmt(a.alpha)} [${fmt(a.ci_low)}, ${fmt(a.ci_high)}] on ${a.n_items} items`),
+      : h("p", {}, `Krippendorff's alpha (${a.level}) ${fmt(a.alpha)} [${fmt(a.ci_low)}, ${fmt(a.ci_high)}] on ${a.n_items} ${t.mode === "absolute" ? "answers" : "items"}`),
     a.pairs.length ? h("ul", {}, a.pairs.map((p) => h("li", {}, `${p.raters.join(" vs ")}: Cohen's kappa ${fmt(p.cohen_kappa)}`))) : null,
     h("p", { class: "muted" }, "Raters do not see this, nor each other's votes."));
 }
@@ -50,7 +50,7 @@ async function load() {
       if (t.rating_set_id) $("#latest-set").replaceChildren("Latest rating set: ", h("code", {}, t.rating_set_id));
     } else {
       $("#page").replaceChildren(
-        h("h1", {}, t.name), h("p", { class: "muted" }, `${t.n_items} pairs from run `, h("a", { href: `run.html#id=${t.run_id}` }, t.run_id)),
+        h("h1", {}, t.name), h("p", { class: "muted" }, t.mode === "absolute" ? `${t.n_units} answers (${t.n_items} items, both systems) from run ` : `${t.n_items} pairs from run `, h("a", { href: `run.html#id=${t.run_id}` }, t.run_id)),
         progressSection(t), agreementSection(t),
         h("section", { class: "card" }, h("h2", {}, "Use the ratings"),
           h("p", { id: "latest-set" }, t.rating_set_id ? ["Latest rating set: ", h("code", {}, t.rating_set_id)] : "No rating set yet."),
