@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,6 +180,9 @@ def ctx(browser: Browser) -> Iterator[Watched]:
 
 
 def shot(page: Page, name: str, full_page: bool = True) -> None:
+    """Write the page's screenshot for the README, after checking no missing value leaked into the text."""
+    leaked = re.findall(r"\b(?:null|undefined|NaN)\b|\[object Object\]", page.locator("body").inner_text())
+    assert not leaked, f"{name}: the page shows {leaked}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 

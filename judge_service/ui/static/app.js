@@ -91,3 +91,8 @@ export function progressBar(done, total) {
   return h("div", { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": done,
                     "aria-label": `${done} of ${total}` }, h("span", { style: `width:${pct}%` }));
 }
+
+// replaceChildren would print a null child as the text "null": optional parts are left out instead.
+export function setPage(...children) {
+  $("#page").replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}

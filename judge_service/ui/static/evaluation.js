@@ -1,6 +1,6 @@
 // An evaluation's report: the combined line, each layer's verdict, and each layer's figure
 // (judge win rates, benchmark forest plot with regressions marked, training curves, overlap rates).
-import { api, h, $, header, showError, hashParams, ci } from "./app.js";
+import { api, h, $, header, showError, hashParams, ci, setPage } from "./app.js";
 import { intervalPlot } from "./charts.js";
 
 header();
@@ -68,7 +68,7 @@ async function load() {
   try {
     const ev = await api(`/v1/evaluations/${evalId}`);
     const refs = ev.references;
-    $("#page").replaceChildren(
+    setPage(
       h("h1", {}, `Evaluation ${ev.name || ev.id}: ${ev.baseline} → ${ev.candidate}`),
       h("section", { class: "card", id: "verdict" }, h("p", { class: "verdict" }, ev.summary.line),
         h("p", { class: "muted" }, `verdict: ${ev.summary.verdict} · status: ${ev.status}`, ev.eval_set ? ` · eval set ${ev.eval_set.name} v${ev.eval_set.version}` : ""),

@@ -1,5 +1,5 @@
 // Runs and evaluations, with live status and progress while anything is running; and a form to start a run.
-import { api, h, $, header, showError, statusBadge, progressBar } from "./app.js";
+import { api, h, $, header, showError, statusBadge, progressBar, setPage } from "./app.js";
 
 header();
 let timer = null;
@@ -65,6 +65,6 @@ async function refresh() {
   } catch (e) { if (e.status !== 401) showError(e); }
 }
 
-$("#page").replaceChildren(h("h1", {}, "Runs and evaluations"), h("h2", {}, "Runs"), h("div", { id: "runs-box" }),
+setPage(h("h1", {}, "Runs and evaluations"), h("h2", {}, "Runs"), h("div", { id: "runs-box" }),
   h("h2", {}, "Evaluations"), h("div", { id: "evaluations-box" }), startForm());
 refresh();

@@ -1,6 +1,6 @@
 // The side-by-side reader: what was asked, both outputs, each judge's verdict and rationale for each
 // order, flags; filters, search and paging run on the server (GET /v1/reader/runs/{id}/items).
-import { api, h, $, header, showError, hashParams, fmt } from "./app.js";
+import { api, h, $, header, showError, hashParams, fmt, setPage } from "./app.js";
 
 header();
 const FILTERS = { all: "All items", judges_disagree: "Judges disagree", orders_disagree: "Orders disagree",
@@ -99,7 +99,7 @@ async function load() {
     const q = new URLSearchParams({ filter: p.get("filter") || "all", q: p.get("q") || "", offset: p.get("offset") || 0, limit: PAGE });
     if (p.get("ids")) q.set("ids", p.get("ids"));
     const page = await api(`/v1/reader/runs/${runId}/items?${q}`);
-    $("#page").replaceChildren(h("h1", {}, "Items of ", h("a", { href: `run.html#id=${runId}` }, runId), `: ${run.baseline} vs ${run.candidate}`),
+    setPage(h("h1", {}, "Items of ", h("a", { href: `run.html#id=${runId}` }, runId), `: ${run.baseline} vs ${run.candidate}`),
       controls(page.total), h("div", { id: "items" }, page.items.length ? page.items.map(card) : h("p", { class: "muted" }, "No item matches.")));
   } catch (e) { if (e.status !== 401) showError(e); }
 }

@@ -1,6 +1,6 @@
 // The blind rater's page. The token in the link is the only credential; the page shows no system
 // names, no judge verdicts and no other rater's votes (the /rater-api answer carries none of them).
-import { api, h, $, hashParams, showError } from "./app.js";
+import { api, h, $, hashParams, showError, setPage } from "./app.js";
 
 const token = hashParams().get("token");
 let page = null;
@@ -47,7 +47,7 @@ function scoreButtons(unit) {
 function renderAbsolute(finished) {
   const unit = page.units[index];
   const n = page.units.length;
-  $("#page").replaceChildren(
+  setPage(
     h("h1", {}, page.task),
     h("p", { id: "progress", "aria-live": "polite" }, `${rated()} of ${n} answers scored`, h("span", { class: "muted" }, ` · answer ${index + 1} of ${n} · rating as ${page.rater}`)),
     h("div", { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": n, "aria-valuenow": rated() }, h("span", { style: `width:${(100 * rated()) / n}%` })),
@@ -70,7 +70,7 @@ function render(finished = false) {
   const n = page.pairs.length;
   const choice = (value, label, key) => h("button", { type: "button", class: pair.vote === value ? "chosen" : "", "aria-pressed": pair.vote === value ? "true" : "false",
     "data-vote": value, onclick: () => vote(value) }, label, " ", h("kbd", {}, key));
-  $("#page").replaceChildren(
+  setPage(
     h("h1", {}, page.task),
     h("p", { id: "progress", "aria-live": "polite" }, `${rated()} of ${n} pairs rated`, h("span", { class: "muted" }, ` · pair ${index + 1} of ${n} · rating as ${page.rater}`)),
     h("div", { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": n, "aria-valuenow": rated() }, h("span", { style: `width:${(100 * rated()) / n}%` })),
@@ -101,13 +101,13 @@ document.addEventListener("keydown", (ev) => {
 });
 
 async function load() {
-  if (!token) { $("#page").replaceChildren(h("p", { class: "alert" }, "This page needs the rating link you were sent (it ends in #token=…).")); return; }
+  if (!token) { setPage(h("p", { class: "alert" }, "This page needs the rating link you were sent (it ends in #token=…).")); return; }
   try {
     page = await api(`/rater-api/${encodeURIComponent(token)}`, { key: false });
-    if (!units().length) { $("#page").replaceChildren(h("p", {}, "This task has nothing to rate.")); return; }
+    if (!units().length) { setPage(h("p", {}, "This task has nothing to rate.")); return; }
     const first = nextUnrated(0);  // resume where this rater stopped
     index = first < 0 ? 0 : first;
     render(first < 0);
-  } catch (e) { $("#page").replaceChildren(); showError(e); }
+  } catch (e) { setPage(); showError(e); }
 }
 load();

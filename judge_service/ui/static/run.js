@@ -1,6 +1,6 @@
 // A run's report: the verdict and its decision checks, the figures (each linked to the items behind
 // it), cost, and the human-rating tasks of this run. Refreshes itself while the run is working.
-import { api, h, $, header, showError, hashParams, fmt, ci, statusBadge, progressBar } from "./app.js";
+import { api, h, $, header, showError, hashParams, fmt, ci, statusBadge, progressBar, setPage } from "./app.js";
 import { intervalPlot, scatter, histogram } from "./charts.js";
 
 header();
@@ -108,7 +108,7 @@ async function load() {
     const [status, report, points, tasks] = await Promise.all([api(`/v1/runs/${runId}`), api(`/v1/runs/${runId}/report`),
       api(`/v1/reader/runs/${runId}/points`), api(`/v1/rating-tasks?run_id=${encodeURIComponent(runId)}`)]);
     const p = status.progress;
-    $("#page").replaceChildren(
+    setPage(
       h("h1", {}, `Run ${runId}: ${status.baseline} → ${status.candidate}`),
       h("p", {}, statusBadge(status.status), " ", `${status.rubric.name}@${status.rubric.version} · ${status.mode} · judges ${status.judges.join(", ")} · `,
         `${p.done} done, ${p.failed} failed of ${p.total}`, progressBar(p.done + p.failed, p.total)),

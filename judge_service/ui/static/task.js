@@ -1,6 +1,6 @@
 // The owner's view of a blind rating task: each rater's progress and the agreement between raters,
 // live as votes arrive; the votes as a rating set, and a calibration of the run's judges, one click each.
-import { api, h, $, header, showError, hashParams, fmt, progressBar } from "./app.js";
+import { api, h, $, header, showError, hashParams, fmt, progressBar, setPage } from "./app.js";
 
 header();
 const taskId = hashParams().get("id");
@@ -16,9 +16,9 @@ async function calibrate(task) {
     out.replaceChildren(h("p", {}, `Rating set ${set.id} (${set.n_items} items). Calibration `, h("code", { id: "calibration-id" }, cal.id), " started…"));
     const poll = async () => {
       const c = await api(`/v1/calibrations/${cal.id}`);
-      out.replaceChildren(h("p", {}, `Rating set `, h("code", { id: "rating-set-id" }, set.id), ` · calibration `, h("code", { id: "calibration-id" }, cal.id), ": ",
+      out.replaceChildren(h("div", {}, h("p", {}, `Rating set `, h("code", { id: "rating-set-id" }, set.id), ` · calibration `, h("code", { id: "calibration-id" }, cal.id), ": ",
         h("strong", { id: "calibration-status" }, c.status)), c.error ? h("p", { class: "alert" }, c.error) : null,
-        c.report ? h("details", {}, h("summary", {}, "Calibration report"), h("pre", {}, JSON.stringify(c.report, null, 1))) : null);
+        c.report ? h("details", {}, h("summary", {}, "Calibration report"), h("pre", {}, JSON.stringify(c.report, null, 1))) : null));
       if (c.status === "running") setTimeout(poll, 1000);
     };
     poll();
@@ -49,7 +49,7 @@ async function load() {
       $("#agreement").replaceWith(agreementSection(t));
       if (t.rating_set_id) $("#latest-set").replaceChildren("Latest rating set: ", h("code", {}, t.rating_set_id));
     } else {
-      $("#page").replaceChildren(
+      setPage(
         h("h1", {}, t.name), h("p", { class: "muted" }, t.mode === "absolute" ? `${t.n_units} answers (${t.n_items} items, both systems) from run ` : `${t.n_items} pairs from run `, h("a", { href: `run.html#id=${t.run_id}` }, t.run_id)),
         progressSection(t), agreementSection(t),
         h("section", { class: "card" }, h("h2", {}, "Use the ratings"),
