@@ -174,3 +174,15 @@ def test_absolute_rating_on_the_rubric_scale_becomes_an_ordinal_rating_set(clien
     rs = client.post(f"/v1/rating-tasks/{task['id']}/rating-set")
     assert rs.status_code == 201 and rs.json()["kind"] == "ordinal" and rs.json()["n_items"] == 8
     assert client.post("/v1/rating-tasks", json={"run_id": rid, "raters": ["x"], "mode": "stars"}).status_code == 422
+
+
+def test_the_clients_rating_task_models_match_the_service_schema(client):
+    """Every field the client declares is documented, and every required field is declared (as for the core models)."""
+    import judge_client._rating_tasks as models
+
+    components = client.get("/openapi.json").json()["components"]["schemas"]
+    for client_name, service_name in (("RatingTask", "RatingTaskOut"), ("RatingTaskCreated", "RatingTaskCreated"),
+                                      ("RaterLink", "RaterLink"), ("RaterProgress", "RaterProgress")):
+        schema, declared = components[service_name], set(getattr(models, client_name).model_fields)
+        assert declared - set(schema["properties"]) == set(), client_name
+        assert set(schema.get("required", [])) - declared == set(), client_name
