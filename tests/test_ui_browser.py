@@ -195,6 +195,11 @@ def test_report_figure_to_items_filter_and_rationale(service: Service, ctx: Watc
     expect(row).to_contain_text("12 / 12")
     expect(page.locator("#evaluations")).to_contain_text("sft-v1")
     shot(page, "runs")
+    # the list is live: a run started elsewhere appears and finishes on the open page, without a reload
+    late = service.http.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer"], "baseline": "base",
+                                               "candidate": "tuned", "items": _items(3)}).json()["id"]
+    expect(page.locator(f"tr[data-run='{late}']")).to_contain_text("3 / 3", timeout=20_000)
+    expect(page.locator(f"tr[data-run='{late}']")).to_contain_text("done")
     row.get_by_role("link").click()
     expect(page.locator("#verdict .verdict")).not_to_be_empty()
     report = service.http.get(f"/v1/runs/{service.run_id}/report").json()  # type: ignore[attr-defined]

@@ -58,10 +58,14 @@ async function refresh() {
   try {
     const [runs, evs] = await Promise.all([api("/v1/reader/runs"), api("/v1/reader/evaluations")]);
     const runsBox = $("#runs-box"), evBox = $("#evaluations-box");
+    if (runsBox.contains(document.activeElement) || evBox.contains(document.activeElement)) {  // keep keyboard focus
+      clearTimeout(timer); timer = setTimeout(refresh, 1500); return;
+    }
     runsBox.replaceChildren(runsTable(runs));
     evBox.replaceChildren(evaluationsTable(evs));
+    // Fast while something runs, slower when idle (so a run started elsewhere still shows up).
     clearTimeout(timer);
-    if (runs.some((r) => r.status === "queued" || r.status === "running")) timer = setTimeout(refresh, 1500);
+    timer = setTimeout(refresh, runs.some((r) => r.status === "queued" || r.status === "running") ? 1500 : 5000);
   } catch (e) { if (e.status !== 401) showError(e); }
 }
 
