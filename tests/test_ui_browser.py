@@ -420,12 +420,15 @@ def test_access_control(secured: Service, browser: Browser) -> None:
     expect(rater.locator("#progress")).to_contain_text("0 of 4 pairs rated")
     rater.keyboard.press("3")
     expect(rater.locator("#progress")).to_contain_text("1 of 4 pairs rated")
-    rater.goto(f"{url}/ui/")  # the token is no API key: the list stays closed
+    rater.goto(f"{url}/ui/")  # the token is no API key: the list stays closed...
     expect(rater.get_by_text("This service needs an API key")).to_be_visible()
-    rater.fill("#api-key", token)
+    rater.fill("#api-key", token)  # ...and given where a key is asked for, it opens the rater's own page
     rater.get_by_role("button", name="Use this key").click()
-    expect(rater.get_by_text("This service needs an API key")).to_be_visible()
+    expect(rater.locator("#progress")).to_contain_text("1 of 4 pairs rated")
+    rater.evaluate("t => sessionStorage.setItem('judge-api-key', t)", token)  # even forced in as a key
+    rater.goto(f"{url}/ui/run.html#id={run_id}")
     expect(rater.locator("#auth")).to_contain_text("unknown or revoked API key")
+    expect(rater.locator("#verdict")).to_have_count(0)
     rater.goto(f"{url}/ui/rate.html#token=jrt_forged")
     expect(rater.locator("#messages .alert")).to_contain_text("unknown rater token")
     w.context.close()

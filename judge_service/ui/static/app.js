@@ -2,6 +2,7 @@
 // without innerHTML (every text from the service is inserted as text, never as markup), and formatting.
 
 const KEY = "judge-api-key";
+const RATER_TOKEN_PREFIX = "jrt_";  // judge_service/ui/rating.py TOKEN_PREFIX
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -61,11 +62,18 @@ export function askForKey(message) {
   box.dataset.open = "1";
   const input = h("input", { type: "password", id: "api-key", autocomplete: "off", size: 40, "aria-describedby": "auth-why" });
   box.replaceChildren(h("form", {
-    class: "card", onsubmit: (ev) => { ev.preventDefault(); sessionStorage.setItem(KEY, input.value.trim()); location.reload(); },
+    class: "card", onsubmit: (ev) => {
+      ev.preventDefault();
+      const value = input.value.trim();
+      // A rater's token is no API key: it opens that rater's own page, and is not kept as a key.
+      if (value.startsWith(RATER_TOKEN_PREFIX)) { location.href = `rate.html#token=${encodeURIComponent(value)}`; return; }
+      sessionStorage.setItem(KEY, value);
+      location.reload();
+    },
   }, h("h2", {}, "This service needs an API key"),
-     h("p", { id: "auth-why", class: "muted" }, message, " A read key shows runs and reports; a write key also starts runs and rating tasks. ",
-       "The key stays in this browser tab (session storage) and is sent only to this service."),
-     h("label", { for: "api-key" }, "API key "), input, " ", h("button", { class: "primary", type: "submit" }, "Use this key")));
+     h("p", { id: "auth-why", class: "muted" }, message, " A read key shows runs and reports; a write key also starts runs and rating tasks; ",
+       "a rater's token (jrt_…) opens that rater's pairs. The key stays in this browser tab (session storage) and is sent only to this service."),
+     h("label", { for: "api-key" }, "API key or rater token "), input, " ", h("button", { class: "primary", type: "submit" }, "Use this key")));
   input.focus();
 }
 

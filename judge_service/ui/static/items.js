@@ -30,7 +30,7 @@ function controls(total) {
 }
 
 function conversation(item) {
-  return h("div", { class: "conversation" }, item.conversation.map(([role, text]) => h("div", {}, h("strong", {}, `${role}: `), h("span", { class: "output" }, text))),
+  return h("div", { class: "conversation" }, item.conversation.map(([role, text]) => h("div", { class: "turn" }, h("strong", {}, role), h("div", { class: "output" }, text))),
     item.reference ? h("p", {}, h("strong", {}, "Reference: "), item.reference) : null);
 }
 
