@@ -210,6 +210,13 @@ def test_report_figure_to_items_filter_and_rationale(service: Service, ctx: Watc
     expect(page.locator("#cost")).to_contain_text("calls")
     shot(page, "run-report")
 
+    # keyboard only: a figure's marks are links, reached with Tab-focus and followed with Enter
+    first_point = page.locator("#fig-length a").first
+    first_point.focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/ui/items\.html#run=run_\w+&ids=q\d+$"))
+    expect(page.locator("article.item")).to_have_count(1)
+    page.go_back()
     # a point of the length scatter opens the one item behind it
     point = page.locator("#fig-length circle[data-item='q4']")
     expect(point).to_have_count(1)

@@ -140,10 +140,12 @@ def test_rating_tasks_from_the_client_and_the_cli(make_settings):
         assert res.exit_code == 1 and "no rating task with id 'rt_nope'" in res.output
 
 
-def test_absolute_rating_on_the_rubric_scale_becomes_an_ordinal_rating_set(client):
-    """Each output alone, system hidden, scored on the rubric's anchored 1-10 scale; ordinal alpha; an ordinal set."""
+def test_absolute_rating_on_the_rubric_scale_becomes_an_ordinal_rating_set(make_client, db_url):
+    """Each output alone, system hidden, scored on the rubric's anchored 1-10 scale; ordinal alpha; an ordinal set.
+    On SQLite and PostgreSQL (the tasks' tables, the mode table, JSON columns)."""
     import krippendorff
 
+    client = make_client(database_url=db_url)
     rid = _run(client, n=4)
     task = client.post("/v1/rating-tasks", json={"run_id": rid, "raters": ["ann", "bob"], "mode": "absolute"}).json()
     assert task["mode"] == "absolute" and task["n_items"] == 4
