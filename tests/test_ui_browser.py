@@ -271,6 +271,14 @@ def test_report_figure_to_items_filter_and_rationale(service: Service, ctx: Watc
     page.locator("article.item").first.locator("details.rationales summary").click()
     shot(page, "reader")
 
+    # on a phone's width nothing runs off the side: the two outputs stack, the figures shrink
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, ready in ((f"items.html#run={service.run_id}", "article.item"), (f"run.html#id={service.run_id}", "#fig-length")):  # type: ignore[attr-defined]
+        page.goto(f"{service.url}/ui/{path}")
+        expect(page.locator(ready).first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{path} scrolls sideways on a phone"
+    shot(page, "run-report-phone", full_page=False)
+
 
 def test_evaluation_report_shows_every_layer(service: Service, ctx: Watched) -> None:
     page = ctx.page()
