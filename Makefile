@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test bench clean postgres
+.PHONY: install run test bench clean postgres chromium
 
 install: $(VENV)/.installed
 
@@ -32,7 +32,12 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || echo "install PostgreSQL (apt-get install postgresql) for the PostgreSQL tests"
 
 # The type checker first (strict on judge_service and the client: pyproject's [tool.mypy]), then the suite.
-test: install postgres
+# The web UI's browser tests (tests/test_ui_browser.py) need Debian's chromium; playwright itself
+# comes from the dev extra above and never downloads a browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "install Chromium (apt-get install chromium) for the browser tests"
+
+test: install postgres chromium
 	$(VENV)/bin/mypy
 	eval "$$(.ci/pg-start $(PG_DIR) $(PG_PORT) || true)"; $(VENV)/bin/pytest -q
 

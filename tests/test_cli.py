@@ -179,7 +179,7 @@ def test_calibrate_uploads_ratings_and_fits_the_judge(local_env):
 
 def test_command_groups_from_other_modules_are_mounted():
     for group, sub in (("metrics", "overlap"), ("keys", "create"), ("curves", "analyze"), ("bench", "compare"),
-                       ("overlap", "index"), ("import", "mt-bench"), ("eval-set", "diff")):
+                       ("overlap", "index"), ("import", "mt-bench"), ("eval-set", "diff"), ("rate", "rating-set")):
         result = judge(group, "--help")
         assert result.exit_code == 0 and sub in result.stdout
 

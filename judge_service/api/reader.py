@@ -16,8 +16,10 @@ from sqlalchemy import func
 
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
-from judge_service.engine.flags import detect_flags
+from judge_service.engine.flags import detect_flags, judge_directed_spans
 from judge_service.errors import NotFound
+from judge_service.evaluation.store import EvaluationRow
+from judge_service.memorization.store import MemorizationReportRow
 from judge_service.schemas import ErrorBody
 from judge_service.store.models import JudgeCallRow, RunItemRow, RunRow
 
@@ -48,6 +50,12 @@ class Rationale(BaseModel):
     error: str | None
 
 
+class Highlight(BaseModel):
+    side: Literal["baseline", "candidate"]
+    kind: Literal["judge_directed", "copied"]
+    text: str  # as it appears in that output (the page marks each occurrence)
+
+
 class ReaderItem(BaseModel):
     id: str
     position: int
@@ -61,6 +69,7 @@ class ReaderItem(BaseModel):
     result: dict[str, Any] | None
     rationales: list[Rationale]
     flags: list[str]
+    highlights: list[Highlight]
 
 
 class ReaderPage(BaseModel):
@@ -76,6 +85,17 @@ class ReaderPoint(BaseModel):
     winner: str | None
     judges: dict[str, float | None]  # judge -> P(candidate better)
     score_difference: float | None
+    baseline_score: float | None
+    candidate_score: float | None
+
+
+class EvaluationSummary(BaseModel):
+    id: str
+    name: str | None
+    baseline: str
+    candidate: str
+    layers: list[str]
+    created_at: str
 
 
 def _run(ctx: AppContext, run_id: str) -> RunRow:
@@ -133,7 +153,7 @@ def _flags(row: RunItemRow, spec: dict[str, Any]) -> list[str]:
     return flags
 
 
-def _matches(row: RunItemRow, spec: dict[str, Any], flt: Filter, q: str) -> bool:
+def _matches(row: RunItemRow, spec: dict[str, Any], flt: Filter, q: str, copied: set[str]) -> bool:
     if q:
         baseline, candidate = _pair_outputs(row, spec)
         text = " ".join([row.item_id, baseline, candidate, *(c for _, c in row.item.get("conversation", []))]).lower()
@@ -146,7 +166,7 @@ def _matches(row: RunItemRow, spec: dict[str, Any], flt: Filter, q: str) -> bool
     if flt == "candidate_lost":
         return _candidate_lost(row.result)
     if flt == "flagged":
-        return bool(_flags(row, spec))
+        return bool(_flags(row, spec)) or row.item_id in copied
     if flt == "failed":
         return row.status == "failed"
     return True
@@ -165,12 +185,36 @@ def _rationales(ctx: AppContext, run_id: str, rows: list[RunItemRow], spec: dict
         system = None
         if not call.order:  # an absolute grade: which output was under judgment
             baseline, candidate = _pair_outputs(row, spec)
-            last = str((call.messages or [{}])[-1].get("content", "")) if call.messages else ""
+            # messages are stored as [role, content] pairs (engine/call.py); the graded output is in the last one
+            last = str(call.messages[-1][1]) if call.messages and len(call.messages[-1]) > 1 else ""
             system = "candidate" if candidate in last and baseline not in last else "baseline"
         rationale = (call.parsed or {}).get("rationale") if isinstance(call.parsed, dict) else None
         out[row.item_id].append({"judge": call.judge, "order": call.order or None, "system": system,
                                  "rationale": rationale, "error": call.error})
     return out
+
+
+def _copied_spans(ctx: AppContext, run_id: str) -> dict[tuple[str, str], list[str]]:
+    """(item id, side) -> spans copied from training data, from the newest regurgitation report
+    screened on this run (POST /v1/regurgitation with run_id); empty when there is none."""
+    with ctx.db.session() as s:
+        rows = list(s.query(MemorizationReportRow).filter_by(kind="regurgitation")
+                    .order_by(MemorizationReportRow.created_at.desc()).limit(50))
+    report = next((r.result for r in rows if r.result.get("source") == f"run:{run_id}"), None)
+    spans: dict[tuple[str, str], list[str]] = {}
+    for side, key in (("candidate", "items"), ("baseline", "base_items")):
+        for screened in (report or {}).get(key) or []:
+            found = [m["text_span"] for m in screened.get("matches", []) if m.get("text_span")]
+            if found:
+                spans[(screened["id"], side)] = found
+    return spans
+
+
+def _highlights(baseline: str, candidate: str, copied: dict[tuple[str, str], list[str]], item_id: str) -> list[dict[str, str]]:
+    out = [{"side": side, "kind": "judge_directed", "text": t}
+           for side, text in (("baseline", baseline), ("candidate", candidate)) for t in judge_directed_spans(text)]
+    return out + [{"side": side, "kind": "copied", "text": t}
+                  for side in ("baseline", "candidate") for t in copied.get((item_id, side), [])]
 
 
 @router.get("/runs/{id}/items", response_model=ReaderPage, responses=ERRORS)
@@ -185,7 +229,8 @@ def reader_items(id: str, filter: Filter = "all", q: str = Query("", max_length=
     if ids:
         wanted = set(ids.split(","))
         rows = [r for r in rows if r.item_id in wanted]
-    rows = [r for r in rows if _matches(r, spec, filter, q)]
+    copied = _copied_spans(ctx, id)
+    rows = [r for r in rows if _matches(r, spec, filter, q, {item for item, _ in copied})]
     if filter == "longest":
         rows.sort(key=lambda r: -max(len(t) for t in _pair_outputs(r, spec)))
     page = rows[offset:offset + limit]
@@ -193,10 +238,13 @@ def reader_items(id: str, filter: Filter = "all", q: str = Query("", max_length=
     items = []
     for r in page:
         baseline, candidate = _pair_outputs(r, spec)
+        highlights = _highlights(baseline, candidate, copied, r.item_id)
+        flags = _flags(r, spec) + (["copied"] if any(h["kind"] == "copied" for h in highlights) else [])
         items.append({"id": r.item_id, "position": r.position, "status": r.status, "error": r.error,
                       "conversation": r.item.get("conversation", []), "reference": r.item.get("reference"),
                       "baseline": baseline, "candidate": candidate, "length_difference": len(candidate) - len(baseline),
-                      "result": r.result, "rationales": rationales[r.item_id], "flags": _flags(r, spec)})
+                      "result": r.result, "rationales": rationales[r.item_id], "flags": flags,
+                      "highlights": highlights})
     return {"total": len(rows), "offset": offset, "items": items}
 
 
@@ -215,5 +263,15 @@ def reader_points(id: str, ctx: AppContext = Depends(get_ctx)) -> list[dict[str,
         points.append({"id": r.item_id, "length_difference": len(candidate) - len(baseline),
                        "prob_candidate": pw.get("prob_candidate"), "winner": pw.get("winner"),
                        "judges": {j["judge"]: j.get("prob_candidate") for j in pw.get("judges", [])},
-                       "score_difference": None if c is None or b is None else c - b})
+                       "score_difference": None if c is None or b is None else c - b,
+                       "baseline_score": b, "candidate_score": c})
     return points
+
+
+@router.get("/evaluations", response_model=list[EvaluationSummary], responses=ERRORS)
+def list_evaluations(limit: int = Query(100, ge=1, le=1000), ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]]:
+    """The evaluations, newest first; each one's verdict is computed when its page reads /v1/evaluations/{id}."""
+    with ctx.db.session() as s:
+        rows = list(s.query(EvaluationRow).order_by(EvaluationRow.created_at.desc()).limit(limit))
+    return [{"id": r.id, "name": r.name, "baseline": r.baseline, "candidate": r.candidate, "layers": sorted(r.layers),
+             "created_at": r.created_at.isoformat()} for r in rows]

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 # One module per command group; this file only assembles them.
-from judge_service.cli import (benchmarks, catalog, db, evalsets, evaluate, imports, judging, keys, memorization, metrics, runs,
-                               stats, training)
+from judge_service.cli import (benchmarks, catalog, db, evalsets, evaluate, imports, judging, keys, memorization, metrics,
+                               rating, runs, stats, training)
 
 app = typer.Typer(help="judge-service: did the fine-tune beat the base model?", no_args_is_help=True)
 
@@ -59,6 +59,7 @@ app.add_typer(keys.keys_app, name="keys", help="API keys for the service.")
 app.add_typer(db.db_app, name="db", help="The database schema: revision and upgrade.")
 app.add_typer(training.curves_app, name="curves", help="Training curves: overfitting, best checkpoint.")
 app.add_typer(benchmarks.bench_app, name="bench", help="Benchmarks: base vs tuned lm-eval results.")
+app.add_typer(rating.rate_app, name="rate", help="Blind human rating tasks: rater links, progress, agreement.")
 app.add_typer(memorization.overlap_app, name="overlap", help="Training-set regurgitation and contamination.")
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Why static files and not server-rendered templates: the pages read the same /v1 routes as curl,
 the client and the CLI, so the UI cannot drift from the contract, needs no build step or node
 toolchain, works offline (nothing is fetched from a CDN), and is unaffected by refactors behind
-the routers. See README.md ("Web UI") and judge_service/ui/README.md.
+the routers. See README.md ("Web UI") and docs/architecture.md.
 """
 
 from __future__ import annotations

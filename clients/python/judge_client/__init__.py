@@ -145,3 +145,7 @@ __all__ += ["Contamination", "ContaminationImpact", "CopiedSpan", "CopyRates", "
 from judge_client._models import Decision, DecisionCheck, HardVotes  # noqa: E402  (the run report's decision)
 
 __all__ += ["Decision", "DecisionCheck", "HardVotes"]
+
+from judge_client._rating_tasks import RaterLink, RaterProgress, RatingTask, RatingTaskCreated  # noqa: E402
+
+__all__ += ["RaterLink", "RaterProgress", "RatingTask", "RatingTaskCreated"]

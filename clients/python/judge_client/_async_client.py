@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from judge_client import _api
+from judge_client import _rating_tasks as _rt
 from judge_client import _models_evaluations as mev
 from judge_client import _evaluations
 from judge_client import _imports
@@ -273,6 +274,25 @@ class AsyncJudgeClient(BaseClient):
                                   "in the service", resource_id=calibration_id)
             await asyncio.sleep(poll_interval if deadline is None
                                 else max(0.0, min(poll_interval, deadline - time.monotonic())))
+
+    # --- blind human rating tasks (the web UI's rater pages) ---------------------------------
+
+    async def create_rating_task(self, run_id: str, raters: Sequence[str], *, name: str | None = None,
+                           n_items: int | None = None, mode: str | None = None) -> _rt.RatingTaskCreated:
+        """A blind rating task over a run's first ``n_items`` items: one link per rater, shown once.
+        ``mode``: "pairwise" (default: which answer is better) or "absolute" (each answer on the rubric's scale)."""
+        return await self._send(_rt.create_rating_task_call(run_id, raters, name=name, n_items=n_items, mode=mode))
+
+    async def get_rating_task(self, task_id: str) -> _rt.RatingTask:
+        """Each rater's progress and the inter-rater agreement so far."""
+        return await self._send(_rt.get_rating_task_call(task_id))
+
+    async def rating_tasks(self, run_id: str | None = None) -> list[_rt.RatingTask]:
+        return await self._send(_rt.list_rating_tasks_call(run_id))
+
+    async def rating_task_rating_set(self, task_id: str) -> m.RatingSet:
+        """The votes so far as a pairwise rating set (A = the run's baseline), ready for ``create_calibration``."""
+        return await self._send(_rt.rating_task_rating_set_call(task_id))
 
     # --- importers (AlpacaEval, MT-Bench) ----------------------------------------------------
 
