@@ -18,6 +18,7 @@ from judge_service.api import agreement, catalog, judgments, metrics, ratings, r
 from judge_service.api import evalsets, evaluations, imports  # eval sets, importers, the combined report
 from judge_service.api import benchmarks, memorization, training  # layers: one router each
 from judge_service.api import rating_tasks, reader  # the web UI's own routes
+from judge_service.api import length_control
 from judge_service import ui
 from judge_service import observability
 from judge_service.security import auth, body_limit, ratelimit
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(runs.router)
     app.include_router(ratings.router)
     app.include_router(agreement.router)
+    app.include_router(length_control.router)
     app.include_router(metrics.router)
     app.include_router(imports.router)
     app.include_router(evalsets.router)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from judge_service.cli.common import (
-    DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fail, fmt, out, print_figures, print_json,
+    DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fail, fmt, make_table, out, print_figures, print_json,
 )
 
 
@@ -154,3 +154,44 @@ def calibrate(
     if ceiling is None and report.get("human_ceiling_reason"):
         out.print(f"human ceiling: n/a ({report['human_ceiling_reason']})")
     out.print(f"calibration {cal.id} done; apply it with: judge grade --calibration {cal.id} ...")
+
+
+def length_control_joint(
+    annotations: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
+                                                      help="AlpacaEval annotations.json (or .json.xz) files, one per "
+                                                           "checkpoint, all against the same baseline")],
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Length-controlled win rates of several checkpoints, fitted jointly (a difficulty per instruction)."""
+    import lzma
+
+    models: dict[str, dict[str, list[Any]]] = {}
+    for path in annotations:
+        opener = lzma.open if path.suffix == ".xz" else open
+        try:
+            with opener(path, "rt", encoding="utf-8") as f:
+                rows = json.load(f)
+        except (json.JSONDecodeError, lzma.LZMAError, UnicodeDecodeError) as e:
+            fail(f"{path}: not an AlpacaEval annotations file ({e})")
+        keep = [r for r in rows if isinstance(r, dict) and r.get("preference") not in (None, "")]
+        missing = {"instruction", "output_1", "output_2", "generator_2"} - set(keep[0] if keep else {})
+        if not keep or missing:
+            fail(f"{path}: needs AlpacaEval annotations with instruction, output_1, output_2, generator_2 and "
+                 f"preference (missing: {', '.join(sorted(missing)) or 'every preference'})")
+        name = str(keep[0]["generator_2"])
+        if name in models:
+            fail(f"{path}: checkpoint '{name}' was given twice")
+        models[name] = {"items": [r["instruction"] for r in keep],
+                        # AlpacaEval's preference: 1 = baseline (output_1), 2 = checkpoint (output_2)
+                        "preference": [float(r["preference"]) - 1 for r in keep],
+                        "delta_len": [len(r["output_2"]) - len(r["output_1"]) for r in keep]}
+    with connect(url, api_key, local) as client:
+        result = client.joint_length_control(models)
+    if as_json:
+        return print_json(result)
+    table = make_table("checkpoint", "n", "win rate", "LC win rate (joint)", "length slope", keep=("checkpoint",))
+    for name, m in result.models.items():
+        table.add_row(name, str(m.n), f"{100 * m.win_rate:.2f}", f"{100 * m.length_controlled:.2f}",
+                      f"{m.length_slope:+.3f}")
+    out.print(table)
+    out.print(f"{result.n_items} items; difficulty shared across {len(result.models)} checkpoints")

@@ -173,6 +173,12 @@ def agreement(*, kind: str, a: Sequence[float | str | None] | None, b: Sequence[
         cast=_model(m.Agreement))
 
 
+def joint_length_control(*, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> Call[m.JointLengthControl]:
+    return Call("POST", "/v1/length-control/joint",
+                json={"models": {name: {k: list(v) for k, v in m.items()} for name, m in models.items()}},
+                cast=_model(m.JointLengthControl))
+
+
 def overlap(*, predictions: Sequence[str], references: Sequence[str | Sequence[str]],
             predictions_b: Sequence[str] | None, metrics: Sequence[str] | None, tokenize: str | None,
             use_stemmer: bool | None, labels: Sequence[str] | None, n_resamples: int | None,

@@ -194,6 +194,12 @@ class AsyncJudgeClient(BaseClient):
                                                kendall_variant=kendall_variant, confidence=confidence,
                                                n_resamples=n_resamples, seed=seed, vote_map=vote_map))
 
+    async def joint_length_control(self, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> m.JointLengthControl:
+        """Length-controlled win rates of several checkpoints against one baseline, fitted jointly with a
+        difficulty per item shared across them. ``models``: name -> {"items": [...], "preference":
+        [P(checkpoint preferred), ...], "delta_len": [checkpoint − baseline length, ...]}."""
+        return await self._send(_api.joint_length_control(models=models))
+
     async def overlap(self, predictions: Sequence[str], references: Sequence[str | Sequence[str]], *,
                       predictions_b: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
                       tokenize: str | None = None, use_stemmer: bool | None = None,

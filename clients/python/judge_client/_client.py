@@ -213,6 +213,12 @@ class JudgeClient(BaseClient):
                                          confidence=confidence, n_resamples=n_resamples, seed=seed,
                                          vote_map=vote_map))
 
+    def joint_length_control(self, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> m.JointLengthControl:
+        """Length-controlled win rates of several checkpoints against one baseline, fitted jointly with a
+        difficulty per item shared across them. ``models``: name -> {"items": [...], "preference":
+        [P(checkpoint preferred), ...], "delta_len": [checkpoint − baseline length, ...]}."""
+        return self._send(_api.joint_length_control(models=models))
+
     def overlap(self, predictions: Sequence[str], references: Sequence[str | Sequence[str]], *,
                 predictions_b: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
                 tokenize: str | None = None, use_stemmer: bool | None = None, labels: Sequence[str] | None = None,

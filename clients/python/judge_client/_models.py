@@ -342,6 +342,23 @@ class Agreement(ServiceModel):
     raters: RaterAgreement | None = None
 
 
+class JointCheckpoint(ServiceModel):
+    n: int
+    win_rate: float
+    length_controlled: float
+    intercept: float
+    length_slope: float
+    sensitivity: float
+
+
+class JointLengthControl(ServiceModel):
+    """``POST /v1/length-control/joint``: LC win rates of several checkpoints with a shared item difficulty."""
+
+    n_items: int
+    models: dict[str, JointCheckpoint] = Field(default_factory=dict)
+    difficulty: dict[str, float] = Field(default_factory=dict)
+
+
 class HardVotes(ServiceModel):
     """Items won, tied and lost on the calls' winners alone; ``p_value``: two-sided sign test."""
 
