@@ -19,6 +19,7 @@ from judge_service.api import evalsets, evaluations, imports  # eval sets, impor
 from judge_service.api import benchmarks, memorization, training  # layers: one router each
 from judge_service.api import rating_tasks, reader  # the web UI's own routes
 from judge_service.api import pilots  # rubric pilots: wordings tried on a small sample
+from judge_service.api import length_control  # joint length control across checkpoints
 from judge_service import ui
 from judge_service import observability
 from judge_service.security import auth, body_limit, ratelimit
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(runs.router)
     app.include_router(ratings.router)
     app.include_router(agreement.router)
+    app.include_router(length_control.router)
     app.include_router(metrics.router)
     app.include_router(imports.router)
     app.include_router(evalsets.router)

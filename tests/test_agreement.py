@@ -240,7 +240,7 @@ def api(client):
     ({"kind": "interval", "a": [1, "x"], "b": [1, 2]}, "a", "invalid_input"),
     ({"kind": "interval", "a": [1, 2], "b": [1, 2], "ratings": [[1, 2], [2, 1]]}, "a", "invalid_input"),
     ({"kind": "interval", "a": [1, 2], "b": [1, 2], "colour": "red"}, "colour", "invalid_input"),
-    ({"kind": "nominal", "a": [1, 2], "b": [1, 2]}, "kind", "invalid_input"),
+    ({"kind": "categorical", "a": [1, 2], "b": [1, 2]}, "kind", "invalid_input"),
     ({"kind": "interval", "ratings": [[1, 2, 3], [1, 2]]}, "ratings", "invalid_input"),
 ])
 def test_bad_requests_are_422_naming_the_field(api, body, field, code):

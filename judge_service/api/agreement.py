@@ -20,6 +20,8 @@ from judge_service.stats.agreement import (
     VOTES,
     BootstrapConfig,
     grouped_correlations,
+    grouped_pairwise_agreement,
+    nominal_agreement,
     pairwise_agreement,
     rater_agreement,
     score_agreement,
@@ -36,8 +38,9 @@ MAX_RATERS = 50
 class AgreementRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["ordinal", "interval", "pairwise"] = Field(
-        description="ordinal scores on a given scale, interval (continuous) scores, or pairwise votes A/B/tie")
+    kind: Literal["ordinal", "interval", "nominal", "pairwise"] = Field(
+        description="ordinal scores on a given scale, interval (continuous) scores, nominal categories (unweighted "
+                    "kappa, nominal alpha; numbers or names), or pairwise votes A/B/tie")
     a: list[float | str | None] | None = Field(default=None, max_length=MAX_ITEMS,
                                         description="labels of the rater under test (e.g. the judge), one per item")
     b: list[float | str | None] | None = Field(default=None, max_length=MAX_ITEMS,
@@ -50,7 +53,8 @@ class AgreementRequest(BaseModel):
         default=None, max_length=MAX_RATERS,
         description="raters x items matrix, null for missing; instead of a and b")
     groups: list[str | int] | None = Field(default=None, max_length=MAX_ITEMS,
-                                           description="group id per item (prompt, document) for the grouped level")
+                                           description="group id per item (prompt, document) for the grouped level; for pairwise "
+                                                       "votes, figures per group (category, subset)")
     systems: list[str | int] | None = Field(default=None, max_length=MAX_ITEMS,
                                             description="system id per item for the system level")
     labels: list[float | str] | None = Field(
@@ -76,6 +80,37 @@ class ScoreStats(BaseModel):
     exact_agreement: EstimateOut
     within_one_agreement: EstimateOut
     quadratic_kappa: EstimateOut
+    warnings: list[str] = Field(default_factory=list, description="likely encoding mistakes (shifted label sets)")
+
+
+class NominalStats(BaseModel):
+    n: int
+    exact_agreement: EstimateOut
+    cohen_kappa: EstimateOut = Field(description="unweighted Cohen's kappa")
+    classes: list[str]
+    warnings: list[str] = Field(default_factory=list, description="likely encoding mistakes (shifted label sets)")
+
+
+class TwoOrderStats(BaseModel):
+    n: int = Field(description="items with a, a_swapped and b all present")
+    first_order: EstimateOut
+    second_order: EstimateOut
+    mean_of_orders: EstimateOut
+    both_orders_correct: EstimateOut
+    net_vote: EstimateOut = Field(description="the sign of the two orders' votes summed (A +1, tie 0, B -1)")
+    consistent_vote: EstimateOut = Field(description="FastChat's rule: a winner only when both orders name it")
+    headline: str = Field(description="which of these the response's 'accuracy' is")
+
+
+class PairwiseGroupStats(BaseModel):
+    group: str
+    n: int
+    n_missing: int
+    accuracy: EstimateOut
+    accuracy_without_ties: EstimateOut
+    cohen_kappa: EstimateOut
+    macro_f1: EstimateOut
+    two_order_mean: EstimateOut | None = Field(default=None, description="accuracy averaged over both orders")
 
 
 class LevelStats(BaseModel):
@@ -102,6 +137,8 @@ class PairwiseStats(BaseModel):
     n_missing: int = Field(default=0, description="items where a or b is null (missing), excluded above")
     accuracy_missing_as_wrong: EstimateOut | None = None
     warnings: list[str] = Field(default_factory=list, description="likely encoding mistakes in the input")
+    two_order: TwoOrderStats | None = Field(default=None, description="with a_swapped: accuracy per order, averaged "
+                                            "over orders, both orders correct, and of the combined vote")
 
 
 class RaterVsRestOut(BaseModel):
@@ -122,6 +159,7 @@ class RaterStats(BaseModel):
     alpha: EstimateOut
     rater_vs_rest: list[RaterVsRestOut]
     pairs: list[RaterPairOut]
+    warnings: list[str] = Field(default_factory=list, description="a rater whose labels barely overlap the others'")
 
 
 class AgreementResponse(BaseModel):
@@ -132,6 +170,8 @@ class AgreementResponse(BaseModel):
     grouped: LevelStats | None = None
     system: LevelStats | None = None
     pairwise: PairwiseStats | None = None
+    pairwise_groups: list[PairwiseGroupStats] | None = Field(default=None, description="pairwise figures per group")
+    nominal: NominalStats | None = None
     raters: RaterStats | None = Field(default=None, description="alpha and each rater vs the rest (from ratings)")
 
 
@@ -142,15 +182,27 @@ def agreement(body: AgreementRequest) -> dict[str, Any]:
     config = BootstrapConfig(confidence=body.confidence, n_resamples=body.n_resamples, seed=body.seed)
     out: dict[str, Any] = {"kind": body.kind, "confidence": body.confidence, "n_resamples": body.n_resamples}
     if body.ratings is not None:
-        labels = _numeric_labels(body.labels) if body.kind != "pairwise" else None
-        out["raters"] = asdict(rater_agreement(body.ratings, body.kind, labels=labels,
+        scale: list[float | str] | None = None
+        if body.kind == "nominal":
+            scale = body.labels
+        elif body.kind != "pairwise":
+            scale = list(_numeric_labels(body.labels) or []) or None
+        out["raters"] = asdict(rater_agreement(body.ratings, body.kind, labels=scale,
                                                kendall_variant=body.kendall_variant, bootstrap=config))
         return out
     if body.kind == "pairwise":
         swapped = None if body.a_swapped is None else _votes(list(body.a_swapped), "a_swapped")
-        out["pairwise"] = asdict(pairwise_agreement(_votes(body.a, "a"), _votes(body.b, "b"),
-                                                    a_swapped=swapped, bootstrap=config,
-                                                    vote_map=dict(body.vote_map) if body.vote_map else None))
+        vote_map: dict[str, str] | None = dict(body.vote_map) if body.vote_map else None
+        a_votes, b_votes = _votes(body.a, "a"), _votes(body.b, "b")
+        out["pairwise"] = asdict(pairwise_agreement(a_votes, b_votes, a_swapped=swapped, bootstrap=config,
+                                                    vote_map=vote_map))
+        if body.groups is not None:
+            out["pairwise_groups"] = [asdict(g) for g in grouped_pairwise_agreement(
+                a_votes, b_votes, body.groups, a_swapped=swapped, bootstrap=config, vote_map=vote_map)]
+        return out
+    if body.kind == "nominal":
+        out["nominal"] = asdict(nominal_agreement(_categories(body.a, "a"), _categories(body.b, "b"),
+                                                  labels=body.labels, bootstrap=config))
         return out
     a, b = _numbers(body.a, "a"), _numbers(body.b, "b")
     labels = _numeric_labels(body.labels)
@@ -192,11 +244,13 @@ def _check_shape(body: AgreementRequest) -> None:
         if value is not None and len(value) != len(body.a):
             raise InvalidInput(f"'{name}' has {len(value)} entries but 'a' has {len(body.a)}; give one per item",
                                field=name)
+    if body.kind in ("pairwise", "nominal") and body.systems is not None:
+        raise InvalidInput("'systems' levels are for score correlations; send kind 'ordinal' or 'interval'",
+                           field="systems")
+    if body.kind == "nominal" and body.groups is not None:
+        raise InvalidInput("'groups' is for score correlations and pairwise votes, not nominal labels; send one "
+                           "request per group", field="groups")
     if body.kind == "pairwise":
-        for name in ("groups", "systems"):
-            if getattr(body, name) is not None:
-                raise InvalidInput(f"'{name}' levels are for score correlations; pairwise votes are pooled",
-                                   field=name)
         if body.labels is not None and sorted(map(str, body.labels)) != sorted(VOTES):
             raise InvalidInput("pairwise votes are always 'A', 'B', 'tie'; omit 'labels'", field="labels")
     elif body.a_swapped is not None:
@@ -211,6 +265,13 @@ def _numbers(values: Sequence[float | str | None] | None, name: str) -> list[flo
     if bad:
         raise InvalidInput(f"'{name}' must hold numbers for ordinal and interval kinds; got {bad[0]!r}", field=name)
     return [float(v) for v in values or [] if isinstance(v, float | int)]
+
+
+def _categories(values: Sequence[float | str | None] | None, name: str) -> list[float | str]:
+    if any(v is None for v in values or []):
+        raise InvalidInput(f"'{name}' has a null: for nominal labels, drop the items either side did not label",
+                           field=name)
+    return [v for v in values or [] if v is not None]
 
 
 def _numeric_labels(labels: list[float | str] | None) -> list[float] | None:

@@ -21,11 +21,13 @@ from judge_service.runs.calibrated import calibrated_scores
 from judge_service.runs.compare import compare_runs
 from judge_service.runs.cost import RunCost, run_cost
 from judge_service.runs.records import ItemResult, to_records
+from judge_service.runs.report.gate import HumanAgreement
 from judge_service.runs.report_schema import RunReportOut
 from judge_service.runs.spec import RunCreate, RunItem, RunSpec
 from judge_service.runs.start import start_run
 from judge_service.runs.upload import parse_items
 from judge_service.schemas import ErrorBody, RubricRef
+from judge_service.stats.estimate import Estimate
 from judge_service.store.models import RunItemRow, RunRow
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
@@ -150,11 +152,30 @@ async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict[st
     run, rows, progress = await ctx.db.run(read)
     cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id))
     mapping = None
-    calibration = (run.spec.get("options") or {}).get("calibration")
+    options = run.spec.get("options") or {}
+    calibration = options.get("calibration")
     if calibration is not None:
         mapping = await ctx.db.run(lambda s: _calibration_mapping(s, calibration))
+    human_cal = options.get("human_check") or calibration
+    human = None if human_cal is None else await ctx.db.run(lambda s: _human_agreement(s, human_cal))
     # The report's bootstrap intervals take seconds on a big run: off the event loop.
-    return await asyncio.to_thread(_report, run, rows, progress, cost, mapping)
+    return await asyncio.to_thread(_report, run, rows, progress, cost, mapping, human)
+
+
+def _human_agreement(s: Session, cal_id: str) -> HumanAgreement | None:
+    """The calibration's judge-vs-human figure the gate reads: kappa for votes, Spearman for scores."""
+    from judge_service.store.models import CalibrationRow
+
+    row = s.get(CalibrationRow, cal_id)
+    report = None if row is None else row.report
+    if row is None or not report or not report.get("judge_vs_human"):
+        return None
+    figures = report["judge_vs_human"]
+    name = "cohen_kappa" if report.get("kind") == "pairwise" else "spearman"
+    figure = figures.get(name) or {}
+    return HumanAgreement(cal_id, tuple(row.spec.get("judges") or ()), name,
+                          Estimate(figure.get("estimate"), figure.get("ci_low"), figure.get("ci_high"),
+                                   int(figure.get("n") or 0), reason=figure.get("reason")))
 
 
 class RunComparisonOut(BaseModel):
@@ -185,7 +206,7 @@ def _calibration_mapping(s: Session, cal_id: str) -> dict[str, Any]:
 
 
 def _report(run: RunRow, rows: list[RunItemRow], progress: Progress, cost: RunCost,
-            mapping: dict[str, Any] | None) -> dict[str, Any]:
+            mapping: dict[str, Any] | None, human: HumanAgreement | None = None) -> dict[str, Any]:
     from judge_service.runs.ppi_report import ppi_win_rate
     from judge_service.runs.report import ReportOptions, build_report
 
@@ -201,7 +222,7 @@ def _report(run: RunRow, rows: list[RunItemRow], progress: Progress, cost: RunCo
                                                                  ("baseline", spec["baseline"])) if name in families},
         exclude_self_preferring=opts.get("exclude_self_preferring", False),
         target_difference=opts.get("target_difference"),
-    ))
+    ), human=human)
     calibrated = None if mapping is None else calibrated_scores(
         opts["calibration"], mapping, results, confidence=opts.get("confidence", 0.95),
         n_resamples=opts.get("n_resamples", 2000), seed=run.id)

@@ -115,6 +115,8 @@ def create(
     samples: Annotated[int | None, typer.Option(help="replies drawn per judge (and order)")] = None,
     style_control: Annotated[bool, typer.Option("--style-control", help="also report a style-controlled win rate")] = False,
     target_difference: Annotated[float | None, typer.Option(help="win-rate difference you want to detect (power)")] = None,
+    human_check: Annotated[str | None, typer.Option(help="a calibration id: its judge-vs-human agreement gates the "
+                                                         "verdict (informative_judge)")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the run to its report")] = True,
     poll_interval: Annotated[float, typer.Option(help="seconds between status checks")] = 1.0,
     timeout: Annotated[float | None, typer.Option(help="give up waiting after this many seconds")] = None,
@@ -126,6 +128,8 @@ def create(
         options["style_control"] = True
     if target_difference is not None:
         options["target_difference"] = target_difference
+    if human_check is not None:
+        options["human_check"] = human_check
     with connect(url, api_key, local) as client:
         created = client.upload_run(items, baseline=baseline, candidate=candidate, rubric=rubric, judges=judge,
                                     mode=mode, samples=samples, options=options or None,

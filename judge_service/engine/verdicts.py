@@ -199,14 +199,17 @@ class Verdicts:
 
     # -- calibrate -------------------------------------------------------------------------------
     async def usable_calibration(self, cal_id: str, rubric: Rubric, judges: Sequence[str], *,
-                                 field: str = "calibration") -> dict[str, Any]:
-        """The stored score mapping of a finished calibration that fits this rubric version and panel."""
+                                 field: str = "calibration", scores_only: bool = True) -> dict[str, Any]:
+        """The stored score mapping of a finished calibration that fits this rubric version and panel.
+
+        ``scores_only=False`` also accepts a pairwise (tie-threshold) calibration: a run's
+        ``human_check`` reads only its judge-vs-human figures."""
         row = await self.db.run(lambda s: s.get(CalibrationRow, cal_id))
         if row is None:
             raise NotFound(f"unknown calibration '{cal_id}'", field=field)
         if row.status != "done" or row.mapping is None:
             raise Conflict(f"calibration '{cal_id}' is {row.status}; wait until it is done", field=field)
-        if row.mapping.get("kind") != "isotonic":
+        if scores_only and row.mapping.get("kind") != "isotonic":
             raise InvalidInput(f"calibration '{cal_id}' is for pairwise votes; it cannot calibrate a score", field=field)
         fitted = row.spec["rubric"]
         if fitted["hash"] != rubric.hash:

@@ -33,6 +33,9 @@ class RunOptions(BaseModel):
     target_difference: float | None = Field(default=None, gt=0, lt=1, description="win-rate difference you want to detect")
     calibration: str | None = Field(default=None, description="id of a calibration (same rubric version and judges): "
                                                              "absolute mode then also reports scores on the human scale")
+    human_check: str | None = Field(
+        default=None, description="id of a calibration (same rubric version and judges, any kind) whose "
+                                  "judge-vs-human agreement gates the verdict; defaults to 'calibration' when set")
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     n_resamples: int = Field(default=2000, ge=100, le=20000)
 

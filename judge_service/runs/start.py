@@ -23,6 +23,9 @@ async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str
     validate_items(spec, items, max_items=ctx.settings.max_run_items, max_text_chars=ctx.settings.max_text_chars)
 
     async def check_calibration(prepared: Prepared) -> None:
+        if spec.options.human_check is not None:
+            await ctx.verdicts.usable_calibration(spec.options.human_check, prepared.rubric, prepared.judge_names,
+                                                  field="options.human_check", scores_only=False)
         if spec.options.calibration is None:
             return
         if spec.mode == "pairwise":

@@ -187,18 +187,26 @@ def compare_runs(run_id: str, other_id: str) -> Call[m.RunComparison]:
 
 # --- statistics ------------------------------------------------------------------------------
 
-def agreement(*, kind: str, a: Sequence[float | str] | None, b: Sequence[float | str] | None,
-              a_swapped: Sequence[str] | None, ratings: Sequence[Sequence[float | str | None]] | None,
+def agreement(*, kind: str, a: Sequence[float | str | None] | None, b: Sequence[float | str | None] | None,
+              a_swapped: Sequence[str | int | None] | None, ratings: Sequence[Sequence[float | str | None]] | None,
               groups: Sequence[str | int] | None, systems: Sequence[str | int] | None,
               labels: Sequence[float | str] | None, kendall_variant: str | None, confidence: float | None,
-              n_resamples: int | None, seed: str | None) -> Call[m.Agreement]:
+              n_resamples: int | None, seed: str | None,
+              vote_map: Mapping[str, str] | None = None) -> Call[m.Agreement]:
     def _list(x: Any) -> Any:
         return None if x is None else [list(r) if isinstance(r, (list, tuple)) else r for r in x]
 
     return Call("POST", "/v1/agreement", json=_body(
         kind=kind, a=_list(a), b=_list(b), a_swapped=_list(a_swapped), ratings=_list(ratings), groups=_list(groups),
         systems=_list(systems), labels=_list(labels), kendall_variant=kendall_variant, confidence=confidence,
-        n_resamples=n_resamples, seed=seed), cast=_model(m.Agreement))
+        n_resamples=n_resamples, seed=seed, vote_map=None if vote_map is None else dict(vote_map)),
+        cast=_model(m.Agreement))
+
+
+def joint_length_control(*, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> Call[m.JointLengthControl]:
+    return Call("POST", "/v1/length-control/joint",
+                json={"models": {name: {k: list(v) for k, v in m.items()} for name, m in models.items()}},
+                cast=_model(m.JointLengthControl))
 
 
 def overlap(*, predictions: Sequence[str], references: Sequence[str | Sequence[str]],

@@ -221,19 +221,29 @@ class JudgeClient(BaseClient):
 
     # --- statistics --------------------------------------------------------------------------
 
-    def agreement(self, *, kind: str, a: Sequence[float | str] | None = None, b: Sequence[float | str] | None = None,
-                  a_swapped: Sequence[str] | None = None,
+    def agreement(self, *, kind: str, a: Sequence[float | str | None] | None = None,
+                  b: Sequence[float | str | None] | None = None, a_swapped: Sequence[str | int | None] | None = None,
                   ratings: Sequence[Sequence[float | str | None]] | None = None,
                   groups: Sequence[str | int] | None = None, systems: Sequence[str | int] | None = None,
                   labels: Sequence[float | str] | None = None, kendall_variant: str | None = None,
                   confidence: float | None = None, n_resamples: int | None = None,
-                  seed: str | None = None) -> m.Agreement:
+                  seed: str | None = None, vote_map: Mapping[str, str] | None = None) -> m.Agreement:
         """Agreement between labels you already have: judge (``a``) vs human (``b``), or a raters x
         items ``ratings`` matrix. ``kind``: "ordinal" (give ``labels``, the scale), "interval" or
-        "pairwise" (votes "A", "B", "tie"). Every figure comes with a bootstrap CI and its n."""
+        "nominal" (categories: unweighted kappa, nominal alpha) or "pairwise" (votes "A", "B", "tie";
+        ``a_swapped`` adds two-order accuracy, ``groups`` per-group figures, ``vote_map`` declares a
+        file's spelling such as {"1": "A", "2": "B", "0": "tie"}). Every figure comes with a bootstrap
+        CI and its n; ``warnings`` flag likely encoding mistakes (shifted label sets, unflipped orders)."""
         return self._send(_api.agreement(kind=kind, a=a, b=b, a_swapped=a_swapped, ratings=ratings, groups=groups,
                                          systems=systems, labels=labels, kendall_variant=kendall_variant,
-                                         confidence=confidence, n_resamples=n_resamples, seed=seed))
+                                         confidence=confidence, n_resamples=n_resamples, seed=seed,
+                                         vote_map=vote_map))
+
+    def joint_length_control(self, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> m.JointLengthControl:
+        """Length-controlled win rates of several checkpoints against one baseline, fitted jointly with a
+        difficulty per item shared across them. ``models``: name -> {"items": [...], "preference":
+        [P(checkpoint preferred), ...], "delta_len": [checkpoint − baseline length, ...]}."""
+        return self._send(_api.joint_length_control(models=models))
 
     def overlap(self, predictions: Sequence[str], references: Sequence[str | Sequence[str]], *,
                 predictions_b: Sequence[str] | None = None, metrics: Sequence[str] | None = None,

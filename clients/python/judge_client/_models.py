@@ -299,6 +299,41 @@ class ScoreAgreement(ServiceModel):
     exact_agreement: Estimate | None = None
     within_one_agreement: Estimate | None = None
     quadratic_kappa: Estimate | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class NominalAgreement(ServiceModel):
+    """Unordered categories: exact agreement and unweighted Cohen's kappa."""
+
+    n: int
+    exact_agreement: Estimate
+    cohen_kappa: Estimate
+    classes: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class TwoOrderAccuracy(ServiceModel):
+    """Accuracy of a judge seen in both orders; ``headline`` names which figure ``accuracy`` is."""
+
+    n: int
+    first_order: Estimate
+    second_order: Estimate
+    mean_of_orders: Estimate
+    both_orders_correct: Estimate
+    net_vote: Estimate
+    consistent_vote: Estimate
+    headline: str = "first_order"
+
+
+class PairwiseGroupAgreement(ServiceModel):
+    group: str
+    n: int
+    n_missing: int = 0
+    accuracy: Estimate
+    accuracy_without_ties: Estimate | None = None
+    cohen_kappa: Estimate | None = None
+    macro_f1: Estimate | None = None
+    two_order_mean: Estimate | None = None
 
 
 class LevelAgreement(ServiceModel):
@@ -325,6 +360,7 @@ class PairwiseAgreement(ServiceModel):
     n_missing: int = 0  # items where a or b was null (missing), excluded above
     accuracy_missing_as_wrong: Estimate | None = None
     warnings: list[str] = Field(default_factory=list)
+    two_order: TwoOrderAccuracy | None = None
 
 
 class RaterVsRest(ServiceModel):
@@ -345,6 +381,7 @@ class RaterAgreement(ServiceModel):
     alpha: Estimate
     rater_vs_rest: list[RaterVsRest] = Field(default_factory=list)
     pairs: list[RaterPair] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Agreement(ServiceModel):
@@ -357,7 +394,26 @@ class Agreement(ServiceModel):
     grouped: LevelAgreement | None = None
     system: LevelAgreement | None = None
     pairwise: PairwiseAgreement | None = None
+    pairwise_groups: list[PairwiseGroupAgreement] | None = None
+    nominal: NominalAgreement | None = None
     raters: RaterAgreement | None = None
+
+
+class JointCheckpoint(ServiceModel):
+    n: int
+    win_rate: float
+    length_controlled: float
+    intercept: float
+    length_slope: float
+    sensitivity: float
+
+
+class JointLengthControl(ServiceModel):
+    """``POST /v1/length-control/joint``: LC win rates of several checkpoints with a shared item difficulty."""
+
+    n_items: int
+    models: dict[str, JointCheckpoint] = Field(default_factory=dict)
+    difficulty: dict[str, float] = Field(default_factory=dict)
 
 
 class HardVotes(ServiceModel):

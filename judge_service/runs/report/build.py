@@ -10,7 +10,7 @@ from judge_service.errors import InvalidInput
 from judge_service.runs.report.absolute import absolute_summary
 from judge_service.runs.report.decision import decide, headline_figure, power_analysis
 from judge_service.runs.report.extrapolation import control_extrapolation
-from judge_service.runs.report.gate import FIX, judge_gates
+from judge_service.runs.report.gate import FIX, HumanAgreement, judge_gates
 from judge_service.runs.report.inputs import (
     UNSCORED_WARNING, AbsoluteRecord, ItemInfo, PairwiseRecord, ReportOptions,
     index_items, validate_absolute, validate_pairwise,
@@ -29,10 +29,12 @@ def build_report(
     options: ReportOptions,
     *,
     length_fn: Callable[[str], float] = len,
+    human: HumanAgreement | None = None,
 ) -> RunReport:
     """Turn a run's stored verdicts into the decision report (see module docstring).
 
-    ``length_fn`` measures answer length for length control; characters by default.
+    ``length_fn`` measures answer length for length control; characters by default. ``human``:
+    a calibration's judge-vs-human agreement, a check of the informativeness gate.
     """
     item_by_id = index_items(items)
     validate_pairwise(pairwise, item_by_id)
@@ -58,7 +60,7 @@ def build_report(
     # The informativeness gate: judges whose verdicts follow the layout, not the answers, are kept
     # out of the headline; when no judge passes, the figures stay (for diagnosis) and the verdict
     # is undetermined.
-    gates = judge_gates(kept_pairwise)
+    gates = judge_gates(kept_pairwise, human)
     uninformative = {j for j, g in gates.items() if not g.informative}
     if uninformative and len(uninformative) < len(gates):
         kept_pairwise = [r for r in kept_pairwise if r.judge not in uninformative]

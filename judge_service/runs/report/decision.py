@@ -60,7 +60,9 @@ MIN_ITEMS_FOR_VERDICT = 10
 DECISION_RULE = (
     "A winner is declared only when every blocking check passes: (1) informative_judge: at least one judge "
     "passes the informativeness gate (first-position share inside (0.1, 0.9) or not significant, decided "
-    "share >= 0.1, position consistency >= 0.25, kappa with the panel majority > 0); judges that fail are "
+    "share >= 0.1, position consistency >= 0.25, kappa with the panel majority > 0, and with a calibration "
+    "(options.human_check or options.calibration) agreement with its humans whose CI lies above 0); judges "
+    "that fail are "
     "kept out of the headline; (2) length_identified: the length-controlled model is identified (quality "
     "not fully confounded with length); (3) headline_interval: the headline CI excludes no difference (0.5 "
     "win rate, 0 score gap); (4) enough_items: n >= 10; (5) hard_votes: the sign test on items won vs lost "

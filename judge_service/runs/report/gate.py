@@ -20,6 +20,10 @@ Checks (each ``None`` = not applicable, too few calls to judge):
 * ``panel_agreement``: Cohen's kappa of the judge's item verdicts (after both orders) with the
   strict majority of the other judges; fails at ``kappa <= 0`` on at least ``MIN_CALLS`` items.
   Reported, with two or more judges only.
+* ``human_agreement``: with a calibration (the run's ``human_check`` or ``calibration``), the
+  panel's agreement with the humans on that calibration's items (Cohen's kappa for votes,
+  Spearman for scores), applied to each judge of the calibrated panel. Fails when its CI does not
+  lie above 0 (agreement with the humans not shown to beat chance), on at least ``MIN_CALLS`` items.
 
 Pure; no I/O.
 """
@@ -36,6 +40,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from judge_service.bias.position import chosen_position
 from judge_service.runs.report.inputs import TIE_TOLERANCE, WINNER_VALUE, PairwiseRecord
+from judge_service.stats.estimate import Estimate, finite_or_none
 
 FIRST_POSITION_LIMIT = 0.9
 MIN_DECIDED_SHARE = 0.1
@@ -77,7 +82,17 @@ class JudgeGate:
                 "checks": [c.to_dict() for c in self.checks]}
 
 
-def judge_gates(records: Sequence[PairwiseRecord]) -> dict[str, JudgeGate]:
+@dataclass(frozen=True)
+class HumanAgreement:
+    """A calibration's judge-vs-human figure: ``statistic`` (cohen_kappa or spearman) of ``judges`` as a panel."""
+
+    calibration_id: str
+    judges: tuple[str, ...]
+    statistic: str
+    figure: Estimate
+
+
+def judge_gates(records: Sequence[PairwiseRecord], human: HumanAgreement | None = None) -> dict[str, JudgeGate]:
     """The gate for every judge that has pairwise calls, keyed by judge name."""
     by_judge: dict[str, list[PairwiseRecord]] = defaultdict(list)
     for r in records:
@@ -87,8 +102,26 @@ def judge_gates(records: Sequence[PairwiseRecord]) -> dict[str, JudgeGate]:
     # (or not) with a judge that reads the layout says nothing about the answers.
     sound = {j for j, checks in own.items() if not any(c.passed is False for c in checks)}
     verdicts = {j: _item_verdicts(rs) for j, rs in by_judge.items()}
-    return {j: JudgeGate(j, (*own[j], _panel_check(j, {k: v for k, v in verdicts.items() if k in sound or k == j})))
+    return {j: JudgeGate(j, (*own[j], _panel_check(j, {k: v for k, v in verdicts.items() if k in sound or k == j}),
+                             *_human_check(j, human)))
             for j in sorted(by_judge)}
+
+
+def _human_check(judge: str, human: HumanAgreement | None) -> tuple[GateCheck, ...]:
+    if human is None or judge not in human.judges:
+        return ()
+    f = human.figure
+    est, low, high = finite_or_none(f.estimate), finite_or_none(f.ci_low), finite_or_none(f.ci_high)
+    where = f"calibration '{human.calibration_id}'"
+    if est is None or f.n < MIN_CALLS:
+        return (GateCheck("human_agreement", est, None,
+                          f"{where}: judge-vs-human {human.statistic} not usable on {f.n} items"
+                          + (f" ({f.reason})" if f.reason else "") + f"; needs {MIN_CALLS}"),)
+    shown = f"{human.statistic} {est:.2f}" + ("" if low is None or high is None else f" [{low:.2f}, {high:.2f}]")
+    above = low is not None and low > 0
+    return (GateCheck("human_agreement", est, above,
+                      f"judge '{judge}' vs the humans of {where}: {shown} on {f.n} items"
+                      + ("" if above else " (not shown to agree with the humans better than chance)")),)
 
 
 def _own_checks(judge: str, records: Sequence[PairwiseRecord]) -> tuple[GateCheck, ...]:

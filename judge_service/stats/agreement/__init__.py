@@ -27,20 +27,30 @@ from judge_service.stats.agreement.inputs import (
     LEVELS,
     POSITIONAL_WARNING_RATIO,
     VOTE_ALIASES,
+    OVERLAP_WARNING_SHARE,
     VOTES,
     check_on_scale,
+    label_overlap_warnings,
     check_scale,
     check_votes,
     normalise_vote,
 )
-from judge_service.stats.agreement.pairwise import PairwiseAgreement, pairwise_agreement
+from judge_service.stats.agreement.pairwise import (
+    PairwiseAgreement,
+    PairwiseGroup,
+    TwoOrderAccuracy,
+    grouped_pairwise_agreement,
+    pairwise_agreement,
+)
 from judge_service.stats.agreement.raters import RaterAgreement, RaterPair, RaterVsRest, rater_agreement
 from judge_service.stats.agreement.scores import (
     Correlations,
+    NominalAgreement,
     ScoreAgreement,
     grouped_correlations,
+    nominal_agreement,
     score_agreement,
     system_correlations,
 )
 
-__all__ = ['ALPHA_LEVELS', 'BootstrapConfig', 'Correlations', 'KENDALL_VARIANTS', 'LEVELS', 'POSITIONAL_WARNING_RATIO', 'PairwiseAgreement', 'RaterAgreement', 'RaterPair', 'RaterVsRest', 'ScoreAgreement', 'VOTES', 'VOTE_ALIASES', 'check_on_scale', 'check_scale', 'check_votes', 'grouped_correlations', 'krippendorff_alpha', 'normalise_vote', 'pairwise_agreement', 'rater_agreement', 'score_agreement', 'system_correlations']
+__all__ = ['ALPHA_LEVELS', 'BootstrapConfig', 'Correlations', 'NominalAgreement', 'OVERLAP_WARNING_SHARE', 'PairwiseGroup', 'TwoOrderAccuracy', 'grouped_pairwise_agreement', 'label_overlap_warnings', 'nominal_agreement', 'KENDALL_VARIANTS', 'LEVELS', 'POSITIONAL_WARNING_RATIO', 'PairwiseAgreement', 'RaterAgreement', 'RaterPair', 'RaterVsRest', 'ScoreAgreement', 'VOTES', 'VOTE_ALIASES', 'check_on_scale', 'check_scale', 'check_votes', 'grouped_correlations', 'krippendorff_alpha', 'normalise_vote', 'pairwise_agreement', 'rater_agreement', 'score_agreement', 'system_correlations']

@@ -110,3 +110,47 @@ def check_votes(votes: Sequence[str | None] | Sequence[str], name: str, vote_map
 
 def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+# Two raters' observed label sets sharing at most this share of the smaller set are most likely on
+# different scales (0/1 vs 1/2, 0-4 vs 1-5): every figure computed across them is then meaningless.
+OVERLAP_WARNING_SHARE = 0.5
+_DISCRETE_MAX = 20  # more distinct values than this: compare ranges, not sets (averaged or continuous scores)
+
+
+def label_overlap_warnings(x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("a", "b")) -> list[str]:
+    """A warning when the observed labels of ``x`` and ``y`` barely overlap, naming the likely shift.
+
+    Discrete labels compare sets (share of the smaller set found in the other); many distinct values
+    compare ranges (share of the shorter range covered by both). The shift named is the one that
+    aligns the two sets best (their minima or their maxima).
+    """
+    sx, sy = np.unique(x[np.isfinite(x)]), np.unique(y[np.isfinite(y)])
+    if sx.size < 2 or sy.size < 2:
+        return []
+    discrete = max(sx.size, sy.size) <= _DISCRETE_MAX
+
+    def overlap(shift: float) -> float:
+        if discrete:
+            return float(np.intersect1d(sx + shift, sy).size / min(sx.size, sy.size))
+        low, high = max(sx[0] + shift, sy[0]), min(sx[-1] + shift, sy[-1])
+        return float(max(0.0, high - low) / min(sx[-1] - sx[0], sy[-1] - sy[0]))
+
+    share = overlap(0.0)
+    if share > OVERLAP_WARNING_SHARE:
+        return []
+    shown = f"'{names[0]}' uses {_set(sx)}, '{names[1]}' uses {_set(sy)}"
+    message = (f"the two sides' observed labels barely overlap ({share:.0%} of the smaller set in common): {shown}. ")
+    best = max((float(sy[0] - sx[0]), float(sy[-1] - sx[-1])), key=overlap)
+    if best != 0 and overlap(best) > share and overlap(best) >= 0.8:
+        message += (f"'{names[1]}' looks like '{names[0]}' shifted by {best:+g}: map both onto one scale before "
+                    "reading kappa, alpha or correlations")
+    else:
+        message += "check that both sides use the same scale and encoding"
+    return [message]
+
+
+def _set(values: np.ndarray) -> str:
+    if values.size > 6:
+        return f"{_fmt(values[0])}..{_fmt(values[-1])} ({values.size} values)"
+    return "{" + ", ".join(_fmt(v) for v in values) + "}"

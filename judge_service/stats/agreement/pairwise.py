@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
+from judge_service.errors import InvalidInput
 from judge_service.stats.agreement.bootstrap import BootstrapConfig, _bootstrap, _quiet
 from judge_service.stats.agreement.inputs import POSITIONAL_WARNING_RATIO, VOTES, _check_pair, check_votes
 from judge_service.stats.agreement.scores import _confusion_rows, _kappa_rows
@@ -30,6 +31,40 @@ class PairwiseAgreement:
     n_missing: int = 0  # items where a or b is null (excluded from the figures above)
     accuracy_missing_as_wrong: Estimate | None = None  # over all items, a missing vote counted wrong
     warnings: tuple[str, ...] = ()
+    two_order: TwoOrderAccuracy | None = None  # with a_swapped: the usual two-order accuracy figures
+
+
+@dataclass(frozen=True)
+class TwoOrderAccuracy:
+    """Accuracy of a judge seen in both orders, on items where a, a_swapped and b are all present.
+
+    ``net_vote`` sums the two orders' votes (A = +1, tie = 0, B = −1) and takes the sign, so one
+    order's tie defers to the other's vote; ``consistent_vote`` is FastChat's rule (a winner only
+    when both orders name it, else a tie). The response's headline ``accuracy`` is ``first_order``.
+    """
+
+    n: int
+    first_order: Estimate
+    second_order: Estimate
+    mean_of_orders: Estimate
+    both_orders_correct: Estimate
+    net_vote: Estimate
+    consistent_vote: Estimate
+    headline: str = "first_order"
+
+
+@dataclass(frozen=True)
+class PairwiseGroup:
+    """Pairwise agreement within one group (category, subset) of items."""
+
+    group: str
+    n: int
+    n_missing: int
+    accuracy: Estimate
+    accuracy_without_ties: Estimate
+    cohen_kappa: Estimate
+    macro_f1: Estimate
+    two_order_mean: Estimate | None = None
 
 
 def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
@@ -106,8 +141,71 @@ def pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], *,
                 "in 'a_swapped')")
         positional = (_bootstrap(float(same.mean()), lambda idx: same[idx].mean(axis=-1), m, m, bootstrap,
                                  "positional_agreement") if m else undefined(0, "no item with both orders voted"))
+        two_order = _two_order(a, a_swapped, b, vote_map, bootstrap)
+    else:
+        two_order = None
     return PairwiseAgreement(n, accuracy, no_ties, kappa, macro["precision"], macro["recall"], macro["f1"],
-                             positional, classes, n_missing, with_missing, tuple(warnings_out))
+                             positional, classes, n_missing, with_missing, tuple(warnings_out), two_order)
+
+
+_SIGN = {"A": 1, "tie": 0, "B": -1}
+
+
+def _two_order(a: Sequence[str | None], a_swapped: Sequence[str | None], b: Sequence[str | None],
+               vote_map: dict[str, str] | None, bootstrap: BootstrapConfig) -> TwoOrderAccuracy:
+    rows = [(x, y, z) for x, y, z in zip(a, a_swapped, b) if x is not None and y is not None and z is not None]
+    m = len(rows)
+    if m == 0:
+        none = undefined(0, "no item with a, a_swapped and b all present")
+        return TwoOrderAccuracy(0, none, none, none, none, none, none)
+    first = np.array([_SIGN[str(v)] for v in check_votes([r[0] for r in rows], "a", vote_map, aliases=True)])
+    second = np.array([_SIGN[str(v)] for v in check_votes([r[1] for r in rows], "a_swapped", vote_map, aliases=True)])
+    truth = np.array([_SIGN[str(v)] for v in check_votes([r[2] for r in rows], "b", vote_map, aliases=True)])
+    net = np.sign(first + second)
+    consistent = np.where(first == second, first, 0)
+    right = {"first_order": first == truth, "second_order": second == truth,
+             "mean_of_orders": ((first == truth).astype(float) + (second == truth)) / 2,
+             "both_orders_correct": (first == truth) & (second == truth),
+             "net_vote": net == truth, "consistent_vote": consistent == truth}
+
+    def share(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda idx: values[idx].mean(axis=-1)
+
+    est = {name: _bootstrap(float(np.mean(v)), share(v), m, m, bootstrap, "two_order/" + name)
+           for name, v in right.items()}
+    return TwoOrderAccuracy(m, est["first_order"], est["second_order"], est["mean_of_orders"],
+                            est["both_orders_correct"], est["net_vote"], est["consistent_vote"])
+
+
+def grouped_pairwise_agreement(a: Sequence[str | None], b: Sequence[str | None], groups: Sequence[str | int], *,
+                               a_swapped: Sequence[str | None] | None = None,
+                               bootstrap: BootstrapConfig = BootstrapConfig(),
+                               vote_map: dict[str, str] | None = None) -> tuple[PairwiseGroup, ...]:
+    """:func:`pairwise_agreement` within each group (category, subset), groups in first-seen order.
+
+    A group with fewer than 2 items voted on both sides gets undefined figures with the reason.
+    Each group's CIs resample that group's items, seeded by the group's name.
+    """
+    if len(groups) != len(a):
+        raise InvalidInput(f"'groups' has {len(groups)} entries but 'a' has {len(a)}; give one per item",
+                           field="groups")
+    keys = [str(g) for g in groups]
+    out: list[PairwiseGroup] = []
+    for g in dict.fromkeys(keys):
+        idx = [i for i, k in enumerate(keys) if k == g]
+        ga, gb = [a[i] for i in idx], [b[i] for i in idx]
+        gs = None if a_swapped is None else [a_swapped[i] for i in idx]
+        voted = sum(1 for x, y in zip(ga, gb) if x is not None and y is not None)
+        if voted < 2:
+            none = undefined(voted, f"group '{g}' has {voted} item(s) voted on both sides; figures need 2")
+            out.append(PairwiseGroup(g, voted, len(idx) - voted, none, none, none, none,
+                                     None if gs is None else none))
+            continue
+        config = replace(bootstrap, seed=f"{bootstrap.seed}/group/{g}")
+        res = pairwise_agreement(ga, gb, a_swapped=gs, bootstrap=config, vote_map=vote_map)
+        out.append(PairwiseGroup(g, res.n, res.n_missing, res.accuracy, res.accuracy_without_ties, res.cohen_kappa,
+                                 res.macro_f1, None if res.two_order is None else res.two_order.mean_of_orders))
+    return tuple(out)
 
 
 def _macro_prf_rows(truth: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, ...]:

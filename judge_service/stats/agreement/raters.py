@@ -9,11 +9,23 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
-from judge_service.errors import InvalidInput
+from judge_service.errors import InvalidInput, LabelSetMismatch
 from judge_service.stats.agreement.alpha import krippendorff_alpha
 from judge_service.stats.agreement.bootstrap import BootstrapConfig, _bootstrap, _quiet, _rowwise
-from judge_service.stats.agreement.inputs import VOTES, check_on_scale, check_scale, check_votes
-from judge_service.stats.agreement.scores import _check_variant, _kappa_rows, _pooled_correlations
+from judge_service.stats.agreement.inputs import (
+    VOTES,
+    check_on_scale,
+    check_scale,
+    check_votes,
+    label_overlap_warnings,
+)
+from judge_service.stats.agreement.scores import (
+    _category,
+    _check_variant,
+    _kappa_rows,
+    _pooled_correlations,
+    _sort_key,
+)
 from judge_service.stats.estimate import Estimate, undefined
 
 
@@ -42,10 +54,11 @@ class RaterAgreement:
     alpha: Estimate
     rater_vs_rest: tuple[RaterVsRest, ...]
     pairs: tuple[RaterPair, ...] = ()
+    warnings: tuple[str, ...] = ()  # a rater whose labels barely overlap the others' (a shifted scale)
 
 
 def rater_agreement(ratings: Sequence[Sequence[float | str | None]] | np.ndarray, kind: str, *,
-                    labels: Sequence[float] | None = None, kendall_variant: str = "b",
+                    labels: Sequence[float | str] | None = None, kendall_variant: str = "b",
                     bootstrap: BootstrapConfig = BootstrapConfig()) -> RaterAgreement:
     """``ratings`` is raters x items with None/nan for missing; ``kind`` is ordinal, interval or pairwise.
 
@@ -54,12 +67,12 @@ def rater_agreement(ratings: Sequence[Sequence[float | str | None]] | np.ndarray
     majority of the others (accuracy, Cohen's kappa), plus Cohen's kappa for every pair of raters.
     The CI of alpha resamples units.
     """
-    if kind not in ("ordinal", "interval", "pairwise"):
-        raise InvalidInput(f"unknown kind '{kind}'; use ordinal, interval or pairwise", field="kind")
+    if kind not in ("ordinal", "interval", "pairwise", "nominal"):
+        raise InvalidInput(f"unknown kind '{kind}'; use ordinal, interval, nominal or pairwise", field="kind")
     _check_variant(kendall_variant)
-    matrix = _ratings_matrix(ratings, kind, labels)
+    matrix, values = _ratings_matrix(ratings, kind, labels)
     raters, units = matrix.shape
-    level = {"pairwise": "nominal", "ordinal": "ordinal", "interval": "interval"}[kind]
+    level = {"pairwise": "nominal", "nominal": "nominal", "ordinal": "ordinal", "interval": "interval"}[kind]
     alpha_point = krippendorff_alpha(matrix, level)
 
     def alpha_rows(idx: np.ndarray) -> np.ndarray:
@@ -72,14 +85,35 @@ def rater_agreement(ratings: Sequence[Sequence[float | str | None]] | np.ndarray
 
     pairable_units = int((np.sum(~np.isnan(matrix), axis=0) >= 2).sum())
     alpha = _bootstrap(alpha_point, alpha_rows, units, pairable_units, bootstrap, "alpha")
-    vs_rest = tuple(_rater_vs_rest(matrix, r, kind, kendall_variant, bootstrap) for r in range(raters))
+    k = len(values) if values is not None else 0
+    vs_rest = tuple(_rater_vs_rest(matrix, r, kind, kendall_variant, bootstrap, k) for r in range(raters))
     pairs: tuple[RaterPair, ...] = ()
-    if kind == "pairwise":
-        pairs = tuple(_rater_pair(matrix, i, j, bootstrap) for i in range(raters) for j in range(i + 1, raters))
-    return RaterAgreement(raters, units, level, alpha, vs_rest, pairs)
+    if level == "nominal":
+        pairs = tuple(_rater_pair(matrix, i, j, bootstrap, k) for i in range(raters) for j in range(i + 1, raters))
+    warn: list[str] = []
+    numeric = None if kind == "pairwise" else matrix if values is None else _decoded(matrix, values)
+    if numeric is not None:
+        for r in range(raters):
+            others = np.delete(numeric, r, axis=0).ravel()
+            warn += label_overlap_warnings(numeric[r], others, (f"ratings row {r}", "the other rows"))
+    return RaterAgreement(raters, units, level, alpha, vs_rest, pairs, tuple(warn))
 
 
-def _ratings_matrix(ratings: Sequence[Sequence[float | str | None]] | np.ndarray, kind: str, labels: Sequence[float] | None) -> np.ndarray:
+def _decoded(matrix: np.ndarray, values: list[str]) -> np.ndarray | None:
+    """Nominal codes back to the numbers they name, when every category is a number; else None."""
+    try:
+        numbers = np.array([float(v) for v in values])
+    except ValueError:
+        return None
+    out = np.full(matrix.shape, np.nan)
+    seen = ~np.isnan(matrix)
+    out[seen] = numbers[matrix[seen].astype(int)]
+    return out
+
+
+def _ratings_matrix(ratings: Sequence[Sequence[float | str | None]] | np.ndarray, kind: str,
+                    labels: Sequence[float | str] | None) -> tuple[np.ndarray, list[str] | None]:
+    """The raters x units matrix (nan = missing) and, for categories, the category each code names."""
     rows = [list(r) for r in ratings]
     if len(rows) < 2:
         raise InvalidInput(f"'ratings' needs at least 2 raters (rows); got {len(rows)}", field="ratings")
@@ -91,7 +125,19 @@ def _ratings_matrix(ratings: Sequence[Sequence[float | str | None]] | np.ndarray
         flat = [v for r in rows for v in r if v is not None]
         check_votes(flat, "ratings")
         code = {v: float(i) for i, v in enumerate(VOTES)}
-        return np.array([[np.nan if v is None else code[v] for v in r] for r in rows])
+        return np.array([[np.nan if v is None else code[v] for v in r] for r in rows]), None
+    if kind == "nominal":
+        cats = [[None if v is None else _category(v) for v in r] for r in rows]
+        seen = sorted({c for r in cats for c in r if c is not None}, key=_sort_key)
+        if labels is not None:
+            allowed = [_category(v) for v in labels]
+            unexpected = [c for c in seen if c not in allowed]
+            if unexpected:
+                raise LabelSetMismatch(f"'ratings' has labels not in 'labels': {', '.join(unexpected[:10])}",
+                                       field="ratings")
+            seen = allowed
+        code = {c: float(i) for i, c in enumerate(seen)}
+        return np.array([[np.nan if c is None else code[c] for c in r] for r in cats]), seen
     try:
         matrix = np.array([[np.nan if v is None else float(v) for v in r] for r in rows])
     except (TypeError, ValueError):
@@ -100,16 +146,16 @@ def _ratings_matrix(ratings: Sequence[Sequence[float | str | None]] | np.ndarray
     if np.isinf(matrix).any():
         raise InvalidInput("'ratings' contains an infinite value; use null for a missing rating", field="ratings")
     if labels is not None:
-        check_on_scale(matrix[~np.isnan(matrix)], check_scale(labels), "ratings")
-    return matrix
+        check_on_scale(matrix[~np.isnan(matrix)], check_scale([float(v) for v in labels]), "ratings")
+    return matrix, None
 
 
 def _rater_vs_rest(matrix: np.ndarray, r: int, kind: str, kendall_variant: str,
-                   config: BootstrapConfig) -> RaterVsRest:
+                   config: BootstrapConfig, k: int = 0) -> RaterVsRest:
     mine = matrix[r]
     others = np.delete(matrix, r, axis=0)
     prefix = f"rater{r}/"
-    if kind != "pairwise":
+    if kind not in ("pairwise", "nominal"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # all-nan columns are dropped just below
             rest = np.nanmean(others, axis=0)
@@ -128,9 +174,10 @@ def _rater_vs_rest(matrix: np.ndarray, r: int, kind: str, kendall_variant: str,
         return RaterVsRest(r, {"accuracy": none, "cohen_kappa": none})
     ca, cb = mine[keep].astype(int), majority[keep].astype(int)
     agree = ca == cb
+    k = k or len(VOTES)
     accuracy = _bootstrap(float(agree.mean()), lambda idx: agree[idx].mean(-1), n, n, config, prefix + "accuracy")
-    kappa = _bootstrap(_quiet(lambda: cohen_kappa_score(ca, cb, labels=[0, 1, 2])),
-                       lambda idx: _kappa_rows(ca[idx], cb[idx], len(VOTES), None), n, n, config,
+    kappa = _bootstrap(_quiet(lambda: cohen_kappa_score(ca, cb, labels=list(range(k)))),
+                       lambda idx: _kappa_rows(ca[idx], cb[idx], k, None), n, n, config,
                        prefix + "cohen_kappa")
     return RaterVsRest(r, {"accuracy": accuracy, "cohen_kappa": kappa})
 
@@ -142,13 +189,14 @@ def _strict_majority(column: np.ndarray) -> float:
     return float(values[counts.argmax()])
 
 
-def _rater_pair(matrix: np.ndarray, i: int, j: int, config: BootstrapConfig) -> RaterPair:
+def _rater_pair(matrix: np.ndarray, i: int, j: int, config: BootstrapConfig, k: int = 0) -> RaterPair:
     keep = ~np.isnan(matrix[i]) & ~np.isnan(matrix[j])
     n = int(keep.sum())
     if n < 2:
         return RaterPair(i, j, undefined(n, "fewer than 2 items voted on by both raters"))
     ca, cb = matrix[i, keep].astype(int), matrix[j, keep].astype(int)
-    kappa = _bootstrap(_quiet(lambda: cohen_kappa_score(ca, cb, labels=[0, 1, 2])),
-                       lambda idx: _kappa_rows(ca[idx], cb[idx], len(VOTES), None), n, n, config,
+    k = k or len(VOTES)
+    kappa = _bootstrap(_quiet(lambda: cohen_kappa_score(ca, cb, labels=list(range(k)))),
+                       lambda idx: _kappa_rows(ca[idx], cb[idx], k, None), n, n, config,
                        f"pair{i}-{j}/cohen_kappa")
     return RaterPair(i, j, kappa)

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score
 
-from judge_service.errors import InvalidInput
+from judge_service.errors import InvalidInput, LabelSetMismatch
 from judge_service.stats.agreement.bootstrap import (
     BootstrapConfig,
     _bootstrap,
@@ -19,7 +19,14 @@ from judge_service.stats.agreement.bootstrap import (
     _rowwise,
     _spearman_rows,
 )
-from judge_service.stats.agreement.inputs import KENDALL_VARIANTS, _as_scores, _check_pair, check_on_scale, check_scale
+from judge_service.stats.agreement.inputs import (
+    KENDALL_VARIANTS,
+    _as_scores,
+    _check_pair,
+    check_on_scale,
+    check_scale,
+    label_overlap_warnings,
+)
 from judge_service.stats.estimate import Estimate, undefined
 
 
@@ -35,6 +42,18 @@ class ScoreAgreement:
     exact_agreement: Estimate
     within_one_agreement: Estimate
     quadratic_kappa: Estimate
+    warnings: tuple[str, ...] = ()  # likely encoding mistakes: label sets that barely overlap
+
+
+@dataclass(frozen=True)
+class NominalAgreement:
+    """Agreement of unordered categories (numbers or names): exact agreement and unweighted Cohen's kappa."""
+
+    n: int
+    exact_agreement: Estimate
+    cohen_kappa: Estimate
+    classes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,7 +123,62 @@ def score_agreement(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.nda
         point = _quiet(lambda: cohen_kappa_score(x, y, labels=scale, weights="quadratic"))
         kappa = _bootstrap(point, lambda idx: _kappa_rows(ca[idx], cb[idx], scale.size, "quadratic"),
                            n, n, bootstrap, "quadratic_kappa")
-    return ScoreAgreement(n, pearson, spearman, kendall, kendall_variant, exact, within_one, kappa)
+    return ScoreAgreement(n, pearson, spearman, kendall, kendall_variant, exact, within_one, kappa,
+                          tuple(label_overlap_warnings(x, y)))
+
+
+def nominal_agreement(a: Sequence[float | str], b: Sequence[float | str], *,
+                      labels: Sequence[float | str] | None = None,
+                      bootstrap: BootstrapConfig = BootstrapConfig()) -> NominalAgreement:
+    """Exact agreement and unweighted Cohen's kappa of categories ``a`` (judge) and ``b`` (reference).
+
+    Unweighted kappa does not depend on categories nobody used, so ``labels`` is optional; when
+    given, every label must be in it. Numbers are categories here: 1 and 3 are as far apart as 1 and 2.
+    """
+    xa, xb = [_category(v) for v in a], [_category(v) for v in b]
+    _check_pair(np.asarray(xa, dtype=object), np.asarray(xb, dtype=object))
+    if labels is not None:
+        allowed = [_category(v) for v in labels]
+        for name, values in (("a", xa), ("b", xb)):
+            unexpected = sorted(set(values) - set(allowed))
+            if unexpected:
+                raise LabelSetMismatch(f"'{name}' has labels not in 'labels': {', '.join(unexpected[:10])}; add them "
+                                       "to 'labels' or map them first", field=name)
+    classes = tuple(dict.fromkeys(allowed if labels is not None else sorted(set(xa) | set(xb), key=_sort_key)))
+    codes = {c: i for i, c in enumerate(classes)}
+    ca, cb = np.array([codes[v] for v in xa]), np.array([codes[v] for v in xb])
+    n = len(ca)
+    exact = _bootstrap(float(np.mean(ca == cb)), lambda idx: np.mean(ca[idx] == cb[idx], axis=-1), n, n, bootstrap,
+                       "exact_agreement")
+    kappa = _bootstrap(_quiet(lambda: cohen_kappa_score(ca, cb, labels=list(range(len(classes))))),
+                       lambda idx: _kappa_rows(ca[idx], cb[idx], len(classes), None), n, n, bootstrap, "cohen_kappa")
+    numeric = [_as_number(c) for c in classes]
+    warn: list[str] = []
+    if all(v is not None for v in numeric):
+        value = {c: float(v) for c, v in zip(classes, numeric) if v is not None}
+        warn = label_overlap_warnings(np.array([value[v] for v in xa]), np.array([value[v] for v in xb]))
+    return NominalAgreement(n, exact, kappa, classes, tuple(warn))
+
+
+def _category(value: float | str) -> str:
+    # 1, 1.0 and "1" are one category; integer-valued numbers never come back as "1.0"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidInput(f"nominal labels must be numbers or strings; got {value!r}", field="a")
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _as_number(category: str) -> float | None:
+    try:
+        return float(category)
+    except ValueError:
+        return None
+
+
+def _sort_key(category: str) -> tuple[int, float, str]:
+    number = _as_number(category)
+    return (0, number, "") if number is not None else (1, 0.0, category)
 
 
 def _kappa_rows(ca: np.ndarray, cb: np.ndarray, k: int, weights: str | None) -> np.ndarray:
