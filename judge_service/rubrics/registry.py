@@ -25,7 +25,7 @@ from judge_service.store.models import RubricVersionRow
 _FILE_RE = re.compile(r"^v(\d+)\.ya?ml$")
 
 
-def parse_rubric(raw: object, *, source: str) -> Rubric:
+def parse_rubric(raw: object, *, source: str, test_render: bool = True) -> Rubric:
     try:
         parsed = RubricFile.model_validate(raw)
     except ValidationError as e:
@@ -33,7 +33,8 @@ def parse_rubric(raw: object, *, source: str) -> Rubric:
         loc = ".".join(str(p) for p in err["loc"]) or None
         raise InvalidInput(f"rubric {source} is invalid at '{loc}': {err['msg']}", field=loc) from None
     rubric = build_rubric(parsed)
-    check_templates(rubric.name, rubric.instructions, rubric.criteria, rubric.templates, rubric.modes)
+    if test_render:
+        check_templates(rubric.name, rubric.instructions, rubric.criteria, rubric.templates, rubric.modes)
     return rubric
 
 
@@ -58,7 +59,10 @@ class RubricRegistry:
         self._api: dict[tuple[str, int], Rubric] = {}
         with db.session() as s:
             for row in s.query(RubricVersionRow).filter_by(source="api"):
-                self._api[(row.name, row.version)] = parse_rubric(row.content, source=f"{row.name}@{row.version} (stored)")
+                # Test-rendered when added; not again at every start (one hostile rubric once slowed each
+                # restart by ~30 s). One stored before templates had a budget is refused when used.
+                self._api[(row.name, row.version)] = parse_rubric(row.content, source=f"{row.name}@{row.version} (stored)",
+                                                                  test_render=False)
 
     # -- reading -----------------------------------------------------------------------------
     def _scan_files(self) -> dict[tuple[str, int], Rubric | InvalidInput]:
