@@ -20,7 +20,7 @@ from judge_service.api import benchmarks, memorization, training  # layers: one 
 from judge_service.api import rating_tasks, reader  # the web UI's own routes
 from judge_service import ui
 from judge_service import observability
-from judge_service.security import auth, body_limit, ratelimit
+from judge_service.security import auth, body_limit, ratelimit, untrusted
 from judge_service.security import openapi as access_docs
 from judge_service.security.keys import KeyStore
 from judge_service.context import AppContext
@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app = FastAPI(title="judge-service", version=__version__, lifespan=lifespan,
                   description="Did the fine-tune beat the base model? LLM-as-judge with bias mitigation and honest statistics.")
     app.state.ctx = ctx
+
+    untrusted.install(app)  # innermost: JSON too deep or with lone surrogates, after the size and auth checks
 
     @app.middleware("http")
     async def _body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
