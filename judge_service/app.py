@@ -20,7 +20,7 @@ from judge_service.api import benchmarks, memorization, training  # layers: one 
 from judge_service.api import rating_tasks, reader  # the web UI's own routes
 from judge_service import ui
 from judge_service import observability
-from judge_service.security import auth, body_limit, ratelimit, untrusted
+from judge_service.security import auth, body_limit, disconnect, ratelimit, untrusted
 from judge_service.security import openapi as access_docs
 from judge_service.security.keys import KeyStore
 from judge_service.context import AppContext
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     ratelimit.install(app, settings.rate_limit_per_minute, settings.rate_limit_burst)
     auth.install(app, KeyStore(ctx.db), enabled=settings.auth_enabled, metrics_require_auth=settings.metrics_require_auth)
     access_docs.document(app, auth=settings.auth_enabled, rate_limited=bool(settings.rate_limit_per_minute))
+    disconnect.install(app)  # a judging request whose client has gone stops its pending judge calls
     observability.install(app, ctx)
     install_error_handlers(app)
     app.include_router(catalog.router)
