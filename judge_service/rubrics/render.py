@@ -112,7 +112,7 @@ class _BudgetedSandbox(ImmutableSandboxedEnvironment):
         budget.current().tick(what)
         budget.check_int_args(args, kwargs, what)
         if getattr(__obj, "__name__", None) in _SIZING_METHODS and isinstance(getattr(__obj, "__self__", None), str):
-            target: str = __obj.__self__  # type: ignore[attr-defined]
+            target: str = __obj.__self__
             if __obj.__name__ == "join":
                 budget.check_size([target, *args], what)
             elif __obj.__name__ == "replace" and len(args) >= 2 and isinstance(args[0], str):

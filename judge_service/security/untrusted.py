@@ -137,7 +137,7 @@ def csv_rows(reader: csv.DictReader[str], *, field: str = "file", first_line: in
             raise _csv_error(e, line + 1, field) from None
         line = reader.line_num
         if None in row:
-            extra = row[None]  # type: ignore[index]  # DictReader's restkey for fields past the header
+            extra = row[None]  # DictReader's restkey for fields past the header
             raise InvalidInput(f"line {line} has {len(names) + len(extra)} fields but the header names {len(names)} "
                                f"columns; quote fields that contain commas", field=f"{field}.line{line}")
         yield line, row
