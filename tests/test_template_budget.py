@@ -11,6 +11,8 @@ import time
 
 import pytest
 from conftest import SCRIPTED_JUDGES
+from test_cli import judge, local_env  # noqa: F401  (local_env: the fixture)
+from test_client import FAST, serve
 from test_rubrics_api import _rubric
 
 from judge_service.rubrics import budget
@@ -116,3 +118,23 @@ def test_stored_over_budget_rubric_is_reported_not_rendered_at_start(make_settin
         assert err["field"] == "rubric"
         assert "legacy@1" in err["message"] and "loop at line 1" in err["message"] and "POST /v1/rubrics" in err["message"]
         assert client.get("/healthz").status_code == 200
+
+
+def test_client_and_cli_get_the_same_refusal(make_settings, local_env, tmp_path):
+    import yaml
+    from judge_client import InvalidInput as ClientInvalidInput
+    from judge_client import JudgeClient
+
+    from judge_service.app import create_app
+
+    hostile = _rubric(name="hostile", templates={"absolute": "{{ 10 ** 100 ** 100 ** 100 ** 5 }}"})
+    with serve(create_app(make_settings())) as url, JudgeClient(url, **FAST) as client:
+        with pytest.raises(ClientInvalidInput) as caught:
+            client.add_rubric(hostile)
+    assert caught.value.field == "templates" and "'**'" in str(caught.value)
+
+    path = tmp_path / "hostile.yaml"
+    path.write_text(yaml.safe_dump(hostile))
+    result = judge("rubrics", "add", path, "--local")
+    assert result.exit_code != 0
+    assert "'**'" in result.output and "budget" in result.output
