@@ -57,7 +57,7 @@ def current() -> Budget:
     return budget if budget is not None else Budget()
 
 
-class rendering:  # noqa: N801 - used as ``with rendering():``, like a function
+class rendering:  # lower case: used as ``with rendering():``, like a function
     """Context manager: one budget for the renders inside it."""
 
     def __enter__(self) -> Budget:
@@ -151,7 +151,7 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
         elif isinstance(left, int) and isinstance(right, int) and max(left.bit_length(), right.bit_length()) > MAX_INT_BITS:
             raise BudgetExceeded(f"{what}: operands over {MAX_INT_BITS} bits")
     elif operator == "%" and isinstance(left, str):
-        check_format_string(left, f"'%' formatting")
+        check_format_string(left, "'%' formatting")
         args = right if isinstance(right, tuple) else (right,)
         check_int_args(args, {}, "'%' formatting")
         if weight(left) + weight(right) > MAX_VALUE_CHARS:

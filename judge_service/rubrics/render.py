@@ -105,7 +105,7 @@ class _BudgetedSandbox(ImmutableSandboxedEnvironment):
         budget.check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's signature
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if __obj in __self._hooks:  # our own instrumentation: not charged, and without jinja's scope kwargs
             return __obj(*args)
         what = f"macro '{__obj.name}'" if isinstance(__obj, Macro) else f"'{getattr(__obj, '__name__', type(__obj).__name__)}'"
@@ -223,8 +223,9 @@ def _criteria_ctx(criteria: Iterable[Criterion]) -> list[dict[str, Any]]:
 
 def render_template(source: str, context: dict[str, Any]) -> str:
     try:
+        template = _compiled(source)  # compiling is not the render's: the first use must not spend its budget on it
         with budget.rendering():
-            return _compiled(source).render(**context)
+            return template.render(**context)
     except BudgetExceeded as e:
         raise InvalidInput(f"template exceeds its budget: {e}", field="templates") from None
     except SecurityError as e:
