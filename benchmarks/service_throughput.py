@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from remote_throughput import KEY_ENV, run_level  # noqa: E402
+from remote_throughput import KEY_ENV, run_level, server_cpu_s  # noqa: E402
 
 
 def start_fake(latency: float) -> tuple[subprocess.Popen[str], str]:
@@ -175,19 +175,28 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.1f}; service log {workdir / 'service.log'}")
         provider = asyncio.run(run_level(base_url, c, args.comparisons, raw=False, backend="auto"))
         provider_rate = provider["calls"] / provider["wall_s"] / 2
+        provider_cpu_ms = 1000 * provider["cpu_s"] / args.comparisons
         ideal = c / args.latency / 2
         print(f"provider layer, {c} calls on the wire: {provider_rate:.0f} comparisons/s "
-              f"({provider_rate / ideal:.2f} of ideal {ideal:.0f}/s)")
+              f"({provider_rate / ideal:.2f} of ideal {ideal:.0f}/s); {provider_cpu_ms:.2f} CPU ms per comparison")
 
         asyncio.run(wait_ready(url, service))
         asyncio.run(drive(url, [-1 - i for i in range(c)], c))  # warm-up: connections, first-use work
+        # The service's CPU per comparison (all its threads: loop, database pool, writer) does not
+        # depend on what else the machine runs; 1000 / it is what one process can do on a free core.
+        cpu0 = server_cpu_s(service.pid)
         uncached = asyncio.run(drive(url, list(range(args.comparisons)), c))
+        uncached_cpu_ms = 1000 * (server_cpu_s(service.pid) - cpu0) / args.comparisons
         print(f"uncached HTTP, {c} in flight: {uncached['rate']:.0f} comparisons/s, ratio to the provider layer "
               f"{uncached['rate'] / provider_rate:.2f} (target >= 0.7); p50 {uncached['p50_ms']:.0f} ms, "
-              f"p99 {uncached['p99_ms']:.0f} ms; statuses {uncached['statuses']}")
+              f"p99 {uncached['p99_ms']:.0f} ms; service {uncached_cpu_ms:.2f} CPU ms per comparison "
+              f"(provider layer alone {provider_cpu_ms:.2f}); statuses {uncached['statuses']}")
+        cpu0 = server_cpu_s(service.pid)
         cached = asyncio.run(drive(url, list(range(args.comparisons)), args.cached_concurrency))
+        cached_cpu_ms = 1000 * (server_cpu_s(service.pid) - cpu0) / args.comparisons
         print(f"cached HTTP, {args.cached_concurrency} in flight: {cached['rate']:.0f} comparisons/s (target >= 500); "
-              f"p50 {cached['p50_ms']:.1f} ms, p99 {cached['p99_ms']:.1f} ms; statuses {cached['statuses']}")
+              f"p50 {cached['p50_ms']:.1f} ms, p99 {cached['p99_ms']:.1f} ms; service {cached_cpu_ms:.2f} CPU ms per "
+              f"comparison (at most {1000 / cached_cpu_ms:.0f}/s on one free core); statuses {cached['statuses']}")
         n = max(args.healthz_inflight * 4, 800)
         loaded = asyncio.run(drive(url, list(range(10**6, 10**6 + n)), args.healthz_inflight, healthz=True))
         print(f"/healthz with {args.healthz_inflight} uncached comparisons in flight ({loaded['rate']:.0f} comparisons/s): "

@@ -57,6 +57,9 @@ class RubricRegistry:
         self.db = db
         self._file_cache: dict[Path, tuple[float, Rubric | InvalidInput]] = {}
         self._api: dict[tuple[str, int], Rubric] = {}
+        # (name, version, hash) known to be recorded as used with this very hash: a used version is
+        # immutable, so neither the check nor the mark needs the database again (two sessions a verdict).
+        self._recorded: set[tuple[str, int, str]] = set()
         with db.session() as s:
             for row in s.query(RubricVersionRow).filter_by(source="api"):
                 # Test-rendered when added; not again at every start (one hostile rubric once slowed each
@@ -121,8 +124,12 @@ class RubricRegistry:
         return rubric
 
     def _check_unchanged(self, rubric: Rubric) -> None:
+        if (rubric.name, rubric.version, rubric.hash) in self._recorded:
+            return
         with self.db.session() as s:
             row = s.get(RubricVersionRow, (rubric.name, rubric.version))
+            if row is not None and row.used and row.hash == rubric.hash:
+                self._recorded.add((rubric.name, rubric.version, rubric.hash))
             if row is not None and row.used and row.hash != rubric.hash:
                 raise Conflict(
                     f"rubric '{rubric.name}' v{rubric.version} changed since it was first used "
@@ -139,6 +146,8 @@ class RubricRegistry:
 
     # -- writing -----------------------------------------------------------------------------
     def mark_used(self, rubric: Rubric) -> None:
+        if (rubric.name, rubric.version, rubric.hash) in self._recorded:
+            return
         try:
             self._mark_used(rubric)
         except IntegrityError:  # another process (uvicorn --workers) inserted the row first: now update it
@@ -152,6 +161,9 @@ class RubricRegistry:
                                        content=rubric.content, source="file", used=True))
             elif not row.used:
                 row.used, row.hash, row.content = True, rubric.hash, rubric.content
+            elif row.hash != rubric.hash:
+                return  # used with other content: _check_unchanged refuses it
+        self._recorded.add((rubric.name, rubric.version, rubric.hash))
 
     def add(self, raw: dict[str, Any]) -> tuple[Rubric, bool]:
         """Add a version by API. Returns (rubric, created). Same content again is a no-op."""
