@@ -21,3 +21,21 @@ def test_reply_json_matches_asdict_and_round_trips():
     out = reply_to_json(full)
     out["structured"]["nested"][1]["a"] = 99  # a copy: the reply itself is untouched
     assert full.structured == {"winner": "A", "nested": [1, {"a": 2}]}
+
+
+def test_replies_read_back_from_the_cache_are_kept_in_memory_and_fresh_ones_are_not(client):
+    from conftest import provider_of
+
+    from judge_service.store.models import CallCacheRow
+
+    body = {"rubric": "helpfulness", "prompt": "q", "response": "r", "judges": ["lengthy-scorer"]}
+    caller = client.app.state.ctx.caller
+    first = client.post("/v1/judgments", json=body).json()
+    assert len(caller._recent_hits) == 0  # a fresh reply: another process may have won the insert
+    second = client.post("/v1/judgments", json=body).json()
+    assert len(caller._recent_hits) == 1 and second["judges"][0]["cached"]
+    with client.app.state.ctx.db.session() as s:  # the row is gone: only memory can answer now
+        s.query(CallCacheRow).delete()
+    third = client.post("/v1/judgments", json=body).json()
+    assert third["judges"][0]["cached"] and third["score"] == second["score"] == first["score"]
+    assert len(provider_of(client, "lengthy-scorer").log.requests) == 1
