@@ -191,7 +191,12 @@ def test_surrogate_pairs_and_ordinary_nesting_still_pass(client):
 def test_json_limits_are_pure_functions():
     from judge_service.security import untrusted
 
-    assert untrusted.max_bracket_depth(b'{"a": [1, {"b": "[[[["}]}') == 3  # brackets inside strings don't count
+    assert not untrusted.nested_deeper_than(b"[" * 32 + b"]" * 32, 32)
+    assert untrusted.nested_deeper_than(b"[" * 33 + b"]" * 33, 32)
+    assert untrusted.nested_deeper_than(b'{"a": [1, {"b": 2}]}', 2) and not untrusted.nested_deeper_than(b'{"a": [1, {"b": 2}]}', 3)
+    assert not untrusted.nested_deeper_than(b"[[], [], [[]]]", 3)  # siblings are one level, not two
+    # Brackets in strings make a body look deeper; the parse then clears it.
+    assert untrusted.body_problem(b'{"prompt": "' + b"[" * 40 + b'"}') is None
     assert untrusted.json_problem({"a": ["ok", "\ud800"]}) == ("a.1", untrusted.json_problem("\ud800")[1])
     assert untrusted.json_problem({"a": ["\U0001f600"]}) is None
     assert untrusted.body_problem(b'{"x": 1}') is None

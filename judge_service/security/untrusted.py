@@ -21,7 +21,6 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Iterator
-from itertools import accumulate
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,10 +29,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from judge_service.errors import InvalidInput, PayloadTooLarge
 
 MAX_JSON_DEPTH = 32
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")  # which kind closes which is the parser's concern, not the depth's
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800-\udfff written as a JSON escape
 
 
 def _path(parts: Iterable[object]) -> str:
@@ -88,17 +87,26 @@ def loads(text: str | bytes, *, field: str) -> Any:
     return check_json(value, field=field)
 
 
-def max_bracket_depth(body: bytes) -> int:
-    """Bracket nesting of raw JSON, strings removed; C-speed scans, no parse."""
-    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
-    return max(accumulate(_DEPTH_STEP[b] for b in brackets), default=0)
+def nested_deeper_than(body: bytes, depth: int) -> bool:
+    """Whether raw JSON's brackets nest deeper than ``depth``, without parsing it (C-speed bytes work:
+    ~10 ms for a 5 MB body, where a regex to drop the strings first took ~0.5 s). Brackets inside
+    strings count too. Openers there make a body look deeper, and a suspect body is parsed to be sure
+    (``body_problem``); closers placed on purpose could hide real nesting, which leaves such a crafted
+    body to the parser's and the models' own limits. Each pass deletes the innermost pairs, one level."""
+    brackets = body.translate(_ONE_KIND, _NOT_BRACKETS)
+    for _ in range(depth):
+        if not brackets:
+            return False
+        shorter = brackets.replace(b"[]", b"")
+        if len(shorter) == len(brackets):
+            return True  # unbalanced (brackets in strings, or not JSON): let the parse decide
+        brackets = shorter
+    return bool(brackets)
 
 
 def body_problem(body: bytes) -> InvalidInput | None:
     """The request body's refusal, or None. Cheap for ordinary bodies: parsed again only when suspect."""
-    suspect_surrogate = b"\\ud" in body or b"\\uD" in body
-    suspect_depth = body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and max_bracket_depth(body) > MAX_JSON_DEPTH
-    if not (suspect_surrogate or suspect_depth):
+    if _SURROGATE_ESCAPE.search(body) is None and not nested_deeper_than(body, MAX_JSON_DEPTH):
         return None
     try:
         value = json.loads(body)
