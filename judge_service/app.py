@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from judge_service import __version__
@@ -22,11 +22,11 @@ from judge_service.api import pilots  # rubric pilots: wordings tried on a small
 from judge_service.api import length_control  # joint length control across checkpoints
 from judge_service import ui
 from judge_service import observability
-from judge_service.security import auth, body_limit, ratelimit
+from judge_service.security import auth, body_limit, disconnect, ratelimit, untrusted
 from judge_service.security import openapi as access_docs
 from judge_service.security.keys import KeyStore
 from judge_service.context import AppContext
-from judge_service.errors import PayloadTooLarge, RateLimited, ServiceError
+from judge_service.errors import RateLimited, ServiceError
 from judge_service.settings import Settings
 
 log = logging.getLogger("judge_service")
@@ -106,21 +106,15 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
                   description="Did the fine-tune beat the base model? LLM-as-judge with bias mitigation and honest statistics.")
     app.state.ctx = ctx
 
-    @app.middleware("http")
-    async def _body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            exc = PayloadTooLarge(f"request body is {length} bytes; the limit is {settings.max_body_bytes} (JUDGE_MAX_BODY_BYTES)",
-                                  field="body")
-            return JSONResponse(exc.to_body(), status_code=exc.status)
-        return await call_next(request)
+    untrusted.install(app)  # innermost: JSON too deep or with lone surrogates, after the size and auth checks
 
     # Middleware added later runs earlier: auth must see a request before the rate limiter, and
     # observability (request id, access log, metrics) sees every answer, refusals included.
-    body_limit.install(app, settings.max_body_bytes)  # bodies sent without Content-Length
+    body_limit.install(app, settings.max_body_bytes)  # Content-Length over the limit, and chunked bodies
     ratelimit.install(app, settings.rate_limit_per_minute, settings.rate_limit_burst)
     auth.install(app, KeyStore(ctx.db), enabled=settings.auth_enabled, metrics_require_auth=settings.metrics_require_auth)
     access_docs.document(app, auth=settings.auth_enabled, rate_limited=bool(settings.rate_limit_per_minute))
+    disconnect.install(app)  # a judging request whose client has gone stops its pending judge calls
     observability.install(app, ctx)
     install_error_handlers(app)
     app.include_router(catalog.router)

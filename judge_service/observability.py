@@ -6,6 +6,7 @@
   the request inherit it).
 - Logs under ``judge_service`` are written as one JSON object per line to stderr, with known
   provider keys and anything key-shaped redacted (defence in depth: providers already redact).
+  The handler sits on the root logger, so third-party warnings get the same format and redaction.
   One access line per request: method, path, route, status, duration, client, key id.
 - ``GET /metrics`` is the Prometheus text format (0.0.4), written by hand because
   ``prometheus_client`` is not a dependency: HTTP requests by route template and status, a
@@ -32,7 +33,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse
@@ -113,26 +114,46 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # typesh
         pass
 
 
+class RedactedTextFormatter(JsonFormatter):
+    """Plain text (``JUDGE_LOG_JSON=false``), with the same redaction as the JSON lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._clean(logging.Formatter.format(self, record))
+
+
 _handler_lock = threading.Lock()
-_JSON_HANDLER: _StderrHandler | None = None
+_HANDLER: _StderrHandler | None = None
 
 
 def configure_logging(*, json_logs: bool = True, level: str = "INFO", secrets: set[str] | None = None) -> None:
-    """Idempotent: one JSON handler on the ``judge_service`` logger per process; request ids on every record."""
-    global _JSON_HANDLER
+    """Idempotent: one redacting handler per process, on the root logger; request ids on every record.
+
+    On the root logger, not ``judge_service``'s, so third-party records pass through the same formatter
+    and redaction; and because the root then has a handler, a library that calls ``logging.basicConfig``
+    on first use (absl's logging, which rouge-score uses, does) changes nothing: before, it added a
+    plain stderr handler and every later record of ours was printed a second time, unredacted.
+    Plain-text mode writes warnings and errors only, as Python's last-resort handler did.
+    """
+    global _HANDLER
     logger = logging.getLogger("judge_service")
     with _handler_lock:
         if not any(isinstance(f, RequestIdFilter) for f in logger.filters):
             logger.addFilter(RequestIdFilter())
         if logger.level == logging.NOTSET:
             logger.setLevel(level.upper())
-        if json_logs and _JSON_HANDLER is None:
-            _JSON_HANDLER = _StderrHandler()
-            _JSON_HANDLER.setFormatter(JsonFormatter(set()))
-            _JSON_HANDLER.addFilter(RequestIdFilter())
-            logger.addHandler(_JSON_HANDLER)
-        if _JSON_HANDLER is not None and secrets:
-            _JSON_HANDLER.formatter.secrets.update(s for s in secrets if len(s) >= 8)  # type: ignore[union-attr]
+        if _HANDLER is None:
+            _HANDLER = _StderrHandler()
+            _HANDLER.addFilter(RequestIdFilter())
+            _HANDLER.setFormatter(RedactedTextFormatter(set()))
+            _HANDLER.setLevel(logging.WARNING)
+            logging.getLogger().addHandler(_HANDLER)
+        formatter = cast(JsonFormatter, _HANDLER.formatter)  # set just above, to one of ours
+        if json_logs and isinstance(formatter, RedactedTextFormatter):
+            formatter = JsonFormatter(formatter.secrets)
+            _HANDLER.setFormatter(formatter)
+            _HANDLER.setLevel(logging.NOTSET)
+        if secrets:
+            formatter.secrets.update(s for s in secrets if len(s) >= 8)
 
 
 def known_provider_secrets(ctx: AppContext) -> set[str]:

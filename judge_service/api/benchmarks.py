@@ -26,6 +26,7 @@ from judge_service.context import AppContext
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.schemas import ErrorBody, EstimateOut
 from judge_service.store.models import RunRow
+from judge_service.security import untrusted
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 413, 422)}
@@ -167,7 +168,7 @@ async def _parse(request: Request) -> tuple[ComparisonIn, list[tuple[str, dict[s
         raw = form.get("options")
         if isinstance(raw, str) and raw.strip():
             try:
-                options = json.loads(raw)
+                options = untrusted.loads(raw, field="options")
             except json.JSONDecodeError as e:
                 raise InvalidInput(f"'options' is not JSON ({e})", field="options") from None
         if not isinstance(options, dict):

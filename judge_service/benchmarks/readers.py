@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from judge_service.benchmarks.model import BenchmarkRun, MetricValue, SampleRow, TaskInfo
 from judge_service.errors import InvalidInput, MissingExtra
+from judge_service.security import untrusted
 
 # Keys of a per-task results entry that are bookkeeping, not metrics.
 _NOT_METRICS = {"alias", "name", "sample_len", "sample_count", " ", ""}
@@ -95,7 +96,7 @@ def _guarded(name: str, field: str, read: Callable[[], T]) -> T:
 
 def _json(name: str, data: bytes, field: str) -> Any:
     try:
-        return json.loads(data.decode("utf-8"))
+        return untrusted.loads(data.decode("utf-8"), field=field)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InvalidInput(f"'{name}' is not valid UTF-8 JSON ({e}); is it an lm-eval/lighteval results file?",
                            field=field) from None
@@ -217,7 +218,7 @@ def _read_samples(run: BenchmarkRun, name: str, data: bytes, field: str) -> None
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = untrusted.loads(line, field=field)
         except json.JSONDecodeError as e:
             raise InvalidInput(f"'{name}' line {lineno} is not JSON ({e})", field=field) from None
         if not isinstance(rec, dict) or "doc_id" not in rec:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from judge_service.errors import InvalidInput
+from judge_service.security import untrusted
 
 DEFAULT_FIELDS = ("messages.assistant", "output", "completion", "response", "text")
 
@@ -95,7 +96,7 @@ def jsonl_records(stream: IO[bytes]) -> Iterator[tuple[str, Mapping[str, Any]]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = untrusted.loads(line, field=f"file.line{line_no}")
         except json.JSONDecodeError as e:
             raise InvalidInput(f"line {line_no} is not valid JSON: {e.msg}", field=f"file.line{line_no}") from None
         yield f"line {line_no}", obj
@@ -104,7 +105,7 @@ def jsonl_records(stream: IO[bytes]) -> Iterator[tuple[str, Mapping[str, Any]]]:
 def csv_records(stream: IO[bytes]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        for row_no, row in enumerate(csv.DictReader(text), 2):
+        for row_no, row in untrusted.csv_rows(csv.DictReader(text)):
             yield f"row {row_no}", row
     except UnicodeDecodeError:
         raise InvalidInput("the uploaded CSV file is not UTF-8 text", field="file") from None

@@ -16,6 +16,7 @@ from typing import Any, Literal, NotRequired, Required, TypedDict, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from judge_service.errors import InvalidInput
+from judge_service.security import untrusted
 from judge_service.schemas import ConversationInput
 
 PAIRWISE_VOTES = ("A", "B", "tie")
@@ -144,10 +145,10 @@ def parse_upload(data: bytes, filename: str, *, name: str, kind: str, rubric: st
         raise InvalidInput("the uploaded file is not UTF-8 text", field="file") from None
     lower = filename.lower()
     if lower.endswith(".csv"):
-        rows: list[RawRow] = list(csv.DictReader(io.StringIO(text)))
+        rows: list[RawRow] = [row for _, row in untrusted.csv_rows(csv.DictReader(io.StringIO(text)))]
     elif lower.endswith(".json"):
         try:
-            loaded = json.loads(text)
+            loaded = untrusted.loads(text, field="file")
         except json.JSONDecodeError as e:
             raise InvalidInput(f"file is not valid JSON: {e.msg}", field="file") from None
         rows = loaded.get("items", loaded) if isinstance(loaded, dict) else loaded
@@ -158,7 +159,7 @@ def parse_upload(data: bytes, filename: str, *, name: str, kind: str, rubric: st
         for n, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    rows.append(untrusted.loads(line, field=f"file.line{n}"))
                 except json.JSONDecodeError as e:
                     raise InvalidInput(f"line {n} is not valid JSON: {e.msg}", field=f"file.line{n}") from None
     if not rows:

@@ -29,7 +29,7 @@ from judge_service.store.models import RubricVariantRow, RubricVersionRow
 _FILE_RE = re.compile(r"^v(\d+)\.ya?ml$")
 
 
-def parse_rubric(raw: object, *, source: str) -> Rubric:
+def parse_rubric(raw: object, *, source: str, test_render: bool = True) -> Rubric:
     try:
         parsed = RubricFile.model_validate(raw)
     except ValidationError as e:
@@ -37,8 +37,9 @@ def parse_rubric(raw: object, *, source: str) -> Rubric:
         loc = ".".join(str(p) for p in err["loc"]) or None
         raise InvalidInput(f"rubric {source} is invalid at '{loc}': {err['msg']}", field=loc) from None
     rubric = build_rubric(parsed)
-    for wording in rubric.alternatives.values() or [rubric]:
-        check_templates(wording.name, wording.instructions, wording.criteria, wording.templates, wording.modes)
+    if test_render:  # every wording is test-rendered: a variant is a template too
+        for wording in rubric.alternatives.values() or [rubric]:
+            check_templates(wording.name, wording.instructions, wording.criteria, wording.templates, wording.modes)
     return rubric
 
 
@@ -69,9 +70,15 @@ class RubricRegistry:
         self.db = db
         self._file_cache: dict[Path, tuple[float, Rubric | InvalidInput]] = {}
         self._api: dict[tuple[str, int], Rubric] = {}
+        # (name, version, hash) known to be recorded as used with this very hash: a used version is
+        # immutable, so neither the check nor the mark needs the database again (two sessions a verdict).
+        self._recorded: set[tuple[str, int, str]] = set()
         with db.session() as s:
             for row in s.query(RubricVersionRow).filter_by(source="api"):
-                self._api[(row.name, row.version)] = parse_rubric(row.content, source=f"{row.name}@{row.version} (stored)")
+                # Test-rendered when added; not again at every start (one hostile rubric once slowed each
+                # restart by ~30 s). One stored before templates had a budget is refused when used.
+                self._api[(row.name, row.version)] = parse_rubric(row.content, source=f"{row.name}@{row.version} (stored)",
+                                                                  test_render=False)
 
     # -- reading -----------------------------------------------------------------------------
     def _scan_files(self) -> dict[tuple[str, int], Rubric | InvalidInput]:
@@ -163,8 +170,12 @@ class RubricRegistry:
         return rubric
 
     def _check_unchanged(self, rubric: Rubric) -> None:
+        if (rubric.name, rubric.version, rubric.hash) in self._recorded:
+            return
         with self.db.session() as s:
             row = s.get(RubricVersionRow, (rubric.name, rubric.version))
+            if row is not None and row.used and row.hash == rubric.hash:
+                self._recorded.add((rubric.name, rubric.version, rubric.hash))
             if row is not None and row.used and row.hash != rubric.hash:
                 raise Conflict(
                     f"rubric '{rubric.name}' v{rubric.version} changed since it was first used "
@@ -194,6 +205,8 @@ class RubricRegistry:
 
     # -- writing -----------------------------------------------------------------------------
     def mark_used(self, rubric: Rubric) -> None:
+        if (rubric.name, rubric.version, rubric.hash) in self._recorded:
+            return
         try:
             self._mark_used(rubric)
         except IntegrityError:  # another process (uvicorn --workers) inserted the row first: now update it
@@ -210,10 +223,13 @@ class RubricRegistry:
                 row.used, row.hash = True, base.hash
                 if row.source != "api":
                     row.content = base.source or base.content
+            elif row.hash != base.hash:
+                return  # used with other content: _check_unchanged refuses it
             if rubric.variant != DEFAULT_VARIANT and s.get(
                     RubricVariantRow, (rubric.name, rubric.version, rubric.variant)) is None:
                 s.add(RubricVariantRow(name=rubric.name, version=rubric.version, variant=rubric.variant,
                                        hash=rubric.hash, content=rubric.content))
+        self._recorded.add((rubric.name, rubric.version, rubric.hash))
 
     def add(self, raw: dict[str, Any]) -> tuple[Rubric, bool]:
         """Add a version by API. Returns (rubric, created). Same content again is a no-op."""

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from judge_service.errors import InvalidInput
 from judge_service.runs.spec import RunItem, RunSpec
+from judge_service.security import untrusted
 
 
 def _item(obj: dict[str, Any], line: int) -> RunItem:
@@ -34,12 +35,13 @@ def parse_items(data: bytes, filename: str, spec: RunSpec) -> list[RunItem]:
         raise InvalidInput("the uploaded file is not UTF-8 text", field="file") from None
     if filename.lower().endswith(".csv"):
         reader = csv.DictReader(io.StringIO(text))
+        rows = untrusted.csv_rows(reader)  # duplicate columns, extra fields, oversized fields: refused
         fields = set(reader.fieldnames or [])
         needed = {"id", "prompt", spec.baseline, spec.candidate}
         if not needed <= fields:
             raise InvalidInput(f"CSV needs columns {sorted(needed)}; it has {sorted(fields)}", field="file")
         items = []
-        for n, row in enumerate(reader, start=2):
+        for n, row in rows:
             items.append(_item({
                 "id": row["id"], "prompt": row["prompt"], "reference": row.get("reference") or None,
                 "outputs": {s: row[s] for s in (spec.baseline, spec.candidate)},
@@ -50,7 +52,7 @@ def parse_items(data: bytes, filename: str, spec: RunSpec) -> list[RunItem]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = untrusted.loads(line, field=f"file.line{n}")
         except json.JSONDecodeError as e:
             raise InvalidInput(f"line {n} is not valid JSON: {e.msg}", field=f"file.line{n}") from None
         if not isinstance(obj, dict):

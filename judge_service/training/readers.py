@@ -34,6 +34,7 @@ from typing import Any
 from judge_service.errors import InvalidInput, PayloadTooLarge
 from judge_service.training.series import RawRecord
 from judge_service.training.tfevents import looks_like_tfevents, read_events
+from judge_service.security import untrusted
 
 MAX_RECORDS = 2_000_000  # ~100 MB of points in memory at worst; a real log has thousands
 _THROUGHPUT = ("_runtime", "_samples_per_second", "_steps_per_second")
@@ -81,7 +82,7 @@ def read_file(name: str, data: bytes) -> ParsedFile:
     stripped = text.lstrip()
     if stripped.startswith("{") or stripped.startswith("["):
         try:
-            doc = json.loads(text)
+            doc = untrusted.loads(text, field=name)
         except json.JSONDecodeError:
             doc = None  # maybe JSON lines
         if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
@@ -197,7 +198,7 @@ def _jsonl(name: str, text: str) -> ParsedFile:
         if not line:
             continue
         try:
-            obj = json.loads(line)
+            obj = untrusted.loads(line, field=name)
         except json.JSONDecodeError:
             bad += 1
             continue
@@ -261,13 +262,14 @@ def _looks_like_csv(text: str) -> bool:
 
 def _wandb_csv(name: str, text: str) -> ParsedFile:
     reader = csv.DictReader(io.StringIO(text))
+    rows = untrusted.csv_rows(reader, field=name)
     fields = reader.fieldnames or []
     step_col = next((c for c in ("train/global_step", "global_step", "_step", "step", "Step") if c in fields), None)
     if step_col is None:
         raise InvalidInput(f"'{name}' is a CSV without a step column (train/global_step, _step or step)", field=name)
     epoch_col = next((c for c in ("train/epoch", "epoch") if c in fields), None)
     records: list[RawRecord] = []
-    for row in reader:
+    for _, row in rows:
         step_value = _float_cell(row.get(step_col))
         if step_value is None or not math.isfinite(step_value):
             continue
