@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
 from judge_service.engine.verdicts import Prepared, new_id, rubric_ref
-from judge_service.errors import InvalidInput, NotFound
+from judge_service.errors import Conflict, InvalidInput, NotFound
+from judge_service.judges.config import JudgeSpec
+from judge_service.runs.execution import calls_per_judge, resolve_execution
 from judge_service.runs.calibrated import calibrated_scores
 from judge_service.runs.cost import RunCost, run_cost
 from judge_service.runs.records import ItemResult, to_records
@@ -25,7 +27,7 @@ from judge_service.runs.report_schema import RunReportOut
 from judge_service.runs.spec import RunCreate, RunItem, RunSpec, validate_items
 from judge_service.runs.upload import parse_items
 from judge_service.schemas import ErrorBody, RubricRef
-from judge_service.store.models import RunItemRow, RunRow
+from judge_service.store.models import JudgeBatchRequestRow, JudgeBatchRow, RunItemRow, RunRow
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 409, 413, 422)}
@@ -43,10 +45,29 @@ class Progress(BaseModel):
     total: int
 
 
+class RunBatch(BaseModel):
+    """One provider batch of the run's calls: what was sent, what came back, what the provider says."""
+
+    id: str
+    judge: str
+    provider_batch_id: str | None
+    status: str  # submitting | pending | cancelling | collected | cancelled | failed
+    provider_status: str | None  # the provider's word: in_progress, finalizing, ended, expired, ...
+    submitted: int  # calls in the batch
+    completed: int  # answered
+    failed: int  # errored, expired or cancelled (tried again per the judge's retry policy)
+    pending: int  # not answered yet
+    created_at: str
+    ended_at: str | None
+    error: str | None
+
+
 class RunStatus(BaseModel):
     id: str
     status: str
     progress: Progress
+    execution: dict[str, str]  # judge -> "direct" | "batch"
+    batches: list[RunBatch]
     rubric: RubricRef
     judges: list[str]
     mode: str
@@ -83,9 +104,12 @@ async def _create(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> RunAc
         missing_reference=[i.id for i in items if not i.reference], reference_field="items.reference",
         check=check_calibration)
     run_id = new_id("run")
+    execution = resolve_execution(spec.execution, prepared.judges, calls=calls_per_judge(spec.mode, len(items), spec.samples),
+                                  min_calls=spec.batch_min_calls if spec.batch_min_calls is not None
+                                  else ctx.settings.batch_auto_min_calls)
     stored_spec = spec.model_dump(mode="json") | {
         "run_id": run_id, "rubric": rubric_ref(prepared.rubric), "judges": prepared.judge_names,
-        "judge_families": {j.name: j.spec.family for j in prepared.judges},
+        "judge_families": {j.name: j.spec.family for j in prepared.judges}, "execution": execution,
     }
 
     def store(s: Session) -> None:
@@ -135,21 +159,55 @@ def _read_progress(s: Session, run_id: str, total: int) -> Progress:
                     total=total)
 
 
+def _read_batches(s: Session, run_id: str) -> list[RunBatch]:
+    rows = s.query(JudgeBatchRow).filter_by(run_id=run_id).order_by(JudgeBatchRow.created_at)
+    out = []
+    for r in rows:
+        # Request fates are exact once collected; before that the provider's own counts.
+        if r.status in ("collected", "cancelled", "failed"):
+            fates = dict(s.query(JudgeBatchRequestRow.status, func.count()).filter_by(batch_id=r.id)
+                         .group_by(JudgeBatchRequestRow.status).all())
+            completed, failed = fates.get("succeeded", 0), fates.get("failed", 0)
+        else:
+            completed, failed = r.succeeded, r.failed
+        out.append(RunBatch(id=r.id, judge=r.judge, provider_batch_id=r.provider_batch_id, status=r.status,
+                            provider_status=r.provider_status, submitted=r.requests, completed=completed, failed=failed,
+                            pending=max(0, r.requests - completed - failed), created_at=r.created_at.isoformat(),
+                            ended_at=r.ended_at.isoformat() if r.ended_at else None, error=r.error))
+    return out
+
+
 @router.get("/{id}", response_model=RunStatus, responses=ERRORS)
 async def get_run(id: str, ctx: AppContext = Depends(get_ctx)) -> RunStatus:
-    def read(s: Session) -> tuple[RunRow, Progress]:
+    def read(s: Session) -> tuple[RunRow, Progress, list[RunBatch]]:
         run = _read_run(s, id)
-        return run, _read_progress(s, id, run.total)
+        return run, _read_progress(s, id, run.total), _read_batches(s, id)
 
-    run, progress = await ctx.db.run(read)
-    cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id))
+    run, progress, batches = await ctx.db.run(read)
+    cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id, _specs(ctx)))
     spec = run.spec
     return RunStatus(
-        id=run.id, status=run.status, progress=progress, rubric=RubricRef.model_validate(spec["rubric"]),
+        id=run.id, status=run.status, progress=progress, execution=spec.get("execution") or {j: "direct" for j in spec["judges"]},
+        batches=batches, rubric=RubricRef.model_validate(spec["rubric"]),
         judges=spec["judges"], mode=spec["mode"], baseline=spec["baseline"], candidate=spec["candidate"],
         error=run.error, created_at=run.created_at.isoformat(),
         finished_at=run.finished_at.isoformat() if run.finished_at else None, cost=cost,
     )
+
+
+def _specs(ctx: AppContext) -> dict[str, JudgeSpec]:
+    return {j.name: j for j in ctx.judges.specs()}
+
+
+@router.post("/{id}/cancel", response_model=RunAccepted, responses=ERRORS)
+async def cancel_run(id: str, ctx: AppContext = Depends(get_ctx)) -> RunAccepted:
+    """Stop a queued or running run (and cancel its provider batches); its judged items are kept.
+    A run that has already ended is left as it is (409)."""
+    status = await ctx.db.run(lambda s: _read_run(s, id).status)
+    if status not in ("queued", "running"):
+        raise Conflict(f"run '{id}' is {status}; only a queued or running run can be cancelled", field="id")
+    await ctx.runs.cancel(id)
+    return RunAccepted(id=id, status="cancelled")
 
 
 def _read_items(s: Session, run_id: str) -> list[RunItemRow]:
@@ -173,7 +231,7 @@ async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict[st
         return run, _read_items(s, id), _read_progress(s, id, run.total)
 
     run, rows, progress = await ctx.db.run(read)
-    cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id))
+    cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id, _specs(ctx)))
     mapping = None
     calibration = (run.spec.get("options") or {}).get("calibration")
     if calibration is not None:

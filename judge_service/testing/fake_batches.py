@@ -241,7 +241,8 @@ class FakeBatches:
         """Write the output and error files once, when the batch has ended."""
         if batch.output_file_id is not None or batch.error_file_id is not None:
             return
-        out, errors = [], []
+        out: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for r in batch.answered():
             line = {"id": self._next_id("batch_req_"), "custom_id": r.custom_id,
                     "response": {"status_code": r.status, "request_id": self._next_id("req_"), "body": r.body},
@@ -317,14 +318,17 @@ class FakeBatches:
         if ended:
             kinds = collections.Counter(self._anthropic_result(batch, r)["type"] for r in batch.results)
             counts = {"processing": 0} | {k: kinds.get(k, 0) for k in ("succeeded", "errored", "canceled", "expired")}
-        iso = lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")  # noqa: E731
         return {
             "id": batch.id, "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
-            "request_counts": counts, "created_at": iso(batch.created), "expires_at": iso(batch.created + 86400),
-            "ended_at": iso(batch.cancelled_at or batch.ends_at) if ended else None,
-            "cancel_initiated_at": iso(batch.cancelled_at) if batch.cancelled_at else None, "archived_at": None,
+            "request_counts": counts, "created_at": self._iso(batch.created), "expires_at": self._iso(batch.created + 86400),
+            "ended_at": self._iso(batch.cancelled_at or batch.ends_at) if ended else None,
+            "cancel_initiated_at": self._iso(batch.cancelled_at) if batch.cancelled_at else None, "archived_at": None,
             "results_url": f"{self.server.base_url}/v1/messages/batches/{batch.id}/results" if ended else None,
         }
+
+    @staticmethod
+    def _iso(t: float) -> str:
+        return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
 
     def _anthropic_result(self, batch: FakeBatch, r: _Result) -> dict[str, Any]:
         if batch.cancelled_at is not None:

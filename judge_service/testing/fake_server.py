@@ -296,8 +296,8 @@ class FakeJudgeServer:
                 await self._send(writer, r.status, json.dumps(r.body).encode(), r.headers)
                 return True
             if routed is not None:
-                status, payload, content_type = routed
-                await self._send(writer, status, payload, content_type=content_type)
+                routed_status, routed_body, content_type = routed
+                await self._send(writer, routed_status, routed_body, content_type=content_type)
                 return True
         flavour = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}.get(path)
         if method != "POST" or flavour is None:

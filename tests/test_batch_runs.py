@@ -1,0 +1,88 @@
+"""Runs whose judges send their calls through the providers' batch APIs (engine/batch.py).
+
+Everything is real between the HTTP API and the socket: the app, the run manager, the engine,
+the cache, the official ``openai`` / ``anthropic`` SDKs, and the fake judge server's OpenAI
+Batch and Anthropic Message Batches endpoints (testing/fake_batches.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import wait_done
+from judge_service.testing.fake_server import FakeJudgeServer
+
+KEY = "sk-test-batch-0123456789abcdef"
+ENV = "JUDGE_TEST_BATCH_KEY"
+PRICE = {"input_per_mtok": 2.0, "output_per_mtok": 8.0}
+FAST = {"batch_collect_seconds": 0.3, "batch_poll_seconds": 0.1}
+
+
+@pytest.fixture
+def server():
+    with FakeJudgeServer("prefer_longer", api_key=KEY) as s:
+        yield s
+
+
+def judges_config(server: FakeJudgeServer, **extra) -> dict:
+    common = {"api_key_env": ENV, "timeout_s": 10, "price": PRICE, "max_attempts": 3} | extra
+    return {"judges": [
+        {"name": "gpt", "provider": "openai", "model": "gpt-judge", "base_url": server.openai_base_url} | common,
+        {"name": "claude", "provider": "anthropic", "model": "claude-judge", "base_url": server.anthropic_base_url} | common,
+    ], "default_panel": ["gpt"]}
+
+
+def run_body(judge: str, n: int, **extra) -> dict:
+    # The longer answer wins (the fake judge's policy); which system's is longer varies by item.
+    items = [{"id": f"q{i}", "prompt": f"Question {i}?",
+              "outputs": {"base": f"Answer {i}." + (" With much more detail than the other." if i % 3 == 0 else ""),
+                          "tuned": f"A fuller answer {i}, with detail." if i % 3 else f"Short {i}."}}
+             for i in range(n)]
+    return {"rubric": "helpfulness", "judges": [judge], "mode": "pairwise", "baseline": "base", "candidate": "tuned",
+            "items": items} | extra
+
+
+def start(client, body: dict) -> str:
+    r = client.post("/v1/runs", json=body)
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+def winners(client, run_id: str) -> dict[str, str]:
+    items = client.get(f"/v1/runs/{run_id}/items").json()
+    assert all(it["status"] == "done" for it in items), [it for it in items if it["status"] != "done"][:2]
+    return {it["id"]: it["result"]["pairwise"]["winner"] for it in items}
+
+
+@pytest.mark.parametrize("judge", ["gpt", "claude"])
+def test_a_batch_run_gives_the_direct_verdicts_at_the_batch_price(server, make_client, monkeypatch, tmp_path, judge):
+    monkeypatch.setenv(ENV, KEY)
+    n = 300
+    direct = make_client(judges_config(server), data_dir=tmp_path / "direct", **FAST)
+    direct_status = wait_done(direct, start(direct, run_body(judge, n)), timeout=120)
+    direct_calls = server.calls
+    assert direct_calls == 2 * n and server.batches.created == 0
+    assert direct_status["execution"] == {judge: "direct"} and direct_status["batches"] == []
+
+    batch = make_client(judges_config(server), data_dir=tmp_path / "batch", **FAST)
+    run_id = start(batch, run_body(judge, n, execution="batch"))
+    status = wait_done(batch, run_id, timeout=120)
+    assert status["status"] == "done" and status["progress"]["done"] == n
+    assert server.calls == direct_calls  # not one direct call: every call went in a batch
+    assert server.batches.requests == 2 * n  # each call sent once
+    assert status["execution"] == {judge: "batch"}
+    batches = status["batches"]
+    assert batches and {b["status"] for b in batches} == {"collected"}
+    assert sum(b["submitted"] for b in batches) == 2 * n == sum(b["completed"] for b in batches)
+    assert all(b["pending"] == 0 and b["failed"] == 0 and b["provider_batch_id"] for b in batches)
+
+    assert winners(batch, run_id) == winners(direct, direct_status["id"])
+    assert len(set(winners(batch, run_id).values())) == 2  # both systems win somewhere: the check can fail
+
+    paid, plain = status["cost"], direct_status["cost"]
+    assert (paid["calls"], paid["input_tokens"], paid["output_tokens"]) == (plain["calls"], plain["input_tokens"], plain["output_tokens"])
+    assert paid["usd"] == pytest.approx(plain["usd"] / 2)  # both providers bill batches at half price
+    assert paid["direct_usd"] == pytest.approx(plain["usd"]) == pytest.approx(plain["direct_usd"])
+    assert paid["by_judge"][judge]["direct_usd"] == pytest.approx(plain["usd"])
