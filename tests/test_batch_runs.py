@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
+import yaml
 
 from conftest import wait_done
+from test_crash_resume import ServiceProcess, wait_run
 from judge_service.testing.fake_server import FakeJudgeServer
 
 KEY = "sk-test-batch-0123456789abcdef"
@@ -56,10 +59,10 @@ def winners(client, run_id: str) -> dict[str, str]:
     return {it["id"]: it["result"]["pairwise"]["winner"] for it in items}
 
 
-@pytest.mark.parametrize("judge", ["gpt", "claude"])
-def test_a_batch_run_gives_the_direct_verdicts_at_the_batch_price(server, make_client, monkeypatch, tmp_path, judge):
+# The 300 items through OpenAI; 100 through Anthropic keep the suite fast (same code path).
+@pytest.mark.parametrize(("judge", "n"), [("gpt", 300), ("claude", 100)])
+def test_a_batch_run_gives_the_direct_verdicts_at_the_batch_price(server, make_client, monkeypatch, tmp_path, judge, n):
     monkeypatch.setenv(ENV, KEY)
-    n = 300
     direct = make_client(judges_config(server), data_dir=tmp_path / "direct", **FAST)
     direct_status = wait_done(direct, start(direct, run_body(judge, n)), timeout=120)
     direct_calls = server.calls
@@ -86,3 +89,47 @@ def test_a_batch_run_gives_the_direct_verdicts_at_the_batch_price(server, make_c
     assert paid["usd"] == pytest.approx(plain["usd"] / 2)  # both providers bill batches at half price
     assert paid["direct_usd"] == pytest.approx(plain["usd"]) == pytest.approx(plain["direct_usd"])
     assert paid["by_judge"][judge]["direct_usd"] == pytest.approx(plain["usd"])
+
+
+def test_kill_9_while_batches_are_pending_resumes_polling_without_sending_anything_again(server, tmp_path):
+    n = 40
+    server.batches.delay_s = 4.0  # long enough for the kill and the restart to land while it is pending
+    config = tmp_path / "judges.yaml"
+    config.write_text(yaml.safe_dump(judges_config(server)))
+    env = {ENV: KEY, "JUDGE_BATCH_COLLECT_SECONDS": "0.3", "JUDGE_BATCH_POLL_SECONDS": "0.2"}
+    service = ServiceProcess(tmp_path / "data", config, env=env)
+    try:
+        service.wait_ready()
+        r = httpx.post(f"{service.url}/v1/runs", json=run_body("gpt", n, execution="batch"), timeout=30)
+        assert r.status_code == 202, r.text
+        run_id = r.json()["id"]
+        deadline = time.monotonic() + 30
+        while True:  # every call sent, none answered
+            status = httpx.get(f"{service.url}/v1/runs/{run_id}", timeout=10).json()
+            batches = status["batches"]
+            if sum(b["submitted"] for b in batches if b["provider_batch_id"]) == 2 * n:
+                break
+            assert time.monotonic() < deadline, status
+            time.sleep(0.05)
+        assert {b["status"] for b in batches} == {"pending"} and status["progress"]["done"] == 0
+        assert {b["provider_status"] for b in batches} <= {None, "in_progress"}
+        sent = (server.batches.created, server.batches.requests)
+        service.kill()
+    finally:
+        service.stop()
+
+    restarted = ServiceProcess(tmp_path / "data", config, env=env)
+    try:
+        restarted.wait_ready()
+        status = wait_run(restarted.url, run_id, timeout=60)
+        log = restarted.log_text()
+    finally:
+        restarted.stop()
+    assert status["status"] == "done" and status["progress"]["done"] == n, (status, log[-2000:])
+    assert (server.batches.created, server.batches.requests) == sent == (len(batches), 2 * n)  # nothing sent again
+    assert server.calls == 0  # and nothing sent directly
+    assert [b["id"] for b in status["batches"]] == [b["id"] for b in batches]
+    assert {b["status"] for b in status["batches"]} == {"collected"}
+    cost = status["cost"]
+    assert (cost["calls"], cost["cached_calls"], cost["failed_calls"]) == (2 * n, 0, 0)  # each call paid once
+    assert cost["usd"] == pytest.approx(cost["direct_usd"] / 2)

@@ -106,9 +106,11 @@ class BatchExecutor:
             if latest is not None and latest[1] == "pending" and latest[3] in ("pending", "cancelling"):
                 waiter.batch_id, waiter.attempt = latest[0], latest[2]  # sent before a restart: wait on it
             elif latest is not None and latest[1] == "succeeded":
+                # Collected between the caller's cache read and now: the reply is in the cache.
                 cached = await self.db.run(lambda s: s.get(CallCacheRow, key))
                 if cached is not None:
                     from judge_service.engine.call import reply_from_json
+                    await self.first_delivery(key)
                     return reply_from_json(dict(cached.reply))
                 self._enqueue(waiter)
             else:
@@ -119,6 +121,16 @@ class BatchExecutor:
         finally:
             if self._waiters.get(key) is waiter:
                 del self._waiters[key]
+
+    async def first_delivery(self, key: str) -> bool:
+        """True once per batched reply: whether this hand-over of the cached reply is its paid call."""
+        def claim(s: Session) -> bool:
+            done = s.execute(update(JudgeBatchRequestRow).where(
+                JudgeBatchRequestRow.cache_key == key, JudgeBatchRequestRow.status == "succeeded",
+                JudgeBatchRequestRow.delivered.is_(False)).values(delivered=True))
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+        return await self.db.write_now(claim)
 
     def _enqueue(self, waiter: _Waiter) -> None:
         waiter.batch_id = None
@@ -317,9 +329,14 @@ class BatchExecutor:
             done = {(b, k): (st, err, retry) for b, k, st, err, retry in rows}
             keys = [k for (_b, k), v in done.items() if v[0] == "succeeded"]
             replies = {r.cache_key: dict(r.reply) for r in s.scalars(select(CallCacheRow).where(CallCacheRow.cache_key.in_(keys)))}
+            mine = [k for k in keys if k in self._waiters]
+            if mine:  # these calls are the paid ones
+                s.execute(update(JudgeBatchRequestRow).where(JudgeBatchRequestRow.batch_id.in_(batch_ids),
+                                                             JudgeBatchRequestRow.cache_key.in_(mine))
+                          .values(delivered=True))
             return {bk: (st, err, retry, replies.get(bk[1])) for bk, (st, err, retry) in done.items()}
 
-        done = await self.db.run(read)
+        done = await self.db.write_now(read)
         from judge_service.engine.call import reply_from_json
         for w in waiting:
             assert w.batch_id is not None

@@ -141,6 +141,12 @@ class JudgeCaller:
         self._in_flight[key] = fut
         try:
             cached = await self._cached(key)
+            if cached is not None and cached.batched and self.batches is not None \
+                    and await self.batches.first_delivery(key):
+                # Paid in a batch collected before any call recorded it (e.g. by a process that died
+                # since): this is that paid call, not a cache hit.
+                fut.set_result(cached)
+                return cached, False
             if cached is not None:
                 self.stats["cache_hits"] += 1
                 fut.set_result(cached)

@@ -123,6 +123,9 @@ class JudgeBatchRequestRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | succeeded | failed
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     retryable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Handed to a call that recorded it: the first hand-over is the paid call, any later one is a
+    # cache hit (a process that died after collecting a batch leaves its replies undelivered).
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class RunItemRow(Base):
