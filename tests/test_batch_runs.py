@@ -15,6 +15,7 @@ import yaml
 
 from conftest import wait_done
 from test_crash_resume import ServiceProcess, wait_run
+from judge_service.testing.fake_faults import Faults
 from judge_service.testing.fake_server import FakeJudgeServer
 
 KEY = "sk-test-batch-0123456789abcdef"
@@ -133,3 +134,102 @@ def test_kill_9_while_batches_are_pending_resumes_polling_without_sending_anythi
     cost = status["cost"]
     assert (cost["calls"], cost["cached_calls"], cost["failed_calls"]) == (2 * n, 0, 0)  # each call paid once
     assert cost["usd"] == pytest.approx(cost["direct_usd"] / 2)
+
+
+def test_failed_and_expired_requests_are_retried_and_the_run_completes(server, make_client, monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV, KEY)
+    n = 30
+    direct = make_client(judges_config(server), data_dir=tmp_path / "direct", **FAST)
+    expected = winners(direct, wait_done(direct, start(direct, run_body("gpt", n)))["id"])
+    direct_calls = server.calls
+
+    # The first batch expires with half its requests unanswered; inside it two requests fail at the
+    # provider (HTTP 500) and one reply has no verdict in it (a parse failure: the usual re-ask).
+    server.batches.enqueue("expire")
+    server.enqueue("server_error", "ok", "server_error", "garbage")
+    client = make_client(judges_config(server), data_dir=tmp_path / "batch", batch_direct_below=0, **FAST)
+    run_id = start(client, run_body("gpt", n, execution="batch"))
+    status = wait_done(client, run_id, timeout=60)
+    assert status["status"] == "done" and status["progress"] == {"done": n, "failed": 0, "pending": 0, "total": n}
+    assert winners(client, run_id) == expected  # every item scored, as in the direct run
+    assert server.calls == direct_calls  # the retries went as batches too (batch_direct_below=0)
+    batches = status["batches"]
+    assert "expired" in {b["provider_status"] for b in batches}
+    first_try = sum(b["submitted"] for b in batches if b["provider_status"] == "expired")
+    failed = sum(b["failed"] for b in batches)
+    assert failed >= first_try // 2 + 2  # the expired half and the two errors
+    # Every failed request was sent again, plus one re-ask for the unparseable reply; nothing else.
+    assert server.batches.requests == 2 * n + failed + 1
+    cost = status["cost"]
+    assert cost["calls"] == 2 * n + 1 and cost["failed_calls"] == 0  # the re-ask is a paid call too
+
+
+def test_a_few_failed_requests_are_retried_directly(server, make_client, monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV, KEY)
+    server.enqueue("server_error", "ok", "unavailable")
+    client = make_client(judges_config(server, options={"retry_base_s": 0.01}), **FAST)  # batch_direct_below: 20
+    status = wait_done(client, start(client, run_body("claude", 10, execution="batch")), timeout=60)
+    assert status["status"] == "done" and status["progress"]["done"] == 10
+    assert server.batches.requests == 20 and server.calls == 2  # the two failures, sent as ordinary calls
+    assert sum(b["failed"] for b in status["batches"]) == 2
+    cost = status["cost"]
+    # 18 calls at the batch price, 2 at the direct price.
+    assert cost["calls"] == 20 and cost["direct_usd"] / 2 < cost["usd"] < cost["direct_usd"]
+
+
+def test_a_request_that_keeps_failing_ends_as_the_judge_error_after_max_attempts(server, make_client, monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV, KEY)
+    server.faults = Faults(rate=1.0, kinds=("server_error",))  # every request inside every batch fails
+    client = make_client(judges_config(server), batch_direct_below=0, **FAST)  # max_attempts: 3
+    status = wait_done(client, start(client, run_body("gpt", 1, execution="batch")), timeout=60)
+    # Both orders' calls, three tries each, one batch per round.
+    assert status["status"] == "done" and server.batches.created == 3 and server.batches.requests == 6
+    item = client.get(f"/v1/runs/{status['id']}/items").json()[0]
+    judge = item["result"]["pairwise"]["judges"][0]
+    assert judge["winner"] is None and "HTTP 500" in judge["error"]
+    assert status["cost"]["failed_calls"] == 2 and status["cost"]["calls"] == 0
+
+
+def test_cancelling_a_run_cancels_its_pending_batches(server, make_client, monkeypatch):
+    monkeypatch.setenv(ENV, KEY)
+    server.batches.delay_s = 600.0
+    client = make_client(judges_config(server), **FAST)
+    run_id = start(client, run_body("claude", 5, execution="batch"))
+    deadline = time.monotonic() + 30
+    while not [b for b in client.get(f"/v1/runs/{run_id}").json()["batches"] if b["status"] == "pending"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    r = client.post(f"/v1/runs/{run_id}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert server.batches.cancelled == 1
+    deadline = time.monotonic() + 10
+    while True:
+        status = client.get(f"/v1/runs/{run_id}").json()
+        if {b["status"] for b in status["batches"]} == {"cancelled"}:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+    assert status["status"] == "cancelled" and status["batches"][0]["provider_status"] == "ended"
+    again = client.post(f"/v1/runs/{run_id}/cancel")
+    assert again.status_code == 409 and again.json()["error"]["field"] == "id"
+
+
+def test_auto_batches_only_large_runs_and_batch_needs_a_batch_api(server, make_client, monkeypatch):
+    monkeypatch.setenv(ENV, KEY)
+    config = judges_config(server)
+    config["judges"].append({"name": "local-ish", "provider": "scripted", "model": "scripted", "options": {}})
+    client = make_client(config, batch_auto_min_calls=10, **FAST)
+    small = client.post("/v1/runs", json=run_body("gpt", 5, execution="auto")).json()["id"]  # 10 calls: not more than 10
+    large = client.post("/v1/runs", json=run_body("gpt", 6, execution="auto")).json()["id"]  # 12 calls
+    per_run = client.post("/v1/runs", json=run_body("gpt", 2, execution="auto", batch_min_calls=1)).json()["id"]
+    assert client.get(f"/v1/runs/{small}").json()["execution"] == {"gpt": "direct"}
+    assert client.get(f"/v1/runs/{large}").json()["execution"] == {"gpt": "batch"}
+    assert client.get(f"/v1/runs/{per_run}").json()["execution"] == {"gpt": "batch"}
+    r = client.post("/v1/runs", json=run_body("local-ish", 2, execution="batch"))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "execution" and "no batch API" in r.json()["error"]["message"]
+    r = client.post("/v1/runs", json=run_body("gpt", 2, execution={"nobody": "batch"}))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "execution"
+    r = client.post("/v1/runs", json=run_body("gpt", 2, execution="sometimes"))
+    assert r.status_code == 422 and "execution" in r.text
+    for run_id in (small, large, per_run):
+        assert wait_done(client, run_id)["status"] == "done"
