@@ -66,6 +66,7 @@ from judge_client._models import (
     RunItemResult,
     RunProgress,
     RunReport,
+    RunBatch,
     RunStatus,
     ScoreAgreement,
     ServiceModel,
@@ -84,7 +85,7 @@ __all__ = [
     "PairedMetric", "PairwiseAgreement", "PairwiseSummary", "Panel", "PayloadTooLarge", "Perplexity",
     "PerplexityComparison", "PerplexityResult", "RateLimited", "RaterAgreement", "RaterPair", "RaterVsRest",
     "RatingSet", "ReportJudge", "RubricRef", "RubricSummary", "RubricVersion", "RunCost", "RunCreated", "RunFailed",
-    "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
+    "RunItemResult", "RunBatch", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]
 from judge_client._models_imports import (  # noqa: E402  (appended per feature to keep merges simple)
