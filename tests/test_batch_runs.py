@@ -7,6 +7,7 @@ Batch and Anthropic Message Batches endpoints (testing/fake_batches.py).
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -233,3 +234,41 @@ def test_auto_batches_only_large_runs_and_batch_needs_a_batch_api(server, make_c
     assert r.status_code == 422 and "execution" in r.text
     for run_id in (small, large, per_run):
         assert wait_done(client, run_id)["status"] == "done"
+
+
+def test_python_client_and_cli_run_in_batch_mode(server, make_settings, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from judge_client import JudgeClient
+    from judge_service.app import create_app
+    from judge_service.cli import app as cli
+    from test_client import serve
+
+    monkeypatch.setenv(ENV, KEY)
+    settings = make_settings(judges_config(server), **FAST)
+    body = run_body("claude", 6)
+    with serve(create_app(settings)) as url, JudgeClient(url) as client:
+        created = client.create_run(body["items"], baseline="base", candidate="tuned", rubric="helpfulness",
+                                    judges=["claude"], execution={"claude": "batch"})
+        status = client.wait_for_run(created.id, poll_interval=0.05, timeout=60)
+        assert status.status == "done" and status.execution == {"claude": "batch"}
+        assert status.batches and sum(b.completed for b in status.batches) == 12 == server.batches.requests
+        assert status.cost is not None and status.cost.usd == pytest.approx(status.cost.direct_usd / 2)
+
+        items = tmp_path / "items.jsonl"
+        items.write_text("".join(json.dumps(it | {"id": f"cli-{it['id']}"}) + "\n" for it in body["items"]))
+        runner = CliRunner()
+        result = runner.invoke(cli, ["run", "create", str(items), "--baseline", "base", "--candidate", "tuned",
+                                     "--rubric", "helpfulness", "-j", "gpt", "--execution", "batch", "--url", url,
+                                     "--poll-interval", "0.05"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "batches:" in result.stderr and "12/12 calls answered" in result.stderr  # the progress bar follows
+        assert "as direct calls)" in result.stdout.strip().splitlines()[-1]  # paid vs direct-equivalent
+        run_id = next(w for w in result.stderr.split() if w.startswith("run_"))
+        shown = runner.invoke(cli, ["run", "status", run_id, "--url", url], catch_exceptions=False)
+        assert "1 batches: 12/12 calls answered, 0 pending" in shown.stdout and "collected" in shown.stdout
+        refused = runner.invoke(cli, ["run", "cancel", run_id, "--url", url])
+        assert refused.exit_code != 0 and "only a queued or running run can be cancelled" in refused.output
+        bad = runner.invoke(cli, ["run", "create", str(items), "--baseline", "base", "--candidate", "tuned",
+                                  "--rubric", "helpfulness", "-e", "gpt", "-e", "claude=batch", "--url", url])
+        assert bad.exit_code == 2 and "JUDGE=MODE" in bad.output
