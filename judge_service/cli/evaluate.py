@@ -6,7 +6,8 @@ eval.yaml (every layer optional; paths relative to the file)::
     baseline: base
     candidate: tuned
     eval_set: {name: support-qa, items: items.jsonl, note: "first 200 prompts"}   # saved as a version
-    judge: {items: outputs.jsonl, rubric: helpfulness, judges: [gpt-4o, claude], mode: pairwise}
+    judge: {items: outputs.jsonl, rubric: helpfulness, judges: [gpt-4o, claude], mode: pairwise,
+            execution: batch}   # optional: direct | batch | auto, or {judge: mode} (README: batch mode)
     training: {logs: [output_dir/], metric: eval_loss}
     benchmarks: {base: lm_eval_out/base/, tuned: lm_eval_out/tuned/, margin: 0.01}
     perplexity: {texts: heldout.jsonl, base_model: ./base, tuned_model: ./tuned}
@@ -68,7 +69,8 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
     if spec.get("judge"):
         j = spec["judge"]
         created = client.upload_run(root / j["items"], baseline=base, candidate=cand, rubric=j["rubric"],
-                                    judges=j.get("judges"), mode=j.get("mode", "pairwise"))
+                                    judges=j.get("judges"), mode=j.get("mode", "pairwise"),
+                                    execution=j.get("execution"), batch_min_calls=j.get("batch_min_calls"))
         run_id = created.id
         status = client.wait_for_run(run_id, timeout=timeout)
         out.print(f"judge run {run_id}: {status.status}")
