@@ -272,3 +272,19 @@ def test_python_client_and_cli_run_in_batch_mode(server, make_settings, monkeypa
         bad = runner.invoke(cli, ["run", "create", str(items), "--baseline", "base", "--candidate", "tuned",
                                   "--rubric", "helpfulness", "-e", "gpt", "-e", "claude=batch", "--url", url])
         assert bad.exit_code == 2 and "JUDGE=MODE" in bad.output
+
+
+def test_batch_bookkeeping_on_each_database_and_a_rerun_is_free(server, make_client, monkeypatch, db_url):
+    monkeypatch.setenv(ENV, KEY)
+    server.batches.enqueue("expire")  # half of the first batch is cut off and sent again
+    client = make_client(judges_config(server), database_url=db_url, batch_direct_below=0, **FAST)
+    status = wait_done(client, start(client, run_body("gpt", 8, execution="batch")), timeout=60)
+    assert status["status"] == "done" and status["progress"]["done"] == 8
+    assert server.batches.requests == 16 + 8 and server.calls == 0
+    assert (status["cost"]["calls"], status["cost"]["cached_calls"]) == (16, 0)
+    assert [b["provider_status"] for b in status["batches"]] == ["expired", "completed"]
+    assert [(b["completed"], b["failed"]) for b in status["batches"]] == [(8, 8), (8, 0)]
+
+    again = wait_done(client, start(client, run_body("gpt", 8, execution="batch")), timeout=60)
+    assert server.batches.requests == 24 and again["batches"] == []  # every call came from the cache
+    assert (again["cost"]["calls"], again["cost"]["cached_calls"], again["cost"]["usd"]) == (0, 16, 0.0)
