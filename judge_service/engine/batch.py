@@ -372,9 +372,12 @@ class BatchExecutor:
                     continue
             cancelled += 1
 
-            def mark(s: Session, batch_id: str = batch_id) -> None:
+            # Not accepted yet (or lost at submission): nothing to collect, cancelled outright.
+            after = "cancelling" if provider_id is not None else "cancelled"
+
+            def mark(s: Session, batch_id: str = batch_id, after: str = after) -> None:
                 s.execute(update(JudgeBatchRow).where(JudgeBatchRow.id == batch_id, JudgeBatchRow.status.in_(("pending", "submitting")))
-                          .values(status="cancelling"))
+                          .values(status=after))
 
             await self.db.write_now(mark)
         for w in list(self._waiters.values()):
