@@ -288,3 +288,25 @@ def test_batch_bookkeeping_on_each_database_and_a_rerun_is_free(server, make_cli
     again = wait_done(client, start(client, run_body("gpt", 8, execution="batch")), timeout=60)
     assert server.batches.requests == 24 and again["batches"] == []  # every call came from the cache
     assert (again["cost"]["calls"], again["cost"]["cached_calls"], again["cost"]["usd"]) == (0, 16, 0.0)
+
+
+def test_batches_are_split_at_the_providers_request_and_byte_limits():
+    import asyncio
+
+    from judge_service.engine.batch import _split, _Waiter
+    from judge_service.judges.base import ChatMessage, JudgeRequest
+
+    class Limits:  # the two limits and the size of a request line, as a BatchAPI states them
+        max_requests = 3
+        max_bytes = 100
+
+        def request_line_bytes(self, custom_id, request):
+            return len(request.messages[0].content)
+
+    loop = asyncio.new_event_loop()
+    sizes = [10, 10, 10, 10, 60, 50, 40, 100, 5]
+    waiters = [_Waiter(None, JudgeRequest((ChatMessage("user", "x" * n),), ()), f"k{i}", loop.create_future())  # type: ignore[arg-type]
+               for i, n in enumerate(sizes)]
+    chunks = _split(Limits(), waiters)  # type: ignore[arg-type]
+    loop.close()
+    assert [[sizes[int(w.key[1:])] for w in chunk] for chunk in chunks] == [[10, 10, 10], [10, 60], [50, 40], [100], [5]]
