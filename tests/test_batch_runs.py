@@ -277,9 +277,15 @@ def test_python_client_and_cli_run_in_batch_mode(server, make_settings, monkeypa
 def test_batch_bookkeeping_on_each_database_and_a_rerun_is_free(server, make_client, monkeypatch, db_url):
     monkeypatch.setenv(ENV, KEY)
     server.batches.enqueue("expire")  # half of the first batch is cut off and sent again
+    server.batches.delay_s = 0.5
     client = make_client(judges_config(server), database_url=db_url, batch_direct_below=0, **FAST)
     status = wait_done(client, start(client, run_body("gpt", 8, execution="batch")), timeout=60)
     assert status["status"] == "done" and status["progress"]["done"] == 8
+    from judge_service.store.models import JudgeCallRow
+
+    with client.app.state.ctx.db.session() as s:  # each call's latency is the time to its batch's end
+        latencies = [row.latency_ms for row in s.query(JudgeCallRow).filter(JudgeCallRow.owner_id.startswith(status["id"]))]
+    assert len(latencies) == 16 and min(latencies) >= 500
     assert server.batches.requests == 16 + 8 and server.calls == 0
     assert (status["cost"]["calls"], status["cost"]["cached_calls"]) == (16, 0)
     assert [b["provider_status"] for b in status["batches"]] == ["expired", "completed"]
