@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from judge_service.engine.verdicts import new_id
 from judge_service.errors import JudgeError
 from judge_service.judges.base import JudgeReply, JudgeRequest
-from judge_service.judges.batch import BatchAPI, BatchOutcome
+from judge_service.judges.batch import BatchAPI, BatchOutcome, BatchState
 from judge_service.judges.registry import Judge
 from judge_service.store.db import Database
 from judge_service.store.models import CallCacheRow, JudgeBatchRequestRow, JudgeBatchRow
@@ -215,9 +215,10 @@ class BatchExecutor:
         try:
             provider_id = await api.submit([(w.key, w.request) for w in waiters], label=f"{lane}-{batch_id}")
         except JudgeError as e:
-            await self.db.write_now(lambda s: _settle(s, batch_id, "failed", e.message, {}, retryable=e.retryable))
+            message, retryable = e.message, e.retryable
+            await self.db.write_now(lambda s: _settle(s, batch_id, "failed", message, {}, retryable=retryable))
             for w in waiters:
-                self._fail(w, e.message, e.retryable)
+                self._fail(w, message, retryable)
             return
         self.stats["submitted_batches"] += 1
         self.stats["submitted_requests"] += len(waiters)
@@ -282,7 +283,7 @@ class BatchExecutor:
                 log.warning("polling batch %s failed: %s", batch_id, getattr(e, "message", e))
                 continue
 
-            def progress(s: Session, batch_id: str = batch_id) -> None:
+            def progress(s: Session, batch_id: str = batch_id, state: BatchState = state) -> None:
                 s.execute(update(JudgeBatchRow).where(JudgeBatchRow.id == batch_id, JudgeBatchRow.status.in_(ACTIVE))
                           .values(provider_status=state.provider_status, succeeded=state.succeeded, failed=state.failed))
 
@@ -301,7 +302,8 @@ class BatchExecutor:
             if e.retryable:
                 log.warning("reading the results of batch %s failed (%s); trying again at the next poll", batch_id, e.message)
                 return
-            await self.db.write_now(lambda s: _settle(s, batch_id, "failed", e.message, {}, retryable=False))
+            message = e.message
+            await self.db.write_now(lambda s: _settle(s, batch_id, "failed", message, {}, retryable=False))
             return
         ended = _now()
         latency_ms = (ended - _aware(submitted_at)).total_seconds() * 1000.0 if submitted_at else 0.0
