@@ -4,7 +4,8 @@
     db            Database          engine, sessions, the thread pool async code uses (db.run)
     rubrics       RubricRegistry    rubric files + versions added by API, hash-checked
     judges        JudgePool         judges built on first use, closed at stop
-    caller        JudgeCaller       cache → provider → parse, every call recorded
+    caller        JudgeCaller       cache → provider → parse, every call recorded; its ``batches``
+                                    (engine/batch.py) sends batch-mode calls through provider batch APIs
     verdicts      Verdicts          the life of a verdict: prepare → judge → calibrate → record
     runs          RunManager        background runs, resumed at start
     calibrations  Calibrations      background calibrations, resumed at start
@@ -32,6 +33,8 @@ from judge_service.store.db import Database
 from judge_service.tasks import BackgroundTasks
 
 if TYPE_CHECKING:  # these modules hold the context themselves
+    from judge_service.engine.batch import BatchExecutor
+    from judge_service.judges.registry import Judge
     from judge_service.memorization.store import IndexStore
     from judge_service.observability import Metrics
     from judge_service.ratings.tasks import Calibrations
@@ -65,6 +68,7 @@ class AppContext:
         rubrics = RubricRegistry(settings.rubrics_dirs, db)
         judges = JudgePool(load_judges_config(settings.config), settings)
         caller = JudgeCaller(db, parse_retries=settings.parse_retries)
+        caller.batches = _batch_executor(db, judges, settings)
         ctx = cls(settings=settings, db=db, rubrics=rubrics, judges=judges, caller=caller,
                   verdicts=Verdicts(settings, db, rubrics, judges, caller))
         ctx.runs = RunManager(ctx, item_concurrency=settings.run_item_concurrency)
@@ -75,6 +79,8 @@ class AppContext:
     async def start(self) -> None:
         """Resume what a previous process left running, then warm the default panel if asked."""
         await self.runs.resume_all()
+        if self.caller.batches is not None:
+            self.caller.batches.start()  # poll the batches a previous process left pending
         await self.calibrations.resume_all()
         if self.settings.warm_judges:
             for name in self.judges.default_panel():
@@ -84,6 +90,8 @@ class AppContext:
         """Cancel background work (its progress is stored), then close judges and the database."""
         await self.background.stop()
         await self.runs.stop()
+        if self.caller.batches is not None:
+            await self.caller.batches.stop()
         await self.calibrations.stop()
         if self.metrics is not None:
             self.metrics.close()
@@ -92,6 +100,17 @@ class AppContext:
         # started again (a test client entered twice, schemathesis' per-case lifespan) and a shut
         # pool cannot take work. Its idle threads end with the process.
         self.db.engine.dispose()
+
+
+def _batch_executor(db: Database, judges: JudgePool, settings: Settings) -> BatchExecutor:
+    from judge_service.engine.batch import BatchExecutor
+    from judge_service.engine.call import cache_values
+
+    async def judge_for(name: str) -> Judge:
+        return (await judges.get_many([name]))[0]
+
+    return BatchExecutor(db, judge_for, cache_values, collect_seconds=settings.batch_collect_seconds,
+                         poll_seconds=settings.batch_poll_seconds, direct_below=settings.batch_direct_below)
 
 
 async def _warm(judges: JudgePool, name: str) -> None:

@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     parse_retries: int = 2
     run_item_concurrency: int = 16
     run_lease_seconds: float = 30.0  # a dead process's run items pass to another process after this long
+    # Provider batch APIs (engine/batch.py; a run's "execution": "batch" | "auto").
+    batch_collect_seconds: float = 5.0  # a batch is sent once no new call arrived for this long
+    batch_poll_seconds: float = 30.0  # how often pending batches are polled at the provider
+    batch_auto_min_calls: int = 1000  # "auto": batch a judge with more than this many calls in the run
+    batch_direct_below: int = 20  # retries of fewer failed requests than this go direct, not as a batch
+    run_batch_item_limit: int = 20000  # run items of batch runs held at once (waiting costs no judge slot)
 
     auth_enabled: bool = False  # API keys on /v1 (security/auth.py); create keys with `judge keys create`
     metrics_require_auth: bool = False  # /metrics is open by default (scrapers rarely carry keys)

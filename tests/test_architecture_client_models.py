@@ -16,7 +16,7 @@ MIRRORS = {
     "Judgment": "JudgmentResponse", "Comparison": "ComparisonResponse", "JudgeScore": "JudgeScore",
     "JudgeVerdict": "JudgeVerdict", "OrderVerdict": "OrderOut", "Panel": "Panel", "Spread": "SpreadOut",
     "Usage": "Usage", "RubricRef": "RubricRef", "RubricSummary": "RubricSummary", "RubricVersion": "RubricVersionOut",
-    "JudgeInfo": "JudgeOut", "RunCreated": "RunAccepted", "RunStatus": "RunStatus", "RunProgress": "Progress",
+    "JudgeInfo": "JudgeOut", "RunCreated": "RunAccepted", "RunStatus": "RunStatus", "RunBatch": "RunBatch", "RunProgress": "Progress",
     "RunCost": "RunCost", "CostSummary": "CostSummary", "RunItemResult": "RunItemOut", "RatingSet": "RatingSetOut",
     "Calibration": "CalibrationOut", "CalibrationCreated": "CalibrationAccepted", "Estimate": "judge_service__schemas__EstimateOut",
     "Message": "Message",

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
-from judge_service.errors import InvalidInput, NotFound
+from judge_service.errors import Conflict, InvalidInput, NotFound
+from judge_service.judges.config import JudgeSpec
 from judge_service.runs.calibrated import calibrated_scores
 from judge_service.runs.compare import compare_runs
 from judge_service.runs.cost import RunCost, run_cost
@@ -28,7 +29,7 @@ from judge_service.runs.start import start_run
 from judge_service.runs.upload import parse_items
 from judge_service.schemas import ErrorBody, RubricRef
 from judge_service.stats.estimate import Estimate
-from judge_service.store.models import RunItemRow, RunRow
+from judge_service.store.models import JudgeBatchRequestRow, JudgeBatchRow, RunItemRow, RunRow
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 409, 413, 422)}
@@ -46,10 +47,29 @@ class Progress(BaseModel):
     total: int
 
 
+class RunBatch(BaseModel):
+    """One provider batch of the run's calls: what was sent, what came back, what the provider says."""
+
+    id: str
+    judge: str
+    provider_batch_id: str | None
+    status: str  # submitting | pending | cancelling | collected | cancelled | failed
+    provider_status: str | None  # the provider's word: in_progress, finalizing, ended, expired, ...
+    submitted: int  # calls in the batch
+    completed: int  # answered
+    failed: int  # errored, expired or cancelled (tried again per the judge's retry policy)
+    pending: int  # not answered yet
+    created_at: str
+    ended_at: str | None
+    error: str | None
+
+
 class RunStatus(BaseModel):
     id: str
     status: str
     progress: Progress
+    execution: dict[str, str]  # judge -> "direct" | "batch"
+    batches: list[RunBatch]
     rubric: RubricRef
     judges: list[str]
     mode: str
@@ -111,22 +131,56 @@ def _read_progress(s: Session, run_id: str, total: int) -> Progress:
                     total=total)
 
 
+def _read_batches(s: Session, run_id: str) -> list[RunBatch]:
+    rows = s.query(JudgeBatchRow).filter_by(run_id=run_id).order_by(JudgeBatchRow.created_at)
+    out = []
+    for r in rows:
+        # Request fates are exact once collected; before that the provider's own counts.
+        if r.status in ("collected", "cancelled", "failed"):
+            fates = dict(s.query(JudgeBatchRequestRow.status, func.count()).filter_by(batch_id=r.id)
+                         .group_by(JudgeBatchRequestRow.status).all())
+            completed, failed = fates.get("succeeded", 0), fates.get("failed", 0)
+        else:
+            completed, failed = r.succeeded, r.failed
+        out.append(RunBatch(id=r.id, judge=r.judge, provider_batch_id=r.provider_batch_id, status=r.status,
+                            provider_status=r.provider_status, submitted=r.requests, completed=completed, failed=failed,
+                            pending=max(0, r.requests - completed - failed), created_at=r.created_at.isoformat(),
+                            ended_at=r.ended_at.isoformat() if r.ended_at else None, error=r.error))
+    return out
+
+
 @router.get("/{id}", response_model=RunStatus, responses=ERRORS)
 async def get_run(id: str, ctx: AppContext = Depends(get_ctx)) -> RunStatus:
-    def read(s: Session) -> tuple[RunRow, Progress]:
+    def read(s: Session) -> tuple[RunRow, Progress, list[RunBatch]]:
         run = _read_run(s, id)
-        return run, _read_progress(s, id, run.total)
+        return run, _read_progress(s, id, run.total), _read_batches(s, id)
 
-    run, progress = await ctx.db.run(read)
-    cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id))
+    run, progress, batches = await ctx.db.run(read)
+    cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id, _specs(ctx)))
     spec = run.spec
     return RunStatus(
-        id=run.id, status=run.status, progress=progress, rubric=RubricRef.model_validate(spec["rubric"]),
+        id=run.id, status=run.status, progress=progress, execution=spec.get("execution") or {j: "direct" for j in spec["judges"]},
+        batches=batches, rubric=RubricRef.model_validate(spec["rubric"]),
         judges=spec["judges"], mode=spec["mode"], baseline=spec["baseline"], candidate=spec["candidate"],
         error=run.error, created_at=run.created_at.isoformat(),
         finished_at=run.finished_at.isoformat() if run.finished_at else None, cost=cost,
         rubric_variants=[RubricRef.model_validate(v) for v in spec.get("variants") or []], pilot=spec.get("pilot"),
     )
+
+
+def _specs(ctx: AppContext) -> dict[str, JudgeSpec]:
+    return {j.name: j for j in ctx.judges.specs()}
+
+
+@router.post("/{id}/cancel", response_model=RunAccepted, responses=ERRORS)
+async def cancel_run(id: str, ctx: AppContext = Depends(get_ctx)) -> RunAccepted:
+    """Stop a queued or running run (and cancel its provider batches); its judged items are kept.
+    A run that has already ended is left as it is (409)."""
+    status = await ctx.db.run(lambda s: _read_run(s, id).status)
+    if status not in ("queued", "running"):
+        raise Conflict(f"run '{id}' is {status}; only a queued or running run can be cancelled", field="id")
+    await ctx.runs.cancel(id)
+    return RunAccepted(id=id, status="cancelled")
 
 
 def _read_items(s: Session, run_id: str) -> list[RunItemRow]:
@@ -150,7 +204,7 @@ async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict[st
         return run, _read_items(s, id), _read_progress(s, id, run.total)
 
     run, rows, progress = await ctx.db.run(read)
-    cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id))
+    cost = await ctx.db.run(lambda _s: run_cost(ctx.db, id, _specs(ctx)))
     mapping = None
     options = run.spec.get("options") or {}
     calibration = options.get("calibration")

@@ -7,7 +7,8 @@ eval.yaml (every layer optional; paths relative to the file)::
     candidate: tuned
     eval_set: {name: support-qa, items: items.jsonl, note: "first 200 prompts"}   # saved as a version
     judge: {items: outputs.jsonl, rubric: helpfulness, judges: [gpt-4o, claude], mode: pairwise,
-            rubric_variants: [default, errors]}   # rubric_variants optional: a panel over wordings
+            rubric_variants: [default, errors],   # optional: a panel over wordings
+            execution: batch}   # optional: direct | batch | auto, or {judge: mode} (README: batch mode)
     training: {logs: [output_dir/], metric: eval_loss}
     benchmarks: {base: lm_eval_out/base/, tuned: lm_eval_out/tuned/, margin: 0.01}
     perplexity: {texts: heldout.jsonl, base_model: ./base, tuned_model: ./tuned}
@@ -70,7 +71,8 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
         j = spec["judge"]
         created = client.upload_run(root / j["items"], baseline=base, candidate=cand, rubric=j["rubric"],
                                     judges=j.get("judges"), mode=j.get("mode", "pairwise"),
-                                    rubric_variants=j.get("rubric_variants"))
+                                    rubric_variants=j.get("rubric_variants"),
+                                    execution=j.get("execution"), batch_min_calls=j.get("batch_min_calls"))
         run_id = created.id
         status = client.wait_for_run(run_id, timeout=timeout)
         out.print(f"judge run {run_id}: {status.status}")

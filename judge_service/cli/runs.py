@@ -13,7 +13,7 @@ from judge_service.cli.common import (
     DEFAULT_URL, ApiKey, AsJson, Local, Url, connect, err, fmt, fmt_p, make_table, out, print_json,
 )
 
-run_app = typer.Typer(help="Batch base-vs-tuned runs: create from JSONL/CSV, follow, report.", no_args_is_help=True)
+run_app = typer.Typer(help="Batch base-vs-tuned runs: create from JSONL/CSV, follow, report, cancel.", no_args_is_help=True)
 
 RunId = Annotated[str, typer.Argument(help="the run id (run_...)")]
 
@@ -39,8 +39,20 @@ class _RunProgress:
         p = status.progress
         if self._task is None:
             self._task = self._progress.add_task(status.id, total=p.total, failed=0)
-        self._progress.update(self._task, completed=p.done + p.failed, failed=p.failed,
-                              description=f"{status.id} {status.status}")
+        description = f"{status.id} {status.status}"
+        if status.batches:
+            description += f" [{batches_line(status)}]"
+        self._progress.update(self._task, completed=p.done + p.failed, failed=p.failed, description=description)
+
+
+def batches_line(status: RunStatus) -> str:
+    """The run's provider batches in one line: calls answered / sent, what the providers say."""
+    sent = sum(b.submitted for b in status.batches)
+    answered = sum(b.completed for b in status.batches)
+    pending = sum(b.pending for b in status.batches)
+    said = sorted({b.provider_status or b.status for b in status.batches if b.pending})
+    return (f"{len(status.batches)} batches: {answered}/{sent} calls answered, {pending} pending"
+            + (f" ({', '.join(said)})" if said else ""))
 
 
 def _key_figures(report: RunReport) -> list[tuple[str, Estimate | None]]:
@@ -97,7 +109,10 @@ def print_report(report: RunReport) -> None:
 def cost_line(cost: RunCost) -> str:
     usd = (f"${cost.usd:.4f}" if cost.usd is not None
            else f"unknown ({cost.unpriced_calls} calls to judges with no price configured)")
-    return (f"cost: {usd}; {cost.calls} judge calls ({cost.input_tokens} tokens in, {cost.output_tokens} out), "
+    direct = ""
+    if cost.usd is not None and cost.direct_usd is not None and cost.direct_usd > cost.usd:
+        direct = f" (${cost.direct_usd:.4f} as direct calls)"
+    return (f"cost: {usd}{direct}; {cost.calls} judge calls ({cost.input_tokens} tokens in, {cost.output_tokens} out), "
             f"{cost.cached_calls} cached, {cost.failed_calls} failed")
 
 
@@ -117,6 +132,11 @@ def create(
     target_difference: Annotated[float | None, typer.Option(help="win-rate difference you want to detect (power)")] = None,
     human_check: Annotated[str | None, typer.Option(help="a calibration id: its judge-vs-human agreement gates the "
                                                          "verdict (informative_judge)")] = None,
+    execution: Annotated[list[str] | None, typer.Option(
+        "--execution", "-e", help="direct, batch (the provider's batch API: half the price, answers within 24 h) or "
+                                  "auto, for every judge; or JUDGE=MODE for one judge (repeat)")] = None,
+    batch_min_calls: Annotated[int | None, typer.Option(help="with --execution auto: batch a judge with more calls "
+                                                             "than this")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the run to its report")] = True,
     poll_interval: Annotated[float, typer.Option(help="seconds between status checks")] = 1.0,
     timeout: Annotated[float | None, typer.Option(help="give up waiting after this many seconds")] = None,
@@ -134,7 +154,8 @@ def create(
         created = client.upload_run(items, baseline=baseline, candidate=candidate, rubric=rubric, judges=judge,
                                     mode=mode, samples=samples, options=options or None,
                                     rubric_variants=[v.strip() for v in variants.split(",") if v.strip()]
-                                    if variants else None)
+                                    if variants else None,
+                                    execution=_execution(execution), batch_min_calls=batch_min_calls)
         if not wait:
             if local:
                 err.print("note: with --local the run stops when this command exits; it resumes the next time "
@@ -150,6 +171,31 @@ def create(
     print_json(report) if as_json else print_report(report)
 
 
+def _execution(values: list[str] | None) -> str | dict[str, str] | None:
+    """``--execution batch`` (every judge) or ``--execution gpt=batch --execution claude=direct``."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    per_judge = {}
+    for value in values:
+        name, sep, mode = value.partition("=")
+        if not sep or not name or not mode:
+            err.print(f"--execution {value!r}: give one mode for every judge (batch) or JUDGE=MODE for each judge")
+            raise typer.Exit(2)
+        per_judge[name] = mode
+    return per_judge
+
+
+@run_app.command("cancel")
+def cancel(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+           as_json: AsJson = False) -> None:
+    """Stop a queued or running run and cancel its provider batches (judged items are kept)."""
+    with connect(url, api_key, local) as client:
+        cancelled = client.cancel_run(run_id)
+    print_json(cancelled) if as_json else out.print(f"{cancelled.id} {cancelled.status}")
+
+
 @run_app.command("status")
 def status(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
            as_json: AsJson = False) -> None:
@@ -161,6 +207,11 @@ def status(run_id: RunId, url: Url = DEFAULT_URL, api_key: ApiKey = None, local:
     p = st.progress
     out.print(f"{st.id} {st.status}: {p.done}/{p.total} done, {p.failed} failed, {p.pending} pending"
               f"  ({st.candidate} vs {st.baseline}, {st.mode})" + (f"\nerror: {st.error}" if st.error else ""))
+    if st.batches:
+        out.print(batches_line(st))
+        for b in st.batches:
+            out.print(f"  {b.id} {b.judge}: {b.status} ({b.provider_status or '-'}), {b.completed}/{b.submitted} answered, "
+                      f"{b.failed} failed, {b.pending} pending" + (f"; {b.error}" if b.error else ""))
     if st.cost is not None:
         out.print(cost_line(st.cost))
 

@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -28,6 +28,9 @@ from judge_service.judges.registry import Judge
 
 from judge_service.store.db import Database
 from judge_service.store.models import CallCacheRow, JudgeCallRow
+
+if TYPE_CHECKING:
+    from judge_service.engine.batch import BatchExecutor
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,16 @@ def reply_from_json(data: dict[str, Any]) -> JudgeReply:
         structured=data.get("structured"),
         logprobs=tuple(TokenLogprob(**t) for t in logprobs) if logprobs else None,
         label_probs=data.get("label_probs"),
+        batched=bool(data.get("batched", False)),
     )
 
 
 RECENT_HITS = 4096  # replies read back from the cache, kept in memory (a few KB each)
+
+
+def cache_values(judge: Judge, key: str, reply: JudgeReply) -> dict[str, Any]:
+    """The call_cache row for a successful reply."""
+    return {"cache_key": key, "judge": judge.name, "model": reply.model, "reply": reply_to_json(reply)}
 
 
 class JudgeCaller:
@@ -118,6 +127,8 @@ class JudgeCaller:
         self._durable: dict[tuple[int, str], asyncio.Semaphore] = {}
         self.stats = {"calls": 0, "cache_hits": 0, "unparseable": 0, "errors": 0}
         self._recent_hits: collections.OrderedDict[str, JudgeReply] = collections.OrderedDict()
+        # Calls of judges with a batch lane go through the provider's batch API (engine/batch.py).
+        self.batches: BatchExecutor | None = None
 
     async def _cached(self, key: str) -> JudgeReply | None:
         hit = self._recent_hits.get(key)
@@ -140,7 +151,7 @@ class JudgeCaller:
         return reply
 
     async def _cache(self, judge: Judge, key: str, reply: JudgeReply) -> None:
-        values = {"cache_key": key, "judge": judge.name, "model": reply.model, "reply": reply_to_json(reply)}
+        values = cache_values(judge, key, reply)
 
         def insert(s: Session) -> None:
             # Insert-or-ignore: another process may have cached the same call a moment ago.
@@ -160,11 +171,22 @@ class JudgeCaller:
         self._in_flight[key] = fut
         try:
             cached = await self._cached(key)
+            if cached is not None and cached.batched and self.batches is not None \
+                    and await self.batches.first_delivery(key):
+                # Paid in a batch collected before any call recorded it (e.g. by a process that died
+                # since): this is that paid call, not a cache hit.
+                fut.set_result(cached)
+                return cached, False
             if cached is not None:
                 self.stats["cache_hits"] += 1
                 fut.set_result(cached)
                 return cached, True
             self.stats["calls"] += 1
+            if judge.batch_lane is not None and self.batches is not None:
+                # Cached by the batch executor when the batch is collected, before this returns.
+                reply = await self.batches.complete(judge, request, key)
+                fut.set_result(reply)
+                return reply, False
             # Keyed by loop too: an app's lifespan may be entered from another event loop (in-process clients).
             slot_key = (id(asyncio.get_running_loop()), judge.name)
             slots = self._durable.setdefault(slot_key, asyncio.Semaphore(judge.spec.max_concurrency))
@@ -196,7 +218,7 @@ class JudgeCaller:
                 await self._record(judge, req, key, owner, attempt, error=e.message)
                 return CallResult(judge.name, judge.spec.model, None, e.message, None, False, 0.0, Usage(),
                                   total_cost, attempts, req.seed, req.sample_index, error_code=e.code)
-            cost = cost_usd(judge.spec, reply.usage, cached=cached)
+            cost = cost_usd(judge.spec, reply.usage, cached=cached, batched=reply.batched)
             total_cost = None if (total_cost is None or cost is None) else total_cost + cost
             last_text = reply.text
             try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from judge_service.engine.call import CallOwner, CallResult, JudgeCaller
 from judge_service.engine.grade import Conversation, Sampling, _cost, _usage, failure_code

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 from judge_service.engine.call import CallOwner, CallResult, JudgeCaller
 from judge_service.engine.panel import Spread, mean_or_none, spread

@@ -26,6 +26,7 @@ import httpx2
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
 from judge_service.errors import JudgeError
+from judge_service.judges.anthropic_batch import AnthropicBatchAPI
 from judge_service.judges.base import JudgeProvider, JudgeReply, JudgeRequest, Usage
 from judge_service.judges.config import JudgeSpec
 from judge_service.judges.limits import connection_error, error_for_status, malformed_error, timeout_error
@@ -99,6 +100,9 @@ class AnthropicProvider(JudgeProvider):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    def batch_api(self) -> AnthropicBatchAPI:
+        return AnthropicBatchAPI(self)
 
     def _params(self, request: JudgeRequest, structured: bool) -> _CreateArgs:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")

@@ -9,7 +9,10 @@ answers directly (the local model), a probability per allowed label for each ans
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from judge_service.judges.batch import BatchAPI
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class JudgeReply:
     # Per answer field, probability of each allowed label, when the provider scored labels
     # directly (constrained scoring). Takes precedence over `logprobs` in parsing.
     label_probs: dict[str, dict[str, float]] | None = None
+    # Answered through the provider's batch API (billed at its batch price).
+    batched: bool = False
 
 
 @runtime_checkable
@@ -86,7 +91,8 @@ class JudgeProvider(Protocol):
 
     ``model`` and ``complete`` are required. The optional capabilities have defaults here, and a
     provider subclasses this Protocol to inherit them and overrides what it has: ``health`` (a cheap
-    probe), ``warm`` (load now rather than at the first verdict; the local model) and ``aclose``.
+    probe), ``warm`` (load now rather than at the first verdict; the local model), ``aclose`` and
+    ``batch_api`` (the provider's batch API, judges/batch.py; None when it has none).
     Callers use them unconditionally: nothing probes a provider with ``getattr``/``hasattr``.
     """
 
@@ -107,4 +113,8 @@ class JudgeProvider(Protocol):
 
     async def aclose(self) -> None:
         """Release what the provider holds. Default: nothing to release."""
+        return None
+
+    def batch_api(self) -> BatchAPI | None:
+        """The provider's batch API (half price, answers within hours), or None. Default: none."""
         return None

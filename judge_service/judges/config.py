@@ -23,6 +23,11 @@ class Price(BaseModel):
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    # Batch APIs (OpenAI Batch, Anthropic Message Batches) bill the same tokens at a discount:
+    # explicit batch prices, else the direct price times batch_factor (both providers: half).
+    batch_input_per_mtok: float | None = Field(default=None, ge=0)
+    batch_output_per_mtok: float | None = Field(default=None, ge=0)
+    batch_factor: float = Field(default=0.5, gt=0, le=1)
 
 
 class JudgeSpec(BaseModel):

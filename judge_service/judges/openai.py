@@ -13,6 +13,8 @@ options (judges config):
   structured_mode: "json_schema" (default) | "json_object"
   health_probe: false (default) | true  — health() lists models (free) instead of only
       checking that the key is configured.
+  batch_api: only for openai_compatible: true when the server also speaks OpenAI's Batch API
+      (/v1/files + /v1/batches), so runs may use ``execution: batch`` with it.
   http_backend: "auto" (default) | "aiohttp" | "httpx"  — the SDK's HTTP transport. "auto" takes
       aiohttp when ``openai[aiohttp]`` is installed (the SDK's documented DefaultAioHttpClient:
       ~35% less client CPU per call than httpx2's own stack, see benchmarks/remote_throughput.py),
@@ -37,6 +39,7 @@ import openai
 from judge_service.errors import InvalidInput, JudgeError
 from judge_service.judges.base import JudgeProvider, JudgeReply, JudgeRequest, TokenLogprob, Usage
 from judge_service.judges.config import JudgeSpec
+from judge_service.judges.openai_batch import OpenAIBatchAPI
 from judge_service.judges.limits import connection_error, error_for_status, malformed_error, timeout_error
 from judge_service.judges.secrets import read_api_key, redact
 
@@ -174,6 +177,12 @@ class OpenAIProvider(JudgeProvider):
     async def aclose(self) -> None:
         for client in self._clients:
             await client.close()
+
+    def batch_api(self) -> OpenAIBatchAPI | None:
+        # Compatible servers (vLLM, Ollama, gateways) rarely have /v1/batches; they opt in with options.batch_api.
+        if self.provider_label != "openai" and not self.spec.options.get("batch_api", False):
+            return None
+        return OpenAIBatchAPI(self)
 
     # -- request and reply ------------------------------------------------------------------
 

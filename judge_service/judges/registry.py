@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from judge_service.errors import InvalidInput, MissingExtra, NotFound
 from judge_service.judges.base import JudgeProvider
+from judge_service.judges.batch import BatchAPI
 from judge_service.judges.config import JudgesConfig, JudgeSpec
 from judge_service.judges.limits import LimiterStats, limited
 from judge_service.settings import Settings
@@ -38,6 +39,9 @@ class Judge:
     # The provider itself, for its optional capabilities (warm-up): the limits wrap calls, not loading.
     base: JudgeProvider | None = None
     stats: LimiterStats | None = None  # the limiter's counters (attempts, retries, throttling)
+    # Set on a run's copy of the judge whose calls go through the provider's batch API
+    # (engine/batch.py): the lane (the run id) its uncached calls are batched in. None: direct calls.
+    batch_lane: str | None = None
 
     @property
     def name(self) -> str:
@@ -45,6 +49,9 @@ class Judge:
 
     async def warm(self) -> None:
         await (self.base or self.provider).warm()
+
+    def batch_api(self) -> BatchAPI | None:
+        return (self.base or self.provider).batch_api()
 
 
 def build_provider(spec: JudgeSpec, settings: Settings) -> JudgeProvider:

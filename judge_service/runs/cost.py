@@ -5,13 +5,22 @@ Every judge call of a run item is a ``judge_calls`` row owned by ``"<run_id>:<it
 billed too. Cached calls cost nothing and are counted apart. A remote judge with no ``price`` in
 its config has an unknown cost, not a zero one: then ``usd`` is null and ``unpriced_calls`` says
 how many calls lack a price, instead of a total that silently leaves them out.
+
+``usd`` is what was paid: calls answered through a provider's batch API are recorded at the batch
+price. ``direct_usd`` is what the same paid calls would have cost as direct calls, at the judge's
+configured price (null when that is unknown), so a batch run shows what it saved.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel
 from sqlalchemy import case, func
 
+from judge_service.judges.base import Usage
+from judge_service.judges.config import JudgeSpec
+from judge_service.judges.pricing import cost_usd
 from judge_service.store.db import Database
 from judge_service.store.models import JudgeCallRow
 
@@ -24,6 +33,7 @@ class CostSummary(BaseModel):
     unpriced_calls: int
     input_tokens: int  # paid calls only
     output_tokens: int
+    direct_usd: float | None = None  # the same paid calls at the direct price (null: no price known)
 
 
 class RunCost(CostSummary):
@@ -52,8 +62,14 @@ def _summary(rows: list[_CostRow]) -> CostSummary:
                        unpriced_calls=unpriced, input_tokens=tokens_in, output_tokens=tokens_out)
 
 
-def run_cost(db: Database, run_id: str) -> RunCost:
-    """The cost of run ``run_id`` so far, in total and per judge."""
+def _with_direct(summary: CostSummary, spec: JudgeSpec | None) -> CostSummary:
+    direct = None if spec is None else cost_usd(spec, Usage(summary.input_tokens, summary.output_tokens))
+    return summary.model_copy(update={"direct_usd": None if direct is None else round(direct, 8)})
+
+
+def run_cost(db: Database, run_id: str, specs: Mapping[str, JudgeSpec] | None = None) -> RunCost:
+    """The cost of run ``run_id`` so far, in total and per judge; ``specs`` (judge name -> spec)
+    price the direct equivalent."""
     answered = JudgeCallRow.raw_text.is_not(None)
     # owner_id is "<run_id>:<item_id>"; a range on the indexed column instead of LIKE (which
     # SQLite does not serve from an index, and which would treat '_' in ids as a wildcard).
@@ -70,4 +86,7 @@ def run_cost(db: Database, run_id: str) -> RunCost:
     for judge, *rest in rows:
         by_judge.setdefault(judge, []).append(tuple(rest))
     total = _summary([r for group in by_judge.values() for r in group])
-    return RunCost(**total.model_dump(), by_judge={j: _summary(group) for j, group in sorted(by_judge.items())})
+    judges = {j: _with_direct(_summary(group), (specs or {}).get(j)) for j, group in sorted(by_judge.items())}
+    directs = [j.direct_usd for j in judges.values()]
+    total.direct_usd = None if any(d is None for d in directs) else round(sum(d for d in directs if d is not None), 8)
+    return RunCost(**total.model_dump(), by_judge=judges)

@@ -10,11 +10,17 @@ never judged twice.
 
 Every judge call is cached the moment it succeeds, so an item taken over replays the calls its
 previous owner finished; only calls in flight at a crash are made again.
+
+A run whose spec sends a judge's calls through the provider's batch API (``execution``,
+engine/batch.py) has its items wait minutes to hours on a batch while holding no judge slot, so
+such items do not count against ``item_concurrency`` (up to ``run_batch_item_limit`` of them):
+every item of the run is claimed at once and its calls go out together.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -79,6 +85,9 @@ class RunManager:
         self.poll_seconds = poll_seconds
         self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}  # item pk -> its task
+        self._task_runs: dict[int, str] = {}  # item pk -> its run id
+        self._batch_runs: set[str] = set()  # runs with a judge in batch mode (their items wait without a slot)
+        self.batch_item_limit = ctx.settings.run_batch_item_limit
         self._recording: set[int] = set()  # items whose verdict is being written (their lease handed back)
         self._prepared: dict[str, Any] = {}  # run id -> (rubric, judges, spec) or an error message
         self._loading: dict[str, asyncio.Future[Any]] = {}  # run id -> its load in progress
@@ -111,6 +120,25 @@ class RunManager:
             await self.ctx.db.run(lambda s: leases.release(s, self.owner))
         except Exception:  # the database may be gone; the leases then simply expire
             log.warning("could not hand back run leases; they expire in %.0fs", self.lease_seconds)
+
+    async def cancel(self, run_id: str) -> bool:
+        """Stop a queued or running run: no item is claimed again, this process stops judging it, and
+        its provider batches are cancelled. False when the run had already ended."""
+        def mark(s: Any) -> bool:
+            done = s.execute(update(RunRow).where(RunRow.id == run_id, RunRow.status.in_(("queued", "running")))
+                             .values(status="cancelled", error="cancelled by request", finished_at=_now()))
+            return bool(done.rowcount)
+
+        cancelled = await self.ctx.db.run(mark)
+        for pk, task in list(self._tasks.items()):
+            if self._task_runs.get(pk) == run_id:
+                task.cancel()
+        if self.ctx.caller.batches is not None:
+            await self.ctx.caller.batches.cancel_lane(run_id)
+        pks = [pk for pk, run in self._task_runs.items() if run == run_id]
+        if pks:
+            await self.ctx.db.run(lambda s: leases.release(s, self.owner, pks))
+        return cancelled
 
     # -- claiming --------------------------------------------------------------------------------
     async def _heartbeat(self) -> None:
@@ -145,9 +173,13 @@ class RunManager:
         rows = s.execute(select(RunItemRow.pk, RunItemRow.run_id, RunItemRow.item).where(RunItemRow.pk.in_(pks)))
         return [(pk, run_id, dict(item)) for pk, run_id, item in rows]
 
+    def _free_slots(self) -> int:
+        batch_busy = sum(1 for run in self._task_runs.values() if run in self._batch_runs)
+        return min(self.item_concurrency - (len(self._tasks) - batch_busy), self.batch_item_limit - batch_busy)
+
     async def _claim_loop(self) -> None:
         while True:
-            free = self.item_concurrency - len(self._tasks)
+            free = self._free_slots()
             claimed: list[tuple[int, str, dict[str, Any]]] = []
             if free > 0:
                 try:
@@ -155,6 +187,7 @@ class RunManager:
                 except Exception:
                     log.exception("claiming run items failed; retrying")
             for pk, run_id, item in claimed:
+                self._task_runs[pk] = run_id
                 self._tasks[pk] = asyncio.get_running_loop().create_task(self._one(pk, run_id, item), name=f"item-{pk}")
             if claimed and len(claimed) == free:
                 continue
@@ -204,6 +237,11 @@ class RunManager:
                 if changed:
                     raise RuntimeError(f"rubric variant(s) {changed} changed since the run was created")
             judges = await ctx.judges.get_many(spec["judges"])
+            execution = spec.get("execution") or {}
+            # The run's own copies of its batch-mode judges: their calls go to the run's batch lane.
+            judges = [dataclasses.replace(j, batch_lane=run_id) if execution.get(j.name) == "batch" else j for j in judges]
+            if any(j.batch_lane is not None for j in judges):
+                self._batch_runs.add(run_id)
             return (judged_by, judges, spec)
         except Exception as e:  # the run cannot proceed at all; say why on the run
             return getattr(e, "message", str(e))
@@ -231,6 +269,7 @@ class RunManager:
             log.exception("run %s item pk %s could not be recorded; its lease will expire", run_id, pk)
         finally:
             self._tasks.pop(pk, None)
+            self._task_runs.pop(pk, None)
             self._recording.discard(pk)
             self._wake.set()
 

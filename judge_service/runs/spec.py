@@ -59,6 +59,13 @@ class RunSpec(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     options: RunOptions = Field(default_factory=RunOptions)
+    execution: Literal["direct", "batch", "auto"] | dict[str, Literal["direct", "batch", "auto"]] = Field(
+        default="direct", description="how judges send their calls: direct, batch (the provider's batch API: about half "
+                                      "the price, answers within 24 h) or auto (batch for a judge with more than "
+                                      "batch_min_calls calls whose provider has one); one value for all judges or "
+                                      "judge name -> value")
+    batch_min_calls: int | None = Field(default=None, ge=0, description="for execution auto: batch a judge with more "
+                                                                         "calls than this (default: the service's)")
 
 
 class RunCreate(RunSpec):

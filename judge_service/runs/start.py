@@ -14,6 +14,7 @@ from judge_service.context import AppContext
 from judge_service.engine.verdicts import Prepared, new_id, rubric_ref
 from judge_service.errors import InvalidInput
 from judge_service.pilot.service import latest_pilot, pilot_link
+from judge_service.runs.execution import calls_per_judge, resolve_execution
 from judge_service.runs.spec import RunItem, RunSpec, validate_items
 from judge_service.store.models import RunItemRow, RunRow
 
@@ -40,9 +41,12 @@ async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str
         missing_reference=[i.id for i in items if not i.reference], reference_field="items.reference",
         check=check_calibration)
     run_id = new_id("run")
+    execution = resolve_execution(spec.execution, prepared.judges, calls=calls_per_judge(spec.mode, len(items), spec.samples),
+                                  min_calls=spec.batch_min_calls if spec.batch_min_calls is not None
+                                  else ctx.settings.batch_auto_min_calls)
     stored_spec = spec.model_dump(mode="json") | {
         "run_id": run_id, "rubric": rubric_ref(prepared.rubric), "judges": prepared.judge_names,
-        "judge_families": {j.name: j.spec.family for j in prepared.judges},
+        "judge_families": {j.name: j.spec.family for j in prepared.judges}, "execution": execution,
     } | await _wordings(ctx, spec, prepared)
 
     def store(s: Session) -> None:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
-from sqlalchemy import inspect
 
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.security.models import ApiKeyRow

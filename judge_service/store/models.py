@@ -102,6 +102,44 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class JudgeBatchRow(Base):
+    """A provider batch of one run's calls to one judge. Written before it is sent and given the
+    provider's id once accepted, so a restarted process polls it instead of sending it again."""
+
+    __tablename__ = "judge_batches"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40), index=True)
+    judge: Mapped[str] = mapped_column(String(64))
+    provider_batch_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # submitting | pending | cancelling | collected | cancelled | failed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    requests: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class JudgeBatchRequestRow(Base):
+    """One call inside a provider batch; its ``custom_id`` is the call's cache key."""
+
+    __tablename__ = "judge_batch_requests"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(String(40), ForeignKey("judge_batches.id"), index=True)
+    cache_key: Mapped[str] = mapped_column(String(64), index=True)
+    structured: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)  # earlier tries of this call (retry policy)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | succeeded | failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retryable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Handed to a call that recorded it: the first hand-over is the paid call, any later one is a
+    # cache hit (a process that died after collecting a batch leaves its replies undelivered).
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class RunItemRow(Base):
     __tablename__ = "run_items"
     __table_args__ = (UniqueConstraint("run_id", "item_id"),)

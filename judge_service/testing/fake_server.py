@@ -8,8 +8,10 @@ the SDKs' own request building, HTTP stack, parsing and error classes are exerci
 
 Endpoints: ``POST /v1/chat/completions`` (``response_format`` json_schema, ``logprobs`` /
 ``top_logprobs`` in the official shape, usage), ``GET /v1/models``, ``POST /v1/messages``
-(``tools`` + ``tool_choice`` answered with a ``tool_use`` block, usage). Admin, for a server in
-another process: ``GET /_fake/stats``, ``POST /_fake/reset``, ``POST /_fake/config`` (a config
+(``tools`` + ``tool_choice`` answered with a ``tool_use`` block, usage), and both batch APIs
+(OpenAI files + batches, Anthropic message batches; ``server.batches``, see testing/fake_batches.py). Admin, for a server in
+another process: ``GET /_fake/stats``, ``POST /_fake/reset``, ``POST /_fake/config``, ``POST /_fake/batches``
+(``{"delay_s": 2, "enqueue": ["expire"]}``) (a config
 it cannot apply is a 400 naming the problem, and the previous config stays).
 
 In its own process: ``python -m judge_service.testing.fake_server [--port N]`` serves until
@@ -39,7 +41,6 @@ import asyncio
 import collections
 import hashlib
 import json
-import math
 import os
 import random
 import signal
@@ -47,11 +48,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from judge_service.engine.prompts import fields_from_prompt
-from judge_service.judges.base import AnswerField
+from judge_service.testing.fake_batches import FakeBatches
 from judge_service.testing.fake_faults import (RETRYABLE_FAULTS, ALL_FAULTS, Faults, _CONFIG_EXAMPLE, parse_admin_config, _faults_from_json, _number, _seconds, _integer, _boolean, _kinds, _weights)  # noqa: F401  (re-exported)
 from judge_service.testing.fake_wire import (_error_body, _mask, _content_text, _forced_tool, _fields_from_schema, _tokens, _token_logprob, _read_chunked)
 from judge_service.testing.policies import POLICIES, Policy, choose, view_from_text
@@ -123,6 +123,8 @@ class FakeJudgeServer:
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
         self._conns: set[asyncio.Task[Any]] = set()
+        # OpenAI Batch and Anthropic Message Batches (testing/fake_batches.py).
+        self.batches = FakeBatches(self)
 
     # -- the knobs tests turn ---------------------------------------------------------------
 
@@ -165,7 +167,8 @@ class FakeJudgeServer:
 
     def snapshot(self) -> dict[str, Any]:
         return {"calls": self.stats.calls, "in_flight": self.stats.in_flight,
-                "max_in_flight": self.stats.max_in_flight, "outcomes": dict(self.stats.outcomes)}
+                "max_in_flight": self.stats.max_in_flight, "outcomes": dict(self.stats.outcomes),
+                "batches": self.batches.snapshot()}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -264,8 +267,9 @@ class FakeJudgeServer:
             except Exception:
                 pass
 
-    async def _send(self, writer: asyncio.StreamWriter, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "content-type: application/json",
+    async def _send(self, writer: asyncio.StreamWriter, status: int, body: bytes, headers: dict[str, str] | None = None,
+                    content_type: str = "application/json") -> None:
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", f"content-type: {content_type}",
                 f"content-length: {len(body)}"]
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         try:
@@ -281,6 +285,17 @@ class FakeJudgeServer:
         if method == "GET" and path == "/v1/models":
             await self._send(writer, 200, json.dumps(self._models_body(headers)).encode())
             return True
+        if path.startswith(("/v1/files", "/v1/batches", "/v1/messages/batches")):
+            try:
+                self._check_key("anthropic" if path.startswith("/v1/messages") else "openai", headers)
+                routed = self.batches.route(method, path, headers, raw)
+            except _Reply as r:
+                await self._send(writer, r.status, json.dumps(r.body).encode(), r.headers)
+                return True
+            if routed is not None:
+                routed_status, routed_body, content_type = routed
+                await self._send(writer, routed_status, routed_body, content_type=content_type)
+                return True
         flavour = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}.get(path)
         if method != "POST" or flavour is None:
             await self._send(writer, 404, json.dumps(_error_body("openai", "not_found_error", f"no route {method} {path}")).encode())
@@ -489,6 +504,16 @@ class FakeJudgeServer:
             if faults is not None:
                 self.faults = faults
             await self._send(writer, 200, json.dumps({"latency_s": self.latency_s, "faults": asdict(self.faults)}).encode())
+        elif path == "/_fake/batches" and method == "POST":
+            try:
+                cfg = json.loads(raw or b"{}")
+                if "delay_s" in cfg:
+                    self.batches.delay_s = _seconds(cfg["delay_s"], "delay_s")
+                self.batches.enqueue(*cfg.get("enqueue", []))
+            except (ValueError, TypeError) as e:
+                await self._send(writer, 400, json.dumps({"error": {"message": str(e)}}).encode())
+                return True
+            await self._send(writer, 200, json.dumps(self.batches.snapshot()).encode())
         else:
             await self._send(writer, 404, b'{"error": {"message": "unknown admin route"}}')
         return True

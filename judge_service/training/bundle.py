@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from judge_service.errors import InvalidInput, PayloadTooLarge
-from judge_service.training.readers import LogMeta, ParsedFile, read_file
+from judge_service.training.readers import LogMeta, read_file
 from judge_service.training.series import NormalisedLog, RawRecord, normalise
 
 MAX_FILES = 5_000

@@ -70,6 +70,7 @@ from judge_client._models import (
     RunItemResult,
     RunProgress,
     RunReport,
+    RunBatch,
     RunStatus,
     ScoreAgreement,
     ServiceModel,
@@ -88,7 +89,7 @@ __all__ = [
     "PairedMetric", "PairwiseAgreement", "PairwiseSummary", "Panel", "PayloadTooLarge", "Perplexity",
     "PerplexityComparison", "PerplexityResult", "RateLimited", "RaterAgreement", "RaterPair", "RaterVsRest",
     "RatingSet", "ReportJudge", "RubricPilot", "RubricRef", "RubricSummary", "RubricVariant", "RubricVersion", "RunComparison", "RunCost", "VariantVerdict", "RunCreated", "RunFailed",
-    "RunItemResult", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
+    "RunItemResult", "RunBatch", "RunProgress", "RunReport", "RunStatus", "ScoreAgreement", "ServiceModel", "Spread",
     "TextPerplexity", "Unauthorized", "Usage", "WaitTimeout", "__version__",
 ]
 from judge_client._models_imports import (  # noqa: E402  (appended per feature to keep merges simple)

@@ -142,21 +142,29 @@ class AsyncJudgeClient(BaseClient):
                          rubric: str, judges: Sequence[str] | None = None, mode: str = "pairwise",
                          samples: int | None = None, temperature: float | None = None, seed: int | None = None,
                          options: Mapping[str, Any] | None = None,
-                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
+                   rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
+                   batch_min_calls: int | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
-                             rubric_variants=rubric_variants)
+                             rubric_variants=rubric_variants, execution=execution,
+                             batch_min_calls=batch_min_calls)
         return await self._send(_api.create_run(items, spec))
 
     async def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
                          judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                          temperature: float | None = None, seed: int | None = None,
                          options: Mapping[str, Any] | None = None,
-                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
+                   rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
+                   batch_min_calls: int | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
-                             rubric_variants=rubric_variants)
+                             rubric_variants=rubric_variants, execution=execution,
+                             batch_min_calls=batch_min_calls)
         return await self._send(_api.upload_run(path, spec))
+
+    async def cancel_run(self, run_id: str) -> m.RunCreated:
+        """Stop a queued or running run and cancel its provider batches; judged items are kept."""
+        return await self._send(_api.cancel_run(run_id))
 
     async def run_status(self, run_id: str) -> m.RunStatus:
         return await self._send(_api.run_status(run_id))
@@ -195,10 +203,11 @@ class AsyncJudgeClient(BaseClient):
                        temperature: float | None = None, seed: int | None = None,
                        options: Mapping[str, Any] | None = None, poll_interval: float = 1.0,
                        timeout: float | None = None, progress: ProgressArg = True,
-                       rubric_variants: Sequence[str] | None = None) -> m.RunReport:
+                       rubric_variants: Sequence[str] | None = None,
+                       execution: str | Mapping[str, str] | None = None) -> m.RunReport:
         kwargs = dict(baseline=baseline, candidate=candidate, rubric=rubric, judges=judges, mode=mode,
                       samples=samples, temperature=temperature, seed=seed, options=options,
-                      rubric_variants=rubric_variants)
+                      rubric_variants=rubric_variants, execution=execution)
         path = as_path(items)
         created = (await self.upload_run(path, **kwargs) if path  # type: ignore[arg-type]
                    else await self.create_run(items, **kwargs))  # type: ignore[arg-type]

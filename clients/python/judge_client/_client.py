@@ -144,24 +144,32 @@ class JudgeClient(BaseClient):
                    rubric: str, judges: Sequence[str] | None = None, mode: str = "pairwise",
                    samples: int | None = None, temperature: float | None = None, seed: int | None = None,
                    options: Mapping[str, Any] | None = None,
-                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
+                   rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
+                   batch_min_calls: int | None = None) -> m.RunCreated:
         """Start a run over ``items`` (dicts, or a DataFrame-like with ``to_dict("records")``).
         Rows may carry ``outputs: {system: text}`` or one column per system."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
-                             rubric_variants=rubric_variants)
+                             rubric_variants=rubric_variants, execution=execution,
+                             batch_min_calls=batch_min_calls)
         return self._send(_api.create_run(items, spec))
 
     def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
                    judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                    temperature: float | None = None, seed: int | None = None,
                    options: Mapping[str, Any] | None = None,
-                   rubric_variants: Sequence[str] | None = None) -> m.RunCreated:
+                   rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
+                   batch_min_calls: int | None = None) -> m.RunCreated:
         """Start a run from a JSONL (one item per line) or CSV (``id, prompt, reference?, <system>...``) file."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
-                             rubric_variants=rubric_variants)
+                             rubric_variants=rubric_variants, execution=execution,
+                             batch_min_calls=batch_min_calls)
         return self._send(_api.upload_run(path, spec))
+
+    def cancel_run(self, run_id: str) -> m.RunCreated:
+        """Stop a queued or running run and cancel its provider batches; judged items are kept."""
+        return self._send(_api.cancel_run(run_id))
 
     def run_status(self, run_id: str) -> m.RunStatus:
         return self._send(_api.run_status(run_id))
@@ -203,7 +211,8 @@ class JudgeClient(BaseClient):
                  judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                  temperature: float | None = None, seed: int | None = None, options: Mapping[str, Any] | None = None,
                  poll_interval: float = 1.0, timeout: float | None = None, progress: ProgressArg = True,
-                 rubric_variants: Sequence[str] | None = None) -> m.RunReport:
+                 rubric_variants: Sequence[str] | None = None,
+                 execution: str | Mapping[str, str] | None = None) -> m.RunReport:
         """Did ``candidate`` beat ``baseline``? Submit a run, wait for it, return its report.
 
         ``items``: a list of dicts, a JSONL/CSV path (uploaded as is), or a DataFrame-like.
@@ -211,7 +220,7 @@ class JudgeClient(BaseClient):
         """
         kwargs = dict(baseline=baseline, candidate=candidate, rubric=rubric, judges=judges, mode=mode,
                       samples=samples, temperature=temperature, seed=seed, options=options,
-                      rubric_variants=rubric_variants)
+                      rubric_variants=rubric_variants, execution=execution)
         path = as_path(items)
         created = self.upload_run(path, **kwargs) if path else self.create_run(items, **kwargs)  # type: ignore[arg-type]
         status = self.wait_for_run(created.id, poll_interval=poll_interval, timeout=timeout, progress=progress)

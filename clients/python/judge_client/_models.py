@@ -244,16 +244,36 @@ class CostSummary(ServiceModel):
     unpriced_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    direct_usd: float | None = None  # the same paid calls at the direct (non-batch) price
 
 
 class RunCost(CostSummary):
     by_judge: dict[str, CostSummary] = Field(default_factory=dict)
 
 
+class RunBatch(ServiceModel):
+    """One provider batch of a run's calls (``execution: batch``)."""
+
+    id: str
+    judge: str
+    provider_batch_id: str | None = None
+    status: str  # submitting | pending | cancelling | collected | cancelled | failed
+    provider_status: str | None = None
+    submitted: int = 0
+    completed: int = 0
+    failed: int = 0
+    pending: int = 0
+    created_at: str | None = None
+    ended_at: str | None = None
+    error: str | None = None
+
+
 class RunStatus(ServiceModel):
     id: str
     status: str
     progress: RunProgress = Field(default_factory=RunProgress)
+    execution: dict[str, str] = Field(default_factory=dict)  # judge -> "direct" | "batch"
+    batches: list[RunBatch] = Field(default_factory=list)
     rubric: dict[str, Any] = Field(default_factory=dict)
     judges: list[str] = Field(default_factory=list)
     mode: str | None = None
