@@ -30,6 +30,7 @@ from judge_service.judges.registry import JudgePool
 from judge_service.rubrics.registry import RubricRegistry
 from judge_service.settings import Settings
 from judge_service.store.db import Database
+from judge_service.runs.report_cache import ReportCache
 from judge_service.tasks import BackgroundTasks
 
 if TYPE_CHECKING:  # these modules hold the context themselves
@@ -56,6 +57,7 @@ class AppContext:
     overlap_indexes: IndexStore = field(init=False)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     metrics: Metrics | None = None
+    reports: ReportCache = field(default_factory=ReportCache)
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:

@@ -13,6 +13,7 @@ from judge_service.observability import Metrics
 from judge_service.ratings.tasks import Calibrations
 from judge_service.rubrics.registry import RubricRegistry
 from judge_service.runs.manager import RunManager
+from judge_service.runs.report_cache import ReportCache
 from judge_service.settings import Settings
 from judge_service.store.db import Database
 from judge_service.tasks import BackgroundTasks
@@ -25,7 +26,7 @@ def test_the_started_app_context_lists_what_it_holds_by_type(client):
     assert held == {
         "settings": Settings, "db": Database, "rubrics": RubricRegistry, "judges": JudgePool, "caller": JudgeCaller,
         "verdicts": Verdicts, "runs": RunManager, "calibrations": Calibrations, "background": BackgroundTasks,
-        "metrics": Metrics, "overlap_indexes": IndexStore,
+        "metrics": Metrics, "overlap_indexes": IndexStore, "reports": ReportCache,
     }
     # One verdict service, sharing the app's own objects (nothing rebuilt per feature).
     assert ctx.verdicts.db is ctx.db and ctx.verdicts.caller is ctx.caller and ctx.verdicts.judges is ctx.judges

@@ -212,8 +212,15 @@ async def get_run_report(id: str, ctx: AppContext = Depends(get_ctx)) -> dict[st
         mapping = await ctx.db.run(lambda s: _calibration_mapping(s, calibration))
     human_cal = options.get("human_check") or calibration
     human = None if human_cal is None else await ctx.db.run(lambda s: _human_agreement(s, human_cal))
+    finished = run.status not in ("queued", "running")
+    key = ctx.reports.key(id, run.finished_at, mapping, human, cost.model_dump(mode="json"))
+    if finished and (cached := ctx.reports.get(key)) is not None:
+        return cached
     # The report's bootstrap intervals take seconds on a big run: off the event loop.
-    return await asyncio.to_thread(_report, run, rows, progress, cost, mapping, human)
+    report = await asyncio.to_thread(_report, run, rows, progress, cost, mapping, human)
+    if finished:
+        ctx.reports.put(key, report)
+    return report
 
 
 def _human_agreement(s: Session, cal_id: str) -> HumanAgreement | None:
