@@ -205,3 +205,44 @@ def import_mt_bench(body: MTBenchImport) -> MTBenchImported:
                            items=[ImportedRunItem(**i) for i in imported.items],
                            missing_baseline=imported.missing_baseline, missing_candidate=imported.missing_candidate,
                            single_scores=singles, pairwise=pairwise, warnings=warnings)
+
+
+# --- plain records: JSONL, CSV, Hugging Face datasets saved to disk ----------------------------
+
+class RecordsImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[dict[str, Any]] = Field(description="one object per row (a JSONL/CSV file, a datasets split)")
+    prompt_field: str = Field(default="prompt", description="the prompt column: text, or a chat list of {role, content}")
+    baseline_field: str = Field(description="the baseline's output column")
+    candidate_field: str = Field(description="the candidate's output column")
+    id_field: str | None = Field(default=None, description="a unique id column (default: the row number)")
+    reference_field: str | None = Field(default=None, description="a reference-answer column")
+    baseline_name: str = Field(default="baseline", min_length=1, max_length=200)
+    candidate_name: str = Field(default="candidate", min_length=1, max_length=200)
+
+
+class RecordsRunItem(BaseModel):
+    id: str
+    prompt: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    reference: str | None = None
+    outputs: dict[str, str]
+
+
+class RecordsImported(BaseModel):
+    baseline: str
+    candidate: str
+    items: list[RecordsRunItem]
+
+
+@router.post("/records", response_model=RecordsImported, responses=ERRORS)
+def import_records(body: RecordsImport) -> RecordsImported:
+    from judge_service.importers import records
+
+    columns = records.Columns(prompt=body.prompt_field, baseline=body.baseline_field, candidate=body.candidate_field,
+                              id=body.id_field, reference=body.reference_field)
+    items = records.run_items(body.records, columns, baseline_name=body.baseline_name,
+                              candidate_name=body.candidate_name)
+    return RecordsImported(baseline=body.baseline_name, candidate=body.candidate_name,
+                           items=[RecordsRunItem(**i) for i in items])

@@ -24,7 +24,7 @@ from judge_service.runs.records import ItemResult, to_records
 from judge_service.runs.report_schema import RunReportOut
 from judge_service.runs.spec import RunCreate, RunItem, RunSpec, validate_items
 from judge_service.runs.upload import parse_items
-from judge_service.schemas import ErrorBody, RubricRef
+from judge_service.schemas import ErrorBody, EvalSetRef, RubricRef
 from judge_service.store.models import RunItemRow, RunRow
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
@@ -56,6 +56,7 @@ class RunStatus(BaseModel):
     created_at: str
     finished_at: str | None
     cost: RunCost
+    eval_set: EvalSetRef | None = None
 
 
 class RunItemOut(BaseModel):
@@ -67,6 +68,8 @@ class RunItemOut(BaseModel):
 
 async def _create(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> RunAccepted:
     validate_items(spec, items, max_items=ctx.settings.max_run_items, max_text_chars=ctx.settings.max_text_chars)
+    if spec.eval_set is not None:
+        await ctx.db.run(lambda s: _check_eval_set(s, spec, items))
 
     async def check_calibration(prepared: Prepared) -> None:
         if spec.options.calibration is None:
@@ -122,6 +125,23 @@ async def upload_run(file: UploadFile = File(..., description="JSONL (one item p
     return await _create(ctx, parsed, parse_items(data, file.filename or "items.jsonl", parsed))
 
 
+def _check_eval_set(s: Session, spec: RunSpec, items: list[RunItem]) -> None:
+    from judge_service.evalsets import store as evalset_store
+    from judge_service.evalsets.content import run_items_problem
+
+    ref = spec.eval_set
+    assert ref is not None
+    try:
+        version = evalset_store.get(s, ref.name, ref.version)
+    except NotFound as e:
+        raise InvalidInput(str(e), field="eval_set") from None
+    problem = run_items_problem(version.items, [i.model_dump(mode="json") for i in items])
+    if problem is not None:
+        pos, why = problem
+        raise InvalidInput(f"{why} ('{ref.name}' v{ref.version}); save the items as a new version first",
+                           field=f"items.{pos}.id")
+
+
 def _read_run(s: Session, run_id: str) -> RunRow:
     run = s.get(RunRow, run_id)
     if run is None:
@@ -149,6 +169,7 @@ async def get_run(id: str, ctx: AppContext = Depends(get_ctx)) -> RunStatus:
         judges=spec["judges"], mode=spec["mode"], baseline=spec["baseline"], candidate=spec["candidate"],
         error=run.error, created_at=run.created_at.isoformat(),
         finished_at=run.finished_at.isoformat() if run.finished_at else None, cost=cost,
+        eval_set=EvalSetRef.model_validate(spec["eval_set"]) if spec.get("eval_set") else None,
     )
 
 

@@ -131,3 +131,55 @@ def evaluate(
             table.add_row(layer.layer, layer.status, layer.headline)
         out.print(table)
     raise typer.Exit(EXIT.get(ev.summary.verdict, 1))
+
+
+evaluation_app = typer.Typer(help="Stored evaluations: compare two, re-run one on a newer eval set.",
+                             no_args_is_help=True)
+
+
+@evaluation_app.command("compare")
+def compare(a: str, b: str, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+            as_json: AsJson = False) -> None:
+    """Whether two evaluations are comparable (same eval-set version); the items added/removed/changed. Exit 3 if not."""
+    with connect(url, api_key, local) as client:
+        cmp = client.compare_evaluations(a, b)
+    if as_json:
+        print_json(cmp)
+    else:
+        out.print(f"{a}: {cmp.a.summary.verdict}; {b}: {cmp.b.summary.verdict}; "
+                  f"comparable: {'yes' if cmp.comparable else 'no'}")
+        for warning in cmp.warnings:
+            out.print(f"warning: {warning}")
+        for label, ids in (("added", cmp.added), ("removed", cmp.removed), ("changed", cmp.changed)):
+            if ids:
+                out.print(f"{label}: {', '.join(ids)}")
+    raise typer.Exit(0 if cmp.comparable else 3)
+
+
+@evaluation_app.command("rerun")
+def rerun(
+    evaluation_id: Annotated[str, typer.Argument(help="the older evaluation")],
+    version: Annotated[int | None, typer.Option(help="the eval-set version to run on (default: latest)")] = None,
+    outputs: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                 help="JSONL {id, outputs: {system: text}} for the items added or "
+                                                      "changed since the evaluation's version")] = None,
+    name: Annotated[str | None, typer.Option(help="name of the new evaluation")] = None,
+    timeout: Annotated[float | None, typer.Option(help="give up waiting for the judge run after this many seconds")] = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Re-run an older evaluation's judge layer on the new eval-set version, in one call; waits for the run."""
+    rows = _lines(outputs) if outputs is not None else None
+    with connect(url, api_key, local) as client:
+        result = client.rerun_evaluation(evaluation_id, eval_set_version=version, outputs=rows, name=name)
+        client.wait_for_run(result.run_id, timeout=timeout)
+        ev = client.get_evaluation(result.evaluation.id)
+    if as_json:
+        print_json(result.model_copy(update={"evaluation": ev}))
+    else:
+        out.print(f"{ev.id} on {result.eval_set.name} v{result.eval_set.version} (run {result.run_id}): "
+                  f"{len(result.reused)} item(s) reused, {len(result.supplied)} new or changed, "
+                  f"{len(result.dropped)} dropped")
+        if result.not_carried:
+            out.print(f"not carried over (they depend on the items): {', '.join(result.not_carried)}")
+        out.print(f"{ev.summary.verdict}: {ev.summary.line}")
+    raise typer.Exit(EXIT.get(ev.summary.verdict, 1))

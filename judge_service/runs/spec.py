@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from judge_service.errors import InvalidInput, PayloadTooLarge
-from judge_service.schemas import ConversationInput
+from judge_service.schemas import ConversationInput, EvalSetRef
 
 
 class RunItem(ConversationInput):
@@ -51,6 +51,8 @@ class RunSpec(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     options: RunOptions = Field(default_factory=RunOptions)
+    eval_set: EvalSetRef | None = Field(default=None, description="the eval-set version these items come from: every "
+                                                                   "item id must be in it, with the same prompt")
 
 
 class RunCreate(RunSpec):

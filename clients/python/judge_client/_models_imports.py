@@ -68,3 +68,19 @@ class MTBenchImport(ServiceModel):
     single_scores: list[MTBenchSingleScores] = []
     pairwise: list[MTBenchPairwiseRow] = []
     warnings: list[str] = []
+
+
+class RecordsRunItem(ServiceModel):
+    id: str
+    prompt: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    reference: str | None = None
+    outputs: dict[str, str]
+
+
+class RecordsImport(ServiceModel):
+    """``POST /v1/imports/records``: rows of a JSONL/CSV file or a ``datasets`` split → run items."""
+
+    baseline: str
+    candidate: str
+    items: list[RecordsRunItem]
