@@ -67,8 +67,10 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
     run_id = None
     if spec.get("judge"):
         j = spec["judge"]
+        # The run names the eval-set version, so its items are checked against it (ids and prompts).
         created = client.upload_run(root / j["items"], baseline=base, candidate=cand, rubric=j["rubric"],
-                                    judges=j.get("judges"), mode=j.get("mode", "pairwise"))
+                                    judges=j.get("judges"), mode=j.get("mode", "pairwise"),
+                                    eval_set=None if eval_set is None else {"name": eval_set[0], "version": eval_set[1]})
         run_id = created.id
         status = client.wait_for_run(run_id, timeout=timeout)
         out.print(f"judge run {run_id}: {status.status}")

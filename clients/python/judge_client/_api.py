@@ -124,10 +124,11 @@ def get_comparison(comparison_id: str) -> Call[m.Comparison]:
 
 def run_spec(*, rubric: str, baseline: str, candidate: str, judges: Sequence[str] | None, mode: str | None,
              samples: int | None, temperature: float | None, seed: int | None,
-             options: Mapping[str, Any] | None) -> dict[str, Any]:
+             options: Mapping[str, Any] | None, eval_set: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return _body(rubric=rubric, baseline=baseline, candidate=candidate,
                  judges=list(judges) if judges is not None else None, mode=mode, samples=samples,
-                 temperature=temperature, seed=seed, options=dict(options) if options is not None else None)
+                 temperature=temperature, seed=seed, options=dict(options) if options is not None else None,
+                 eval_set=dict(eval_set) if eval_set is not None else None)
 
 
 def create_run(items: Iterable[Mapping[str, Any]] | RecordsFrame, spec: dict[str, Any]) -> Call[m.RunCreated]:

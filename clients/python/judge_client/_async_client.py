@@ -123,17 +123,21 @@ class AsyncJudgeClient(BaseClient):
     async def create_run(self, items: Iterable[Mapping[str, Any]] | RecordsFrame, *, baseline: str, candidate: str,
                          rubric: str, judges: Sequence[str] | None = None, mode: str = "pairwise",
                          samples: int | None = None, temperature: float | None = None, seed: int | None = None,
-                         options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                         options: Mapping[str, Any] | None = None,
+                   eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             eval_set=eval_set)
         return await self._send(_api.create_run(items, spec))
 
     async def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
                          judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                          temperature: float | None = None, seed: int | None = None,
-                         options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                         options: Mapping[str, Any] | None = None,
+                   eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             eval_set=eval_set)
         return await self._send(_api.upload_run(path, spec))
 
     async def run_status(self, run_id: str) -> m.RunStatus:

@@ -127,20 +127,24 @@ class JudgeClient(BaseClient):
     def create_run(self, items: Iterable[Mapping[str, Any]] | RecordsFrame, *, baseline: str, candidate: str,
                    rubric: str, judges: Sequence[str] | None = None, mode: str = "pairwise",
                    samples: int | None = None, temperature: float | None = None, seed: int | None = None,
-                   options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   options: Mapping[str, Any] | None = None,
+                   eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
         """Start a run over ``items`` (dicts, or a DataFrame-like with ``to_dict("records")``).
         Rows may carry ``outputs: {system: text}`` or one column per system."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             eval_set=eval_set)
         return self._send(_api.create_run(items, spec))
 
     def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
                    judges: Sequence[str] | None = None, mode: str = "pairwise", samples: int | None = None,
                    temperature: float | None = None, seed: int | None = None,
-                   options: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   options: Mapping[str, Any] | None = None,
+                   eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
         """Start a run from a JSONL (one item per line) or CSV (``id, prompt, reference?, <system>...``) file."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
-                             samples=samples, temperature=temperature, seed=seed, options=options)
+                             samples=samples, temperature=temperature, seed=seed, options=options,
+                             eval_set=eval_set)
         return self._send(_api.upload_run(path, spec))
 
     def run_status(self, run_id: str) -> m.RunStatus:

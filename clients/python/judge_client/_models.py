@@ -208,6 +208,7 @@ class RunStatus(ServiceModel):
     created_at: str | None = None
     finished_at: str | None = None
     cost: RunCost | None = None
+    eval_set: dict[str, Any] | None = None  # {name, version}: the eval-set version the items come from
 
     @property
     def finished(self) -> bool:
