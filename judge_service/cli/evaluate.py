@@ -88,23 +88,30 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
                                                run_id=run_id)
         comparison_id = comparison.id
         out.print(f"benchmarks: {'regression' if comparison.gate_failed else 'no gated regression'}")
-    perplexity = None
+    # Perplexity and task metrics travel as requests: the service computes them with the evaluation
+    # (server-side orchestration), so the figures come from one place and one request.
+    layers: dict[str, Any] = {}
+    if run_id is not None:
+        layers["judge"] = {"run_id": run_id}
+    if analysis_id is not None:
+        layers["training"] = {"analysis_id": analysis_id}
+    if comparison_id is not None:
+        layers["benchmarks"] = {"comparison_id": comparison_id}
     if spec.get("perplexity"):
         p = spec["perplexity"]
-        texts = _lines(root / p["texts"], p.get("field", "text"))
-        perplexity = client.perplexity(texts, base_model=p["base_model"], tuned_model=p["tuned_model"],
-                                       base_url=p.get("base_url"))
-    task_metrics = None
+        layers["perplexity"] = {"request": {k: v for k, v in {
+            "texts": _lines(root / p["texts"], p.get("field", "text")), "base_model": p["base_model"],
+            "tuned_model": p["tuned_model"], "base_url": p.get("base_url")}.items() if v is not None}}
     if spec.get("task_metrics"):
         m = spec["task_metrics"]
-        task_metrics = client.overlap(_lines(root / m["baseline_predictions"], m.get("field")),
-                                      _lines(root / m["references"], m.get("field")),
-                                      predictions_b=_lines(root / m["candidate_predictions"], m.get("field")),
-                                      metrics=m.get("metrics"))
-    return client.evaluate_finetune(baseline=base, candidate=cand, name=spec.get("name"), run_id=run_id,
-                                    training_analysis_id=analysis_id, benchmark_comparison_id=comparison_id,
-                                    perplexity=perplexity, task_metrics=task_metrics,
-                                    primary_metric=(spec.get("task_metrics") or {}).get("primary"), eval_set=eval_set)
+        request = {"predictions": _lines(root / m["baseline_predictions"], m.get("field")),
+                   "references": _lines(root / m["references"], m.get("field")),
+                   "predictions_b": _lines(root / m["candidate_predictions"], m.get("field"))}
+        if m.get("metrics"):
+            request["metrics"] = m["metrics"]
+        layers["task_metrics"] = {"request": request} | ({"primary": m["primary"]} if m.get("primary") else {})
+    return client.create_evaluation(baseline=base, candidate=cand, name=spec.get("name"), layers=layers,
+                                    eval_set=eval_set)
 
 
 def evaluate(

@@ -360,6 +360,15 @@ class JudgeClient(BaseClient):
             perplexity=plain(perplexity), task_metrics=plain(task_metrics),
             primary_metric=primary_metric, eval_set=eval_set))
 
+    def create_evaluation(self, *, baseline: str, candidate: str, layers: Mapping[str, Any],
+                          name: str | None = None, eval_set: tuple[str, int] | None = None) -> mev.Evaluation:
+        """``POST /v1/evaluations`` with the layers as the API takes them: by id (``{"judge": {"run_id": …}}``)
+        or as requests the service runs itself (``{"judge": {"run": {rubric, items, …}}}``,
+        ``{"training": {"analysis": {logs: […]}}}``, ``{"perplexity": {"request": {…}}}``,
+        ``{"task_metrics": {"request": {…}, "primary": …}}``)."""
+        return self._send(_evaluations.create_evaluation_raw(baseline=baseline, candidate=candidate, name=name,
+                                                                 layers=layers, eval_set=eval_set))
+
     def get_evaluation(self, evaluation_id: str) -> mev.Evaluation:
         return self._send(_evaluations.get_evaluation(evaluation_id))
 

@@ -54,3 +54,13 @@ def rerun_evaluation(evaluation_id: str, *, eval_set_version: int | None,
         eval_set_version=eval_set_version, name=name,
         outputs=None if outputs is None else [{"id": str(o["id"]), "outputs": dict(o["outputs"])} for o in outputs]),
         cast=mev.EvaluationRerun.model_validate)
+
+
+def create_evaluation_raw(*, baseline: str, candidate: str, name: str | None, layers: Mapping[str, Any],
+                          eval_set: tuple[str, int] | None) -> Call[Evaluation]:
+    from judge_client import _models_evaluations as mev
+
+    return Call("POST", "/v1/evaluations", json=_body(
+        baseline=baseline, candidate=candidate, name=name, layers=dict(layers),
+        eval_set=None if eval_set is None else {"name": eval_set[0], "version": eval_set[1]}),
+        cast=mev.Evaluation.model_validate)
