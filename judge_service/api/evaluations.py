@@ -178,10 +178,6 @@ async def _run_inline(ctx: AppContext, body: EvaluationCreate) -> None:
     from judge_service.runs.spec import RunCreate
 
     layers = body.layers
-    _one_of(layers.judge, "run_id", "run", "judge")
-    _one_of(layers.training, "analysis_id", "analysis", "training")
-    _one_of(layers.perplexity, "result", "request", "perplexity")
-    _one_of(layers.task_metrics, "result", "request", "task_metrics")
     ppl = layers.perplexity.request if layers.perplexity else None
     if ppl is not None and (ppl.base_model is None or ppl.tuned_model is None):
         raise InvalidInput("the perplexity layer compares two models: give base_model and tuned_model",
@@ -208,6 +204,12 @@ async def _run_inline(ctx: AppContext, body: EvaluationCreate) -> None:
 
 
 async def _check_refs(ctx: AppContext, body: EvaluationCreate) -> None:
+    layers = body.layers
+    _one_of(layers.judge, "run_id", "run", "judge")
+    _one_of(layers.training, "analysis_id", "analysis", "training")
+    _one_of(layers.perplexity, "result", "request", "perplexity")
+    _one_of(layers.task_metrics, "result", "request", "task_metrics")
+
     def work(s: Session) -> None:
         if body.layers.judge is not None and body.layers.judge.run_id is not None:
             run = s.get(RunRow, body.layers.judge.run_id)
