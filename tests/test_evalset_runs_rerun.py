@@ -181,3 +181,32 @@ def test_client_and_cli(make_settings, tmp_path, monkeypatch):
     new_id = res.output.split()[0]
     res = runner.invoke(cli, ["evaluation", "compare", "--local", old_id, new_id])
     assert res.exit_code == 3 and "comparable: no" in res.output and "added: q9" in res.output
+
+
+def test_async_client_has_the_new_calls(make_settings, tmp_path):
+    import asyncio
+
+    from judge_client import AsyncJudgeClient
+
+    v1 = _questions(6)
+
+    async def main(url: str) -> None:
+        async with AsyncJudgeClient(url) as c:
+            await c.save_eval_set("mt", v1)
+            run = await c.create_run([i | {"outputs": _outputs(i)} for i in v1], baseline="base", candidate="tuned",
+                                     rubric="helpfulness", judges=["longer"], eval_set={"name": "mt", "version": 1})
+            await c.wait_for_run(run.id, timeout=60)
+            lines = (await c.export_fastchat(run.id)).splitlines()
+            assert len(lines) == 6 and all(json.loads(x)["g1_winner"] == "model_2" for x in lines)
+            ev = await c.create_evaluation(baseline="base", candidate="tuned", layers={"judge": {"run_id": run.id}})
+            await c.save_eval_set("mt", v1[1:])
+            rerun = await c.rerun_evaluation(ev.id)
+            assert rerun.dropped == ["q1"] and rerun.eval_set.version == 2
+            assert not (await c.compare_evaluations(ev.id, rerun.evaluation.id)).comparable
+            rows = tmp_path / "rows.jsonl"
+            rows.write_text(json.dumps({"prompt": "p", "a": "x", "b": "y"}) + "\n")
+            imported = await c.import_records(rows, baseline_field="a", candidate_field="b")
+            assert imported.items[0].outputs == {"baseline": "x", "candidate": "y"}
+
+    with serve(create_app(make_settings())) as url:
+        asyncio.run(main(url))
