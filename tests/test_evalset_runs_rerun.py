@@ -210,3 +210,21 @@ def test_async_client_has_the_new_calls(make_settings, tmp_path):
 
     with serve(create_app(make_settings())) as url:
         asyncio.run(main(url))
+
+
+def test_rerun_on_each_database(db_url, make_client):
+    """The version check on runs and the re-run read JSON rows: the same answers on SQLite and PostgreSQL."""
+    client = make_client(database_url=db_url)
+    v1 = _questions(6)
+    client.post("/v1/eval-sets", json={"name": "mt", "items": v1})
+    run_id = _run(client, v1, 1)
+    ev = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned",
+                                              "layers": {"judge": {"run_id": run_id}}}).json()
+    v2 = v1[1:] + [{"id": "q7", "prompt": "A new question?"}]
+    assert client.post("/v1/eval-sets", json={"name": "mt", "items": v2}).json()["version"] == 2
+    r = client.post(f"/v1/evaluations/{ev['id']}/rerun",
+                    json={"outputs": [{"id": "q7", "outputs": _outputs({"id": "q7"})}]})
+    assert r.status_code == 201, r.text
+    assert (r.json()["reused"], r.json()["supplied"], r.json()["dropped"]) == (["q2", "q3", "q4", "q5", "q6"],
+                                                                                ["q7"], ["q1"])
+    assert wait_done(client, r.json()["run_id"])["status"] == "done"
