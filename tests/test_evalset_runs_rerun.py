@@ -198,6 +198,9 @@ def test_async_client_has_the_new_calls(make_settings, tmp_path):
             await c.wait_for_run(run.id, timeout=60)
             lines = (await c.export_fastchat(run.id)).splitlines()
             assert len(lines) == 6 and all(json.loads(x)["g1_winner"] == "model_2" for x in lines)
+            annotations = await c.export_alpaca_eval(run.id, path=tmp_path / "annotations.json")
+            assert len(annotations) == 6 and all(a["preference"] > 1.5 for a in annotations)
+            assert json.loads((tmp_path / "annotations.json").read_text()) == annotations
             ev = await c.create_evaluation(baseline="base", candidate="tuned", layers={"judge": {"run_id": run.id}})
             await c.save_eval_set("mt", v1[1:])
             rerun = await c.rerun_evaluation(ev.id)

@@ -150,3 +150,45 @@ def test_client_and_cli_export(make_settings, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "6 lines written" in res.output and "show_result.py --mode pairwise-all" in res.output
     assert show_result_pairwise(out.read_text(), None).loc[CAND, "win"] == 6
+
+
+ALPACA = SHARED_DATA / "alpaca_eval" / "results"
+
+
+def test_alpaca_eval_export_reads_back_as_alpaca_evals_win_rate(client, tmp_path, monkeypatch):
+    """Real AlpacaEval outputs judged here, exported as annotations.json: AlpacaEval's own win-rate
+    rule on the export (our importer applies it) equals the run's mean candidate probability."""
+    imported = client.post("/v1/imports/alpaca-eval", json={
+        "baseline_outputs": read_records(ALPACA / "phi-2" / "model_outputs.json"),
+        "candidate_outputs": read_records(ALPACA / "phi-2-sft" / "model_outputs.json.xz")}).json()
+    items = imported["items"][:20]
+    r = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer", "first"], "baseline": "phi-2",
+                                      "candidate": "phi-2-sft", "items": items})
+    run_id = r.json()["id"]
+    wait_done(client, run_id)
+    rows = client.get(f"/v1/runs/{run_id}/export/alpaca-eval").json()
+    assert [r["instruction"] for r in rows] == [i["prompt"] for i in items]
+    assert all(r["generator_1"] == "phi-2" and r["output_1"] == i["outputs"]["phi-2"] for r, i in zip(rows, items))
+    per_item = []
+    for it in client.get(f"/v1/runs/{run_id}/items").json():
+        probs = [p for j in it["result"]["pairwise"]["judges"] for o in j["orders"] for p in o["prob_candidate"]]
+        per_item.append(sum(probs) / len(probs))
+    back = client.post("/v1/imports/alpaca-eval", json={
+        "baseline_outputs": read_records(ALPACA / "phi-2" / "model_outputs.json"),
+        "candidate_outputs": read_records(ALPACA / "phi-2-sft" / "model_outputs.json.xz"),
+        "candidate_annotations": [{k: v for k, v in r.items() if k != "id"} for r in rows]}).json()
+    assert back["annotations"]["phi-2-sft"]["win_rate"] == pytest.approx(100 * sum(per_item) / len(per_item))
+    assert back["annotations"]["phi-2-sft"]["n_total"] == 20
+    monkeypatch.setenv("JUDGE_CONFIG", str(write_config(tmp_path / "judges.yaml", SCRIPTED_JUDGES)))
+    monkeypatch.setenv("JUDGE_DATA_DIR", str(tmp_path / "cli-data"))
+    items_file = tmp_path / "items.jsonl"
+    items_file.write_text("".join(json.dumps(i) + "\n" for i in items[:5]))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["run", "create", "--local", str(items_file), "--baseline", "phi-2", "--candidate",
+                              "phi-2-sft", "-r", "helpfulness", "-j", "longer", "--json"], catch_exceptions=False)
+    cli_run = json.loads(res.output[res.output.index("{"):])["run_id"]
+    out = tmp_path / "annotations.json"
+    res = runner.invoke(cli, ["export", "alpaca-eval", "--local", cli_run, "-o", str(out)], catch_exceptions=False)
+    assert res.exit_code == 0 and "5 annotations written" in res.output, res.output
+    assert len(json.loads(out.read_text())) == 5
+    assert client.get("/v1/runs/run_missing/export/alpaca-eval").status_code == 404

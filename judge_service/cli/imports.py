@@ -185,3 +185,17 @@ def export_fastchat(
     mode = "pairwise-all" if kind == "pair" else "single"
     out.print(f"{text.count(chr(10))} lines written to {output}; read them with FastChat's "
               f"show_result.py --mode {mode} --input-file {output}")
+
+
+@export_app.command("alpaca-eval")
+def export_alpaca_eval(
+    run_id: Annotated[str, typer.Argument(help="the run to export (pairwise)")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="where to write, e.g. <annotator>/annotations.json")],
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+) -> None:
+    """A run's verdicts as AlpacaEval annotations.json (output_1 = the baseline)."""
+    with connect(url, api_key, local) as client:
+        rows = client.export_alpaca_eval(run_id, path=output)
+    scored = [r["preference"] for r in rows if r["preference"] is not None]
+    rate = 100 * (sum(scored) / len(scored) - 1) if scored else float("nan")
+    out.print(f"{len(rows)} annotations written to {output}; AlpacaEval's win rate of them: {rate:.4f}")

@@ -296,6 +296,16 @@ class AsyncJudgeClient(BaseClient):
             Path(path).write_text(text, encoding="utf-8")
         return text
 
+    async def export_alpaca_eval(self, run_id: str, *, path: str | Path | None = None) -> list[dict[str, Any]]:
+        """A run's verdicts as AlpacaEval ``annotations.json`` rows (baseline = output_1, preference in
+        [1, 2]); written to ``path`` as a JSON list when given."""
+        rows = await self._send(_imports.export_alpaca_eval(run_id))
+        if path is not None:
+            import json
+
+            Path(path).write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+        return rows
+
     # --- versioned eval sets -----------------------------------------------------------------
 
     async def save_eval_set(self, name: str, items: RecordsArg, *, note: str | None = None,

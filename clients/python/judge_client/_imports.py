@@ -108,6 +108,10 @@ def export_fastchat(run_id: str, *, kind: str, judge: str | None) -> Call[str]:
                 text=True)
 
 
+def export_alpaca_eval(run_id: str) -> Call[list[dict[str, Any]]]:
+    return Call("GET", f"/v1/runs/{quote(run_id, safe='')}/export/alpaca-eval")
+
+
 # --- eval sets (they live here too: same file readers) ---------------------------------------
 
 def save_eval_set(*, name: str, items: RecordsArg, note: str | None,
