@@ -124,6 +124,10 @@ def mt_bench(
         for r in result.pairwise:
             table.add_row(r.model, str(r.win), str(r.loss), str(r.tie), fmt(r.win_rate, 4), fmt(r.win_rate_adjusted, 4))
         out.print(table)
+    if result.pair_consistency is not None:
+        c = result.pair_consistency
+        out.print(f"external judge's position consistency: {c.consistent} of {c.n} ({fmt(c.rate, 4)}), "
+                  f"{c.errors} error row(s)")
     for warning in result.warnings:
         out.print(f"warning: {warning}")
     if items_out is not None:

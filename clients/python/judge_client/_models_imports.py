@@ -59,6 +59,13 @@ class MTBenchPairwiseRow(ServiceModel):
     win_rate_adjusted: float
 
 
+class MTBenchPairConsistency(ServiceModel):
+    n: int
+    consistent: int
+    errors: int
+    rate: float | None = None
+
+
 class MTBenchImport(ServiceModel):
     baseline: str
     candidate: str
@@ -67,6 +74,7 @@ class MTBenchImport(ServiceModel):
     missing_candidate: list[int] = []
     single_scores: list[MTBenchSingleScores] = []
     pairwise: list[MTBenchPairwiseRow] = []
+    pair_consistency: MTBenchPairConsistency | None = None  # the external judge's two orders agreeing
     warnings: list[str] = []
 
 
