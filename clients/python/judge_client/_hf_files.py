@@ -17,8 +17,8 @@ from typing import Any
 def _pyarrow() -> Any:
     try:
         import pyarrow
-        import pyarrow.ipc  # noqa: F401  (submodules pyarrow does not import by itself)
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.ipc  # submodules pyarrow does not import by itself
+        import pyarrow.parquet
     except ImportError:
         raise ValueError("reading parquet/arrow files needs pyarrow: pip install pyarrow") from None
     return pyarrow
