@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from judge_service import __version__
 from judge_service.api import agreement, catalog, judgments, metrics, ratings, runs  # the judging core
-from judge_service.api import evalsets, evaluations, imports  # eval sets, importers, the combined report
+from judge_service.api import evalsets, evaluation_rerun, evaluations, exports, imports  # eval sets, importers, the combined report
 from judge_service.api import benchmarks, memorization, training  # layers: one router each
 from judge_service.api import rating_tasks, reader  # the web UI's own routes
 from judge_service.api import pilots  # rubric pilots: wordings tried on a small sample
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(catalog.router)
     app.include_router(judgments.router)
     app.include_router(runs.router)
+    app.include_router(exports.router)
     app.include_router(ratings.router)
     app.include_router(agreement.router)
     app.include_router(length_control.router)
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(imports.router)
     app.include_router(evalsets.router)
     app.include_router(evaluations.router)
+    app.include_router(evaluation_rerun.router)
     app.include_router(training.router)
     app.include_router(benchmarks.router)
     app.include_router(memorization.router)

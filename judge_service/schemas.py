@@ -71,6 +71,14 @@ class ComparisonRequest(_JudgeInput):
     _blank_ab = field_validator("response_a", "response_b")(_not_blank)
 
 
+class EvalSetRef(BaseModel):
+    """An eval-set version (``POST /v1/eval-sets``) that a run or an evaluation was made on."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    version: int = Field(ge=1)
+
+
 class RubricRef(BaseModel):
     name: str
     version: int

@@ -169,6 +169,9 @@ def test_mt_bench_pairwise_win_rate_adjusted_by_hand(client):
     assert (row["win"], row["loss"], row["tie"]) == (outcome["win"], outcome["loss"], outcome["tie"])
     assert row["win_rate_adjusted"] == pytest.approx((outcome["win"] + outcome["tie"] / 2) / 159)
     assert outcome["tie"] > 30 and outcome["win"] > 0 and outcome["loss"] > 0  # the fixture exercises every branch
+    # The external judge's consistency, by hand: the kept rows whose two games agree.
+    agree = sum(r["g1_winner"] == r["g2_winner"] for r in kept)
+    assert body["pair_consistency"] == {"n": 159, "consistent": agree, "errors": 1, "rate": pytest.approx(agree / 159)}
 
 
 def test_mt_bench_bad_input_names_the_field(client):

@@ -7,6 +7,7 @@ reads a version, and diffs two versions item by item (ids added, removed, change
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
-from judge_service.errors import InvalidInput
+from judge_service.errors import InvalidInput, NotFound
 from judge_service.evalsets import store
 from judge_service.evalsets.content import diff
 from judge_service.schemas import ErrorBody, Message
@@ -42,6 +43,8 @@ class EvalSetCreate(BaseModel):
     name: str = Field(pattern=NAME, description="letters, digits, '.', '_' and '-'")
     items: list[EvalSetItem] = Field(min_length=1, description="bounded by JUDGE_MAX_BODY_BYTES")
     note: str | None = Field(default=None, max_length=10_000, description="the changelog entry for this version")
+    overlap_index_id: str | None = Field(default=None, description="a training-data index (POST /v1/overlap-indexes): "
+                                                                   "the items are checked against it on upload")
 
 
 class EvalSetVersionOut(BaseModel):
@@ -53,6 +56,20 @@ class EvalSetVersionOut(BaseModel):
     created_at: datetime
     created: bool | None = Field(default=None, description="on save: false when this content was already stored")
     changes: str | None = Field(default=None, description="on save: what changed since the previous version")
+
+
+class EvalSetContamination(BaseModel):
+    report_id: str = Field(description="the stored contamination report: GET /v1/contamination/{id}")
+    index_id: str
+    n: int
+    contaminated: int
+    flagged: list[str] = Field(description="ids of the items found in the training data (13-gram, PaLM or MinHash)")
+    warning: str | None
+
+
+class EvalSetSaved(EvalSetVersionOut):
+    contamination: EvalSetContamination | None = Field(
+        default=None, description="with overlap_index_id: the items checked against the training data")
 
 
 class EvalSetVersionWithItems(EvalSetVersionOut):
@@ -102,11 +119,40 @@ def _items(body: EvalSetCreate) -> list[dict[str, Any]]:
     return [item.model_dump(exclude_none=True, exclude_defaults=True) | {"id": item.id} for item in body.items]
 
 
-@router.post("", response_model=EvalSetVersionOut, status_code=201,
-             responses={**ERRORS, 200: {"model": EvalSetVersionOut, "description": "this content is already stored"}})
+def _screen_text(item: dict[str, Any]) -> str:
+    """What could leak into a training set: the prompt (every turn), the reference, the held-out text."""
+    parts = [item.get("prompt"), *(m["content"] for m in item.get("messages") or []), item.get("text")]
+    reference = item.get("reference")
+    parts.extend(reference if isinstance(reference, list) else [reference])
+    return "\n".join(p for p in parts if p)
+
+
+async def _contamination(ctx: AppContext, index_id: str, items: list[dict[str, Any]]) -> EvalSetContamination:
+    from judge_service.api.memorization import ContaminationRequest, _contamination as screen
+
+    request = ContaminationRequest.model_validate({"index_id": index_id,
+                                                   "items": [{"id": i["id"], "text": _screen_text(i)} for i in items]})
+    try:
+        report = await asyncio.to_thread(screen, ctx, request)
+    except NotFound as e:
+        raise InvalidInput(str(e), field="overlap_index_id") from None
+    flagged = [r["id"] for r in report["items"] if r["contaminated"]]
+    warning = None
+    if flagged:
+        warning = (f"{len(flagged)} of {len(items)} item(s) appear in the training data ({', '.join(flagged[:10])}"
+                   f"{' …' if len(flagged) > 10 else ''}); report figures on the clean items, or drop these and "
+                   "save a new version")
+    return EvalSetContamination(report_id=report["id"], index_id=index_id, n=report["n"],
+                                contaminated=report["contaminated"], flagged=flagged, warning=warning)
+
+
+@router.post("", response_model=EvalSetSaved, status_code=201,
+             responses={**ERRORS, 200: {"model": EvalSetSaved, "description": "this content is already stored"}})
 async def save_eval_set(body: EvalSetCreate, response: Response,
-                        ctx: AppContext = Depends(get_ctx)) -> EvalSetVersionOut:
+                        ctx: AppContext = Depends(get_ctx)) -> EvalSetSaved:
     items = _items(body)
+    # Checked before saving: an unknown index is the caller's mistake, and no version is minted for it.
+    contamination = None if body.overlap_index_id is None else await _contamination(ctx, body.overlap_index_id, items)
 
     def work(session: store.Session) -> EvalSetVersionOut:
         saved = store.save(session, body.name, items, body.note)
@@ -119,7 +165,7 @@ async def save_eval_set(body: EvalSetCreate, response: Response,
     out = await ctx.db.run(work)
     if not out.created:
         response.status_code = 200
-    return out
+    return EvalSetSaved(**out.model_dump(), contamination=contamination)
 
 
 @router.get("", response_model=list[EvalSetSummary], responses=ERRORS)

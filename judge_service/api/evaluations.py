@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +27,10 @@ from judge_service.evalsets.content import diff
 from judge_service.evaluation import adapters, html
 from judge_service.evaluation import store
 from judge_service.evaluation.summary import LayerVerdict, combine
-from judge_service.schemas import ErrorBody
+from judge_service.api.metrics import OverlapRequest, PerplexityRequest
+from judge_service.api.training import AnalysisRequest
+from judge_service.runs.spec import RunItem, RunOptions
+from judge_service.schemas import ErrorBody, EvalSetRef
 from judge_service.benchmarks.store import BenchmarkComparisonRow
 from judge_service.store.models import RunRow
 from judge_service.training import store as training_store
@@ -37,14 +40,31 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (404, 413, 422)}
 
 
+class InlineRunIn(BaseModel):
+    """A judge run the service starts for the evaluation: POST /v1/runs without baseline/candidate."""
+
+    model_config = ConfigDict(extra="forbid")
+    rubric: str = Field(min_length=1)
+    judges: list[str] | None = Field(default=None, min_length=1)
+    mode: Literal["pairwise", "absolute", "both"] = "pairwise"
+    samples: int = Field(default=1, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    options: RunOptions = Field(default_factory=RunOptions)
+    items: list[RunItem] = Field(description="both systems' outputs under the evaluation's baseline/candidate names")
+
+
 class JudgeLayerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    run_id: str = Field(description="a base-vs-tuned run (POST /v1/runs) over the same two systems")
+    run_id: str | None = Field(default=None, description="a base-vs-tuned run (POST /v1/runs) over the same two systems")
+    run: InlineRunIn | None = Field(default=None, description="or: the run to start (in the background, resumable)")
 
 
 class TrainingLayerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    analysis_id: str = Field(description="a training-log analysis (POST /v1/training-logs/analyses)")
+    analysis_id: str | None = Field(default=None, description="a training-log analysis (POST /v1/training-logs/analyses)")
+    analysis: AnalysisRequest | None = Field(default=None, description="or: the logs to analyse (as that endpoint's "
+                                                                       "JSON body)")
 
 
 class BenchmarksLayerIn(BaseModel):
@@ -58,10 +78,20 @@ class OverlapLayerIn(BaseModel):
     contamination_id: str | None = Field(default=None, description="a report of POST /v1/contamination")
 
 
-class ResultLayerIn(BaseModel):
+class PerplexityLayerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    result: dict[str, Any] = Field(description="the layer endpoint's answer, as it returned it")
-    primary: str | None = Field(default=None, description="task metrics: the metric that decides (default: all)")
+    result: dict[str, Any] | None = Field(default=None, description="POST /v1/metrics/perplexity's answer (compare mode)")
+    request: PerplexityRequest | None = Field(default=None, description="or: that endpoint's request, with base_model "
+                                                                        "and tuned_model; the service computes it "
+                                                                        "(api_key is used, never stored)")
+
+
+class TaskMetricsLayerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: dict[str, Any] | None = Field(default=None, description="POST /v1/metrics/overlap's answer with predictions_b")
+    request: OverlapRequest | None = Field(default=None, description="or: that endpoint's request (predictions = "
+                                                                     "baseline, predictions_b = candidate); computed here")
+    primary: str | None = Field(default=None, description="the metric that decides (default: all)")
 
 
 class LayersIn(BaseModel):
@@ -70,15 +100,8 @@ class LayersIn(BaseModel):
     training: TrainingLayerIn | None = None
     benchmarks: BenchmarksLayerIn | None = None
     overlap: OverlapLayerIn | None = None
-    perplexity: ResultLayerIn | None = Field(default=None, description="POST /v1/metrics/perplexity with base_model "
-                                                                       "and tuned_model")
-    task_metrics: ResultLayerIn | None = Field(default=None, description="POST /v1/metrics/overlap with predictions_b")
-
-
-class EvalSetRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    version: int = Field(ge=1)
+    perplexity: PerplexityLayerIn | None = Field(default=None, description="held-out perplexity, base vs tuned")
+    task_metrics: TaskMetricsLayerIn | None = Field(default=None, description="overlap metrics on references, paired")
 
 
 class EvaluationCreate(BaseModel):
@@ -137,16 +160,72 @@ class EvaluationComparison(BaseModel):
     changed: list[str]
 
 
+def _one_of(layer: BaseModel | None, by_id: str, inline: str, where: str) -> None:
+    if layer is not None and (getattr(layer, by_id) is None) == (getattr(layer, inline) is None):
+        raise InvalidInput(f"give exactly one of '{by_id}' or '{inline}'", field=f"layers.{where}")
+
+
+async def _run_inline(ctx: AppContext, body: EvaluationCreate) -> None:
+    """Server-side orchestration: compute the layers given as requests; each is then held by id or value.
+
+    Checked all before any is run, so a typo in the last layer costs no judge calls. The judge run
+    goes on in the background (the evaluation reads ``running`` until it is done); the training
+    analysis, perplexity and task metrics are computed in this request, as their endpoints do.
+    """
+    from judge_service.api.metrics import overlap_endpoint, perplexity_endpoint
+    from judge_service.api.runs import create_run
+    from judge_service.api.training import analyse_and_store, files_of
+    from judge_service.runs.spec import RunCreate
+
+    layers = body.layers
+    ppl = layers.perplexity.request if layers.perplexity else None
+    if ppl is not None and (ppl.base_model is None or ppl.tuned_model is None):
+        raise InvalidInput("the perplexity layer compares two models: give base_model and tuned_model",
+                           field="layers.perplexity.request.base_model")
+    tm = layers.task_metrics.request if layers.task_metrics else None
+    if tm is not None and tm.predictions_b is None:
+        raise InvalidInput("the task-metrics layer is paired: give predictions_b (the candidate's predictions)",
+                           field="layers.task_metrics.request.predictions_b")
+    if layers.training is not None and layers.training.analysis is not None:
+        files, options = files_of(layers.training.analysis)
+        analysis = await analyse_and_store(ctx, files, options)
+        layers.training = TrainingLayerIn(analysis_id=analysis.id)
+    if ppl is not None and layers.perplexity is not None:
+        layers.perplexity = PerplexityLayerIn(result=await perplexity_endpoint(ppl, ctx))  # api_key dropped here
+    if tm is not None and layers.task_metrics is not None:
+        layers.task_metrics = TaskMetricsLayerIn(result=await overlap_endpoint(tm, ctx),
+                                                 primary=layers.task_metrics.primary)
+    if layers.judge is not None and layers.judge.run is not None:
+        spec = layers.judge.run.model_dump(exclude={"items"})
+        run = RunCreate.model_validate(spec | {"baseline": body.baseline, "candidate": body.candidate,
+                                               "eval_set": body.eval_set.model_dump() if body.eval_set else None,
+                                               "items": [i.model_dump() for i in layers.judge.run.items]})
+        layers.judge = JudgeLayerIn(run_id=(await create_run(run, ctx)).id)
+
+
 async def _check_refs(ctx: AppContext, body: EvaluationCreate) -> None:
+    layers = body.layers
+    _one_of(layers.judge, "run_id", "run", "judge")
+    _one_of(layers.training, "analysis_id", "analysis", "training")
+    _one_of(layers.perplexity, "result", "request", "perplexity")
+    _one_of(layers.task_metrics, "result", "request", "task_metrics")
+
     def work(s: Session) -> None:
-        if body.layers.judge is not None:
+        if body.layers.judge is not None and body.layers.judge.run_id is not None:
             run = s.get(RunRow, body.layers.judge.run_id)
             if run is None:
                 raise InvalidInput(f"no run '{body.layers.judge.run_id}'", field="layers.judge.run_id")
             if (run.spec["baseline"], run.spec["candidate"]) != (body.baseline, body.candidate):
                 raise InvalidInput(f"run {run.id} compares '{run.spec['baseline']}' with '{run.spec['candidate']}', "
                                    f"not '{body.baseline}' with '{body.candidate}'", field="layers.judge.run_id")
-        if body.layers.training is not None:
+            run_set = run.spec.get("eval_set")
+            if run_set is not None:
+                if body.eval_set is None:  # the run's version is the evaluation's
+                    body.eval_set = EvalSetRef.model_validate(run_set)
+                elif body.eval_set.model_dump() != run_set:
+                    raise InvalidInput(f"run {run.id} was made on eval set '{run_set['name']}' v{run_set['version']}, "
+                                       f"not '{body.eval_set.name}' v{body.eval_set.version}", field="eval_set")
+        if body.layers.training is not None and body.layers.training.analysis_id is not None:
             try:
                 training_store.get(s, body.layers.training.analysis_id)
             except NotFound:
@@ -240,7 +319,9 @@ async def _report(ctx: AppContext, row: store.EvaluationRow) -> tuple[Evaluation
 async def create_evaluation(body: EvaluationCreate, ctx: AppContext = Depends(get_ctx)) -> EvaluationOut:
     if body.baseline == body.candidate:
         raise InvalidInput("baseline and candidate must be different systems", field="candidate")
-    await _check_refs(ctx, body)
+    await _check_refs(ctx, body)  # the stored references first: a bad one costs no judge calls
+    await _run_inline(ctx, body)
+    await _check_refs(ctx, body)  # and the layers just made (the run's eval-set version)
     row = store.EvaluationRow(id=f"eval_{uuid.uuid4().hex[:20]}", name=body.name, baseline=body.baseline,
                               candidate=body.candidate,
                               eval_set_name=body.eval_set.name if body.eval_set else None,
@@ -296,3 +377,4 @@ async def compare_evaluations(id: str, other: str, ctx: AppContext = Depends(get
                             f"not comparable; re-run the older model on v{eb.version}")
     return EvaluationComparison(a=a, b=b, comparable=comparable, warnings=warnings, added=added, removed=removed,
                                 changed=changed)
+

@@ -152,6 +152,13 @@ class PairwiseRowOut(BaseModel):
     win_rate_adjusted: float = Field(description="(win + tie/2) / (win + loss + tie), FastChat's show_result.py")
 
 
+class PairConsistencyOut(BaseModel):
+    n: int = Field(description="pair rows without an error")
+    consistent: int = Field(description="rows whose two games (swapped orders) name the same winner")
+    errors: int
+    rate: float | None = Field(description="consistent / n: the external judge's position consistency")
+
+
 class MTBenchImported(BaseModel):
     baseline: str
     candidate: str
@@ -160,6 +167,8 @@ class MTBenchImported(BaseModel):
     missing_candidate: list[int] = Field(description="question ids the candidate did not answer (not imported)")
     single_scores: list[SingleScoresOut] = Field(description="MT-Bench score per model, as show_result.py --mode single")
     pairwise: list[PairwiseRowOut] = Field(description="show_result.py --mode pairwise-baseline / pairwise-all")
+    pair_consistency: PairConsistencyOut | None = Field(
+        default=None, description="with pair_judgments: how often the external judge's two orders agree")
     warnings: list[str]
 
 
@@ -198,10 +207,55 @@ def import_mt_bench(body: MTBenchImport) -> MTBenchImported:
                                            average=None if s.average != s.average else s.average,
                                            n=s.n, n_unparseable=s.n_unparseable))
     pairwise: list[PairwiseRowOut] = []
+    consistency = None
     if body.pair_judgments is not None:
-        rows = mt_bench.pairwise_win_rates(mt_bench.read_pair_judgments(body.pair_judgments), body.pair_baseline)
-        pairwise = [PairwiseRowOut(**asdict(r)) for r in rows]
+        read = mt_bench.read_pair_judgments(body.pair_judgments)
+        pairwise = [PairwiseRowOut(**asdict(r)) for r in mt_bench.pairwise_win_rates(read, body.pair_baseline)]
+        c = mt_bench.pair_consistency(read)
+        consistency = PairConsistencyOut(n=c.n, consistent=c.consistent, errors=c.errors, rate=c.rate)
     return MTBenchImported(baseline=base_name, candidate=cand_name,
                            items=[ImportedRunItem(**i) for i in imported.items],
                            missing_baseline=imported.missing_baseline, missing_candidate=imported.missing_candidate,
-                           single_scores=singles, pairwise=pairwise, warnings=warnings)
+                           single_scores=singles, pairwise=pairwise, pair_consistency=consistency,
+                           warnings=warnings)
+
+
+# --- plain records: JSONL, CSV, Hugging Face datasets saved to disk ----------------------------
+
+class RecordsImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[dict[str, Any]] = Field(description="one object per row (a JSONL/CSV file, a datasets split)")
+    prompt_field: str = Field(default="prompt", description="the prompt column: text, or a chat list of {role, content}")
+    baseline_field: str = Field(description="the baseline's output column")
+    candidate_field: str = Field(description="the candidate's output column")
+    id_field: str | None = Field(default=None, description="a unique id column (default: the row number)")
+    reference_field: str | None = Field(default=None, description="a reference-answer column")
+    baseline_name: str = Field(default="baseline", min_length=1, max_length=200)
+    candidate_name: str = Field(default="candidate", min_length=1, max_length=200)
+
+
+class RecordsRunItem(BaseModel):
+    id: str
+    prompt: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    reference: str | None = None
+    outputs: dict[str, str]
+
+
+class RecordsImported(BaseModel):
+    baseline: str
+    candidate: str
+    items: list[RecordsRunItem]
+
+
+@router.post("/records", response_model=RecordsImported, responses=ERRORS)
+def import_records(body: RecordsImport) -> RecordsImported:
+    from judge_service.importers import records
+
+    columns = records.Columns(prompt=body.prompt_field, baseline=body.baseline_field, candidate=body.candidate_field,
+                              id=body.id_field, reference=body.reference_field)
+    items = records.run_items(body.records, columns, baseline_name=body.baseline_name,
+                              candidate_name=body.candidate_name)
+    return RecordsImported(baseline=body.baseline_name, candidate=body.candidate_name,
+                           items=[RecordsRunItem(**i) for i in items])

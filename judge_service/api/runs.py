@@ -27,7 +27,7 @@ from judge_service.runs.report_schema import RunReportOut
 from judge_service.runs.spec import RunCreate, RunItem, RunSpec
 from judge_service.runs.start import start_run
 from judge_service.runs.upload import parse_items
-from judge_service.schemas import ErrorBody, RubricRef
+from judge_service.schemas import ErrorBody, EvalSetRef, RubricRef
 from judge_service.stats.estimate import Estimate
 from judge_service.store.models import JudgeBatchRequestRow, JudgeBatchRow, RunItemRow, RunRow
 
@@ -81,6 +81,7 @@ class RunStatus(BaseModel):
     cost: RunCost
     rubric_variants: list[RubricRef] = []
     pilot: dict[str, Any] | None = None
+    eval_set: EvalSetRef | None = None
 
 
 class RunItemOut(BaseModel):
@@ -92,9 +93,6 @@ class RunItemOut(BaseModel):
 
 async def _create(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> RunAccepted:
     return RunAccepted(id=await start_run(ctx, spec, items), status="queued")
-
-
-
 
 @router.post("", status_code=202, response_model=RunAccepted, responses=ERRORS)
 async def create_run(body: RunCreate, ctx: AppContext = Depends(get_ctx)) -> RunAccepted:
@@ -165,6 +163,7 @@ async def get_run(id: str, ctx: AppContext = Depends(get_ctx)) -> RunStatus:
         error=run.error, created_at=run.created_at.isoformat(),
         finished_at=run.finished_at.isoformat() if run.finished_at else None, cost=cost,
         rubric_variants=[RubricRef.model_validate(v) for v in spec.get("variants") or []], pilot=spec.get("pilot"),
+        eval_set=EvalSetRef.model_validate(spec["eval_set"]) if spec.get("eval_set") else None,
     )
 
 

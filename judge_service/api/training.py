@@ -148,6 +148,11 @@ async def _files_from_request(request: Request) -> tuple[list[tuple[str, bytes]]
         where = ".".join(map(str, first["loc"]))
         raise InvalidInput(f"{where}: {first['msg']}; send JSON {{logs: [{{name, content}}], …}} or multipart files",
                            field=where or "body") from None
+    return files_of(body)
+
+
+def files_of(body: AnalysisRequest) -> tuple[list[tuple[str, bytes]], AnalysisOptions]:
+    """A JSON analysis request's logs as (name, bytes), and its options."""
     files = []
     for log in body.logs:
         if log.content_base64 is not None:
@@ -198,6 +203,11 @@ def _run(files: list[tuple[str, bytes]], options: AnalysisOptions,
 async def create_analysis(request: Request, ctx: AppContext = Depends(get_ctx)) -> AnalysisOut:
     """Analyse training logs: verdict, best checkpoint and band, onset, early-stopping replay, chart."""
     files, options = await _files_from_request(request)
+    return await analyse_and_store(ctx, files, options)
+
+
+async def analyse_and_store(ctx: AppContext, files: list[tuple[str, bytes]], options: AnalysisOptions) -> AnalysisOut:
+    """The one home of an analysis: read, analyse (off the loop), store. Evaluations call it too."""
     from_runs = await _run_figures(ctx, options.runs) if options.runs else {}
     result = await asyncio.to_thread(_run, files, options, from_runs)
     result = _scrub(result)

@@ -17,17 +17,25 @@ def save(
     name: Annotated[str, typer.Argument(help="the eval set's name")],
     items: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON list or JSONL of items")],
     note: Annotated[str | None, typer.Option(help="changelog entry for this version")] = None,
+    overlap_index: Annotated[str | None, typer.Option(help="a training-data index id (judge overlap index): "
+                                                           "flag items found in the training set")] = None,
     url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
 ) -> None:
     """Save items as the next version (the same content again keeps its version)."""
     with connect(url, api_key, local) as client:
-        saved = client.save_eval_set(name, items, note=note)
+        saved = client.save_eval_set(name, items, note=note, overlap_index_id=overlap_index)
     if as_json:
         print_json(saved)
         return
     verb = "saved as" if saved.created else "unchanged:"
     out.print(f"{saved.name} {verb} version {saved.version} ({saved.n_items} items, {saved.content_hash[:12]}): "
               f"{saved.changes}")
+    c = saved.contamination
+    if c is not None:
+        out.print(f"training-data check ({c.index_id}, report {c.report_id}): {c.contaminated} of {c.n} item(s) "
+                  f"found in the training data" + (f": {', '.join(c.flagged)}" if c.flagged else ""))
+        if c.warning:
+            out.print(f"warning: {c.warning}")
 
 
 @evalset_app.command("list")

@@ -69,10 +69,12 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
     run_id = None
     if spec.get("judge"):
         j = spec["judge"]
+        # The run names the eval-set version, so its items are checked against it (ids and prompts).
         created = client.upload_run(root / j["items"], baseline=base, candidate=cand, rubric=j["rubric"],
                                     judges=j.get("judges"), mode=j.get("mode", "pairwise"),
                                     rubric_variants=j.get("rubric_variants"),
-                                    execution=j.get("execution"), batch_min_calls=j.get("batch_min_calls"))
+                                    execution=j.get("execution"), batch_min_calls=j.get("batch_min_calls"),
+                                    eval_set=None if eval_set is None else {"name": eval_set[0], "version": eval_set[1]})
         run_id = created.id
         status = client.wait_for_run(run_id, timeout=timeout)
         out.print(f"judge run {run_id}: {status.status}")
@@ -90,23 +92,30 @@ def run_layers(client: JudgeClient, spec: dict[str, Any], root: Path, timeout: f
                                                run_id=run_id)
         comparison_id = comparison.id
         out.print(f"benchmarks: {'regression' if comparison.gate_failed else 'no gated regression'}")
-    perplexity = None
+    # Perplexity and task metrics travel as requests: the service computes them with the evaluation
+    # (server-side orchestration), so the figures come from one place and one request.
+    layers: dict[str, Any] = {}
+    if run_id is not None:
+        layers["judge"] = {"run_id": run_id}
+    if analysis_id is not None:
+        layers["training"] = {"analysis_id": analysis_id}
+    if comparison_id is not None:
+        layers["benchmarks"] = {"comparison_id": comparison_id}
     if spec.get("perplexity"):
         p = spec["perplexity"]
-        texts = _lines(root / p["texts"], p.get("field", "text"))
-        perplexity = client.perplexity(texts, base_model=p["base_model"], tuned_model=p["tuned_model"],
-                                       base_url=p.get("base_url"))
-    task_metrics = None
+        layers["perplexity"] = {"request": {k: v for k, v in {
+            "texts": _lines(root / p["texts"], p.get("field", "text")), "base_model": p["base_model"],
+            "tuned_model": p["tuned_model"], "base_url": p.get("base_url")}.items() if v is not None}}
     if spec.get("task_metrics"):
         m = spec["task_metrics"]
-        task_metrics = client.overlap(_lines(root / m["baseline_predictions"], m.get("field")),
-                                      _lines(root / m["references"], m.get("field")),
-                                      predictions_b=_lines(root / m["candidate_predictions"], m.get("field")),
-                                      metrics=m.get("metrics"))
-    return client.evaluate_finetune(baseline=base, candidate=cand, name=spec.get("name"), run_id=run_id,
-                                    training_analysis_id=analysis_id, benchmark_comparison_id=comparison_id,
-                                    perplexity=perplexity, task_metrics=task_metrics,
-                                    primary_metric=(spec.get("task_metrics") or {}).get("primary"), eval_set=eval_set)
+        request = {"predictions": _lines(root / m["baseline_predictions"], m.get("field")),
+                   "references": _lines(root / m["references"], m.get("field")),
+                   "predictions_b": _lines(root / m["candidate_predictions"], m.get("field"))}
+        if m.get("metrics"):
+            request["metrics"] = m["metrics"]
+        layers["task_metrics"] = {"request": request} | ({"primary": m["primary"]} if m.get("primary") else {})
+    return client.create_evaluation(baseline=base, candidate=cand, name=spec.get("name"), layers=layers,
+                                    eval_set=eval_set)
 
 
 def evaluate(
@@ -134,4 +143,56 @@ def evaluate(
         for layer in ev.layers:
             table.add_row(layer.layer, layer.status, layer.headline)
         out.print(table)
+    raise typer.Exit(EXIT.get(ev.summary.verdict, 1))
+
+
+evaluation_app = typer.Typer(help="Stored evaluations: compare two, re-run one on a newer eval set.",
+                             no_args_is_help=True)
+
+
+@evaluation_app.command("compare")
+def compare(a: str, b: str, url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+            as_json: AsJson = False) -> None:
+    """Whether two evaluations are comparable (same eval-set version); the items added/removed/changed. Exit 3 if not."""
+    with connect(url, api_key, local) as client:
+        cmp = client.compare_evaluations(a, b)
+    if as_json:
+        print_json(cmp)
+    else:
+        out.print(f"{a}: {cmp.a.summary.verdict}; {b}: {cmp.b.summary.verdict}; "
+                  f"comparable: {'yes' if cmp.comparable else 'no'}")
+        for warning in cmp.warnings:
+            out.print(f"warning: {warning}")
+        for label, ids in (("added", cmp.added), ("removed", cmp.removed), ("changed", cmp.changed)):
+            if ids:
+                out.print(f"{label}: {', '.join(ids)}")
+    raise typer.Exit(0 if cmp.comparable else 3)
+
+
+@evaluation_app.command("rerun")
+def rerun(
+    evaluation_id: Annotated[str, typer.Argument(help="the older evaluation")],
+    version: Annotated[int | None, typer.Option(help="the eval-set version to run on (default: latest)")] = None,
+    outputs: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                 help="JSONL {id, outputs: {system: text}} for the items added or "
+                                                      "changed since the evaluation's version")] = None,
+    name: Annotated[str | None, typer.Option(help="name of the new evaluation")] = None,
+    timeout: Annotated[float | None, typer.Option(help="give up waiting for the judge run after this many seconds")] = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Re-run an older evaluation's judge layer on the new eval-set version, in one call; waits for the run."""
+    rows = _lines(outputs) if outputs is not None else None
+    with connect(url, api_key, local) as client:
+        result = client.rerun_evaluation(evaluation_id, eval_set_version=version, outputs=rows, name=name)
+        client.wait_for_run(result.run_id, timeout=timeout)
+        ev = client.get_evaluation(result.evaluation.id)
+    if as_json:
+        print_json(result.model_copy(update={"evaluation": ev}))
+    else:
+        out.print(f"{ev.id} on {result.eval_set.name} v{result.eval_set.version} (run {result.run_id}): "
+                  f"{len(result.reused)} item(s) reused, {len(result.supplied)} new or changed, "
+                  f"{len(result.dropped)} dropped")
+        if result.not_carried:
+            out.print(f"not carried over (they depend on the items): {', '.join(result.not_carried)}")
+        out.print(f"{ev.summary.verdict}: {ev.summary.line}")
     raise typer.Exit(EXIT.get(ev.summary.verdict, 1))

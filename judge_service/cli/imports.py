@@ -124,8 +124,82 @@ def mt_bench(
         for r in result.pairwise:
             table.add_row(r.model, str(r.win), str(r.loss), str(r.tie), fmt(r.win_rate, 4), fmt(r.win_rate_adjusted, 4))
         out.print(table)
+    if result.pair_consistency is not None:
+        c = result.pair_consistency
+        out.print(f"external judge's position consistency: {c.consistent} of {c.n} ({fmt(c.rate, 4)}), "
+                  f"{c.errors} error row(s)")
     for warning in result.warnings:
         out.print(f"warning: {warning}")
     if items_out is not None:
         out.print(f"items written to {items_out}; re-judge with: judge run create {items_out} "
                   f"--baseline {result.baseline} --candidate {result.candidate} -r helpfulness")
+
+
+@import_app.command("records")
+def records(
+    source: Annotated[Path, typer.Argument(exists=True, help="JSONL/CSV, .parquet/.arrow, or a folder saved by "
+                                                             "Hugging Face datasets (save_to_disk)")],
+    baseline_field: Annotated[str, typer.Option(help="the baseline's output column")],
+    candidate_field: Annotated[str, typer.Option(help="the candidate's output column")],
+    prompt_field: Annotated[str, typer.Option(help="the prompt column (text or chat messages)")] = "prompt",
+    id_field: Annotated[str | None, typer.Option(help="a unique id column (default: the row number)")] = None,
+    reference_field: Annotated[str | None, typer.Option(help="a reference-answer column")] = None,
+    split: Annotated[str | None, typer.Option(help="the split of a saved DatasetDict (train, test, ...)")] = None,
+    baseline_name: Annotated[str, typer.Option(help="system name for the baseline")] = "baseline",
+    candidate_name: Annotated[str, typer.Option(help="system name for the candidate")] = "candidate",
+    items_out: ItemsOut = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False, as_json: AsJson = False,
+) -> None:
+    """Rows of prompts and both systems' outputs (JSONL, CSV, a datasets split on disk) → run items."""
+    with connect(url, api_key, local) as client:
+        try:
+            result = client.import_records(source, baseline_field=baseline_field, candidate_field=candidate_field,
+                                           prompt_field=prompt_field, id_field=id_field,
+                                           reference_field=reference_field, split=split,
+                                           baseline_name=baseline_name, candidate_name=candidate_name)
+        except ValueError as e:  # the file itself (an unknown split, no pyarrow): before any request
+            fail(str(e))
+            raise AssertionError from e  # fail() exits
+    _write_items(items_out, [i.model_dump(exclude_none=True) for i in result.items])
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"{len(result.items)} items: {result.baseline} (baseline) vs {result.candidate} (candidate)")
+    if items_out is not None:
+        out.print(f"items written to {items_out}; judge them with: judge run create {items_out} "
+                  f"--baseline {result.baseline} --candidate {result.candidate} -r helpfulness")
+
+
+export_app = typer.Typer(help="Export a run's verdicts in another tool's format.", no_args_is_help=True)
+
+
+@export_app.command("fastchat")
+def export_fastchat(
+    run_id: Annotated[str, typer.Argument(help="the run to export")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="where to write, e.g. model_judgment/<judge>_pair.jsonl")],
+    kind: Annotated[str, typer.Option(help="pair (pairwise verdicts) or single (absolute scores)")] = "pair",
+    judge: Annotated[str | None, typer.Option(help="one judge of the run's panel (default: all)")] = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+) -> None:
+    """A run's verdicts as FastChat model_judgment JSONL, which FastChat's show_result.py reads."""
+    if kind not in ("pair", "single"):
+        fail(f"--kind is '{kind}'; use pair or single")
+    with connect(url, api_key, local) as client:
+        text = client.export_fastchat(run_id, kind=kind, judge=judge, path=output)
+    mode = "pairwise-all" if kind == "pair" else "single"
+    out.print(f"{text.count(chr(10))} lines written to {output}; read them with FastChat's "
+              f"show_result.py --mode {mode} --input-file {output}")
+
+
+@export_app.command("alpaca-eval")
+def export_alpaca_eval(
+    run_id: Annotated[str, typer.Argument(help="the run to export (pairwise)")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="where to write, e.g. <annotator>/annotations.json")],
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, local: Local = False,
+) -> None:
+    """A run's verdicts as AlpacaEval annotations.json (output_1 = the baseline)."""
+    with connect(url, api_key, local) as client:
+        rows = client.export_alpaca_eval(run_id, path=output)
+    scored = [r["preference"] for r in rows if r["preference"] is not None]
+    rate = 100 * (sum(scored) / len(scored) - 1) if scored else float("nan")
+    out.print(f"{len(rows)} annotations written to {output}; AlpacaEval's win rate of them: {rate:.4f}")

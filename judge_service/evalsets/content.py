@@ -53,3 +53,28 @@ def diff(old: Mapping[str, str], new: Mapping[str, str]) -> Diff:
 
 def hashes_of(items: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {str(item["id"]): item_hash(item) for item in items}
+
+
+def _prompt_of(item: Mapping[str, Any]) -> Any:
+    messages = item.get("messages")
+    if messages:  # compared by role and content: optional message fields do not make another prompt
+        return [(m.get("role"), m.get("content")) for m in messages]
+    return item.get("prompt")
+
+
+def run_items_problem(version_items: Sequence[Mapping[str, Any]],
+                      run_items: Sequence[Mapping[str, Any]]) -> tuple[int, str] | None:
+    """The first run item that is not the eval-set item it claims to be: (its position, why), or None.
+
+    A run made "on eval set v2" must hold v2's items: an id v2 lacks, or a prompt that differs
+    from v2's, would let figures from another version pass as this one's.
+    """
+    by_id = {str(i["id"]): i for i in version_items}
+    for pos, item in enumerate(run_items):
+        stored = by_id.get(str(item["id"]))
+        if stored is None:
+            return pos, f"item '{item['id']}' is not in this eval-set version"
+        want, got = _prompt_of(stored), _prompt_of(item)
+        if want is not None and got != want:
+            return pos, f"item '{item['id']}' has a prompt that differs from this eval-set version's"
+    return None

@@ -207,6 +207,23 @@ def pairwise_win_rates(judgments: Sequence[PairJudgment], baseline: str | None =
     return sorted(rows, key=lambda r: -r.win_rate_adjusted)
 
 
+@dataclass(frozen=True)
+class PairConsistency:
+    n: int  # rows with no error in either game
+    consistent: int  # both games name the same winner (a tie in both counts)
+    errors: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.consistent / self.n if self.n else None
+
+
+def pair_consistency(judgments: Sequence[PairJudgment]) -> PairConsistency:
+    """The external judge's position consistency: how often its two games (swapped orders) agree."""
+    kept = [j for j in judgments if "error" not in (j.g1_winner, j.g2_winner)]
+    return PairConsistency(len(kept), sum(j.g1_winner == j.g2_winner for j in kept), len(judgments) - len(kept))
+
+
 def run_items(questions: Mapping[int, Question], baseline: Mapping[int, tuple[str, ...]],
               candidate: Mapping[int, tuple[str, ...]], *, baseline_name: str, candidate_name: str,
               turns: Sequence[int] = (1, 2)) -> ImportedItems:

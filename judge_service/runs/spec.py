@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from judge_service.errors import InvalidInput, PayloadTooLarge
-from judge_service.schemas import ConversationInput
+from judge_service.schemas import ConversationInput, EvalSetRef
 
 
 class RunItem(ConversationInput):
@@ -66,6 +66,8 @@ class RunSpec(BaseModel):
                                       "judge name -> value")
     batch_min_calls: int | None = Field(default=None, ge=0, description="for execution auto: batch a judge with more "
                                                                          "calls than this (default: the service's)")
+    eval_set: EvalSetRef | None = Field(default=None, description="the eval-set version these items come from: every "
+                                                                   "item id must be in it, with the same prompt")
 
 
 class RunCreate(RunSpec):

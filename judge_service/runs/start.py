@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from judge_service.context import AppContext
 from judge_service.engine.verdicts import Prepared, new_id, rubric_ref
-from judge_service.errors import InvalidInput
+from judge_service.errors import InvalidInput, NotFound
 from judge_service.pilot.service import latest_pilot, pilot_link
 from judge_service.runs.execution import calls_per_judge, resolve_execution
 from judge_service.runs.spec import RunItem, RunSpec, validate_items
@@ -22,6 +22,8 @@ from judge_service.store.models import RunItemRow, RunRow
 async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str:
     """Check, prepare (like every verdict), store and queue a run; its id. Every way of making a run ends here."""
     validate_items(spec, items, max_items=ctx.settings.max_run_items, max_text_chars=ctx.settings.max_text_chars)
+    if spec.eval_set is not None:
+        await ctx.db.run(lambda s: _check_eval_set(s, spec, items))
 
     async def check_calibration(prepared: Prepared) -> None:
         if spec.options.human_check is not None:
@@ -78,3 +80,20 @@ async def _wordings(ctx: AppContext, spec: RunSpec, prepared: Prepared) -> dict[
         return extra
 
     return await ctx.db.run(work)
+
+
+def _check_eval_set(s: Session, spec: RunSpec, items: list[RunItem]) -> None:
+    from judge_service.evalsets import store as evalset_store
+    from judge_service.evalsets.content import run_items_problem
+
+    ref = spec.eval_set
+    assert ref is not None
+    try:
+        version = evalset_store.get(s, ref.name, ref.version)
+    except NotFound as e:
+        raise InvalidInput(str(e), field="eval_set") from None
+    problem = run_items_problem(version.items, [i.model_dump(mode="json") for i in items])
+    if problem is not None:
+        pos, why = problem
+        raise InvalidInput(f"{why} ('{ref.name}' v{ref.version}); save the items as a new version first",
+                           field=f"items.{pos}.id")

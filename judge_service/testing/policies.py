@@ -63,6 +63,16 @@ def prefer_longer(view: JudgeView, rng: random.Random) -> Distribution:
     return score_by(lambda text: len(text))(view, rng)
 
 
+def prefer_by(fn: Callable[[str], float]) -> Policy:
+    """Pairwise: the response with the higher fn(text) wins (equal: tie); a judge with a known taste."""
+
+    def policy(view: JudgeView, rng: random.Random) -> Distribution:
+        a, b = fn(view.response_a or ""), fn(view.response_b or "")
+        return _pairwise(view, lambda v: "A" if a > b else "B" if b > a else "tie")
+
+    return policy
+
+
 def score_by(fn: Callable[[str], float]) -> Policy:
     """Absolute: every numeric field gets the label nearest to fn(response) (clamped to the scale)."""
 

@@ -114,6 +114,11 @@ __all__ += ["EvalSetDiff", "EvalSetHistory", "EvalSetSummary", "EvalSetVersion",
 from judge_client._models_evaluations import Evaluation, EvaluationLayer, EvaluationSummary  # noqa: E402
 
 __all__ += ["Evaluation", "EvaluationLayer", "EvaluationSummary"]
+from judge_client._models_evaluations import EvaluationComparison, EvaluationRerun  # noqa: E402
+from judge_client._models_evalsets import EvalSetContamination  # noqa: E402
+from judge_client._models_imports import RecordsImport, RecordsRunItem  # noqa: E402
+
+__all__ += ["EvalSetContamination", "EvaluationComparison", "EvaluationRerun", "RecordsImport", "RecordsRunItem"]
 from judge_client._models_training import (  # noqa: E402
     CheckpointSweep,
     SweepCheckpoint,

@@ -150,13 +150,14 @@ def get_comparison(comparison_id: str) -> Call[m.Comparison]:
 def run_spec(*, rubric: str, baseline: str, candidate: str, judges: Sequence[str] | None, mode: str | None,
              samples: int | None, temperature: float | None, seed: int | None,
              options: Mapping[str, Any] | None, rubric_variants: Sequence[str] | None = None,
-             execution: str | Mapping[str, str] | None = None, batch_min_calls: int | None = None) -> dict[str, Any]:
+             execution: str | Mapping[str, str] | None = None, batch_min_calls: int | None = None,
+             eval_set: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return _body(rubric=rubric, baseline=baseline, candidate=candidate,
                  judges=list(judges) if judges is not None else None, mode=mode, samples=samples,
                  temperature=temperature, seed=seed, options=dict(options) if options is not None else None,
                  rubric_variants=list(rubric_variants) if rubric_variants is not None else None,
                  execution=execution if isinstance(execution, str) or execution is None else dict(execution),
-                 batch_min_calls=batch_min_calls)
+                 batch_min_calls=batch_min_calls, eval_set=dict(eval_set) if eval_set is not None else None)
 
 
 def create_run(items: Iterable[Mapping[str, Any]] | RecordsFrame, spec: dict[str, Any]) -> Call[m.RunCreated]:

@@ -145,13 +145,13 @@ class JudgeClient(BaseClient):
                    samples: int | None = None, temperature: float | None = None, seed: int | None = None,
                    options: Mapping[str, Any] | None = None,
                    rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
-                   batch_min_calls: int | None = None) -> m.RunCreated:
+                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
         """Start a run over ``items`` (dicts, or a DataFrame-like with ``to_dict("records")``).
         Rows may carry ``outputs: {system: text}`` or one column per system."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
                              rubric_variants=rubric_variants, execution=execution,
-                             batch_min_calls=batch_min_calls)
+                             batch_min_calls=batch_min_calls, eval_set=eval_set)
         return self._send(_api.create_run(items, spec))
 
     def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
@@ -159,12 +159,12 @@ class JudgeClient(BaseClient):
                    temperature: float | None = None, seed: int | None = None,
                    options: Mapping[str, Any] | None = None,
                    rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
-                   batch_min_calls: int | None = None) -> m.RunCreated:
+                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
         """Start a run from a JSONL (one item per line) or CSV (``id, prompt, reference?, <system>...``) file."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
                              rubric_variants=rubric_variants, execution=execution,
-                             batch_min_calls=batch_min_calls)
+                             batch_min_calls=batch_min_calls, eval_set=eval_set)
         return self._send(_api.upload_run(path, spec))
 
     def cancel_run(self, run_id: str) -> m.RunCreated:
@@ -355,13 +355,47 @@ class JudgeClient(BaseClient):
             baseline_name=baseline_name, candidate_name=candidate_name, turns=turns,
             single_judgments=single_judgments, pair_judgments=pair_judgments, pair_baseline=pair_baseline))
 
+    def import_records(self, source: RecordsArg, *, baseline_field: str, candidate_field: str,
+                       prompt_field: str = "prompt", id_field: str | None = None,
+                       reference_field: str | None = None, split: str | None = None,
+                       baseline_name: str | None = None, candidate_name: str | None = None) -> mi.RecordsImport:
+        """Rows of a JSONL/CSV file, a parquet/arrow file or a folder saved by Hugging Face ``datasets``
+        (``split`` picks one of a DatasetDict; read here, with pyarrow) → run items, by naming the columns."""
+        return self._send(_imports.records(
+            source=source, split=split, prompt_field=prompt_field, baseline_field=baseline_field,
+            candidate_field=candidate_field, id_field=id_field, reference_field=reference_field,
+            baseline_name=baseline_name, candidate_name=candidate_name))
+
+    def export_fastchat(self, run_id: str, *, kind: str = "pair", judge: str | None = None,
+                        path: str | Path | None = None) -> str:
+        """A run's verdicts as FastChat ``model_judgment`` JSONL (``kind`` "pair" or "single"), for
+        ``show_result.py``; written to ``path`` when given. Returns the JSONL text."""
+        text = self._send(_imports.export_fastchat(run_id, kind=kind, judge=judge))
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def export_alpaca_eval(self, run_id: str, *, path: str | Path | None = None) -> list[dict[str, Any]]:
+        """A run's verdicts as AlpacaEval ``annotations.json`` rows (baseline = output_1, preference in
+        [1, 2]); written to ``path`` as a JSON list when given."""
+        rows = self._send(_imports.export_alpaca_eval(run_id))
+        if path is not None:
+            import json
+
+            Path(path).write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+        return rows
+
     # --- versioned eval sets -----------------------------------------------------------------
 
-    def save_eval_set(self, name: str, items: RecordsArg, *, note: str | None = None) -> me.EvalSetVersion:
+    def save_eval_set(self, name: str, items: RecordsArg, *, note: str | None = None,
+                      overlap_index_id: str | None = None) -> me.EvalSetVersion:
         """Store an eval set's items (a JSON/JSONL path or dicts with ``id`` and ``prompt``/``messages``/
         ``text``, optional ``reference``): changed content gets the next version, the same content
         returns the version that holds it (``created`` False)."""
-        return self._send(_imports.save_eval_set(name=name, items=items, note=note))
+        # overlap_index_id: the items are checked against that training-data index on upload
+        # (``contamination`` in the answer names the items found in it).
+        return self._send(_imports.save_eval_set(name=name, items=items, note=note,
+                                                    overlap_index_id=overlap_index_id))
 
     def list_eval_sets(self) -> list[me.EvalSetSummary]:
         return self._send(_imports.list_eval_sets())
@@ -396,8 +430,30 @@ class JudgeClient(BaseClient):
             perplexity=plain(perplexity), task_metrics=plain(task_metrics),
             primary_metric=primary_metric, eval_set=eval_set))
 
+    def create_evaluation(self, *, baseline: str, candidate: str, layers: Mapping[str, Any],
+                          name: str | None = None, eval_set: tuple[str, int] | None = None) -> mev.Evaluation:
+        """``POST /v1/evaluations`` with the layers as the API takes them: by id (``{"judge": {"run_id": …}}``)
+        or as requests the service runs itself (``{"judge": {"run": {rubric, items, …}}}``,
+        ``{"training": {"analysis": {logs: […]}}}``, ``{"perplexity": {"request": {…}}}``,
+        ``{"task_metrics": {"request": {…}, "primary": …}}``)."""
+        return self._send(_evaluations.create_evaluation_raw(baseline=baseline, candidate=candidate, name=name,
+                                                                 layers=layers, eval_set=eval_set))
+
     def get_evaluation(self, evaluation_id: str) -> mev.Evaluation:
         return self._send(_evaluations.get_evaluation(evaluation_id))
+
+    def compare_evaluations(self, a: str, b: str) -> mev.EvaluationComparison:
+        """Whether two evaluations saw the same eval-set version; if not, the items added, removed, changed."""
+        return self._send(_evaluations.compare_evaluations(a, b))
+
+    def rerun_evaluation(self, evaluation_id: str, *, eval_set_version: int | None = None,
+                         outputs: Sequence[Mapping[str, Any]] | None = None,
+                         name: str | None = None) -> mev.EvaluationRerun:
+        """The evaluation's judge layer again on a newer eval-set version (default: the latest), one call:
+        unchanged items reuse the old run's outputs; ``outputs`` ({id, outputs: {system: text}}) covers
+        the items added or changed."""
+        return self._send(_evaluations.rerun_evaluation(evaluation_id, eval_set_version=eval_set_version,
+                                                            outputs=outputs, name=name))
     def analyze_training_logs(self, paths: str | Path | Sequence[str | Path], *, metric: str | None = None,
                               eval_set: str | None = None, greater_is_better: bool | None = None,
                               checkpoints: Mapping[str, Mapping[str, Any]] | None = None,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from judge_client._api import Call, _body
 
 if TYPE_CHECKING:  # imported lazily at run time, as the functions below do
-    from judge_client._models_evaluations import Evaluation
+    from judge_client._models_evaluations import Evaluation, EvaluationComparison, EvaluationRerun
 
 
 def create_evaluation(*, baseline: str, candidate: str, name: str | None, run_id: str | None,
@@ -38,3 +38,29 @@ def get_evaluation(evaluation_id: str) -> Call[Evaluation]:
     from judge_client import _models_evaluations as mev
 
     return Call("GET", f"/v1/evaluations/{evaluation_id}", cast=mev.Evaluation.model_validate)
+
+
+def compare_evaluations(a: str, b: str) -> Call[EvaluationComparison]:
+    from judge_client import _models_evaluations as mev
+
+    return Call("GET", f"/v1/evaluations/{a}/compare/{b}", cast=mev.EvaluationComparison.model_validate)
+
+
+def rerun_evaluation(evaluation_id: str, *, eval_set_version: int | None,
+                     outputs: Sequence[Mapping[str, Any]] | None, name: str | None) -> Call[EvaluationRerun]:
+    from judge_client import _models_evaluations as mev
+
+    return Call("POST", f"/v1/evaluations/{evaluation_id}/rerun", json=_body(
+        eval_set_version=eval_set_version, name=name,
+        outputs=None if outputs is None else [{"id": str(o["id"]), "outputs": dict(o["outputs"])} for o in outputs]),
+        cast=mev.EvaluationRerun.model_validate)
+
+
+def create_evaluation_raw(*, baseline: str, candidate: str, name: str | None, layers: Mapping[str, Any],
+                          eval_set: tuple[str, int] | None) -> Call[Evaluation]:
+    from judge_client import _models_evaluations as mev
+
+    return Call("POST", "/v1/evaluations", json=_body(
+        baseline=baseline, candidate=candidate, name=name, layers=dict(layers),
+        eval_set=None if eval_set is None else {"name": eval_set[0], "version": eval_set[1]}),
+        cast=mev.Evaluation.model_validate)

@@ -33,11 +33,21 @@ _KEEP = {
 }
 
 
-def read_records(source: RecordsArg) -> list[dict[str, Any]]:
-    """A JSON list or JSONL file (optionally .xz), or records already in memory."""
+def read_records(source: RecordsArg, split: str | None = None) -> list[dict[str, Any]]:
+    """A JSON list or JSONL file (optionally .xz), a CSV file, a parquet/arrow file or a folder saved
+    by Hugging Face ``datasets`` (``split`` picks one of a DatasetDict), or records already in memory."""
     if not isinstance(source, (str, Path)):
         return [dict(r) for r in source]
     path = Path(source)
+    if path.is_dir() or path.suffix in (".parquet", ".arrow"):
+        from judge_client import _hf_files
+
+        return _hf_files.read_saved_dataset(path, split) if path.is_dir() else _hf_files.read_table_file(path)
+    if path.suffix == ".csv":
+        import csv
+
+        with path.open(newline="", encoding="utf-8") as f:
+            return [dict(row) for row in csv.DictReader(f)]
     if path.suffix == ".xz":
         with lzma.open(path, "rt", encoding="utf-8") as f:
             text = f.read()
@@ -81,12 +91,35 @@ def mt_bench(*, questions: RecordsArg, baseline_answers: RecordsArg, candidate_a
         pair_baseline=pair_baseline), cast=mi.MTBenchImport.model_validate)
 
 
+def records(*, source: RecordsArg, split: str | None, prompt_field: str, baseline_field: str, candidate_field: str,
+            id_field: str | None, reference_field: str | None, baseline_name: str | None,
+            candidate_name: str | None) -> Call[mi.RecordsImport]:
+    rows = read_records(source, split)
+    keep = {f for f in (prompt_field, baseline_field, candidate_field, id_field, reference_field) if f}
+    return Call("POST", "/v1/imports/records", json=_body(
+        records=[{k: r[k] for k in keep if k in r} for r in rows], prompt_field=prompt_field,
+        baseline_field=baseline_field, candidate_field=candidate_field, id_field=id_field,
+        reference_field=reference_field, baseline_name=baseline_name, candidate_name=candidate_name),
+        cast=mi.RecordsImport.model_validate)
+
+
+def export_fastchat(run_id: str, *, kind: str, judge: str | None) -> Call[str]:
+    return Call("GET", f"/v1/runs/{quote(run_id, safe='')}/export/fastchat", params=_body(kind=kind, judge=judge),
+                text=True)
+
+
+def export_alpaca_eval(run_id: str) -> Call[list[dict[str, Any]]]:
+    return Call("GET", f"/v1/runs/{quote(run_id, safe='')}/export/alpaca-eval")
+
+
 # --- eval sets (they live here too: same file readers) ---------------------------------------
 
-def save_eval_set(*, name: str, items: RecordsArg, note: str | None) -> Call[me.EvalSetVersion]:
+def save_eval_set(*, name: str, items: RecordsArg, note: str | None,
+                  overlap_index_id: str | None = None) -> Call[me.EvalSetVersion]:
     from judge_client import _models_evalsets as me
 
-    return Call("POST", "/v1/eval-sets", json=_body(name=name, items=read_records(items), note=note),
+    return Call("POST", "/v1/eval-sets", json=_body(name=name, items=read_records(items), note=note,
+                                                    overlap_index_id=overlap_index_id),
                 cast=me.EvalSetVersion.model_validate)
 
 

@@ -285,6 +285,7 @@ class RunStatus(ServiceModel):
     cost: RunCost | None = None
     rubric_variants: list[dict[str, Any]] = Field(default_factory=list)
     pilot: dict[str, Any] | None = None
+    eval_set: dict[str, Any] | None = None  # {name, version}: the eval-set version the items come from
 
     @property
     def finished(self) -> bool:

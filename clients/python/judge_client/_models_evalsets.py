@@ -8,6 +8,15 @@ from typing import Any
 from judge_client._models import ServiceModel
 
 
+class EvalSetContamination(ServiceModel):
+    report_id: str
+    index_id: str
+    n: int
+    contaminated: int
+    flagged: list[str] = []
+    warning: str | None = None
+
+
 class EvalSetVersion(ServiceModel):
     name: str
     version: int
@@ -17,6 +26,7 @@ class EvalSetVersion(ServiceModel):
     created_at: datetime
     created: bool | None = None
     changes: str | None = None
+    contamination: EvalSetContamination | None = None  # on save with overlap_index_id
 
 
 class EvalSetVersionWithItems(EvalSetVersion):

@@ -45,3 +45,30 @@ class Evaluation(ServiceModel):
     @property
     def finished(self) -> bool:
         return self.status == "done"
+
+
+class EvaluationComparison(ServiceModel):
+    a: Evaluation
+    b: Evaluation
+    comparable: bool
+    warnings: list[str] = []
+    added: list[str] = []
+    removed: list[str] = []
+    changed: list[str] = []
+
+
+class EvaluationEvalSetRef(ServiceModel):
+    name: str
+    version: int
+
+
+class EvaluationRerun(ServiceModel):
+    """``POST /v1/evaluations/{id}/rerun``: the judge layer again on a newer eval-set version."""
+
+    evaluation: Evaluation
+    run_id: str
+    eval_set: EvaluationEvalSetRef
+    reused: list[str] = []
+    supplied: list[str] = []
+    dropped: list[str] = []
+    not_carried: list[str] = []

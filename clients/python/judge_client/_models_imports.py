@@ -59,6 +59,13 @@ class MTBenchPairwiseRow(ServiceModel):
     win_rate_adjusted: float
 
 
+class MTBenchPairConsistency(ServiceModel):
+    n: int
+    consistent: int
+    errors: int
+    rate: float | None = None
+
+
 class MTBenchImport(ServiceModel):
     baseline: str
     candidate: str
@@ -67,4 +74,21 @@ class MTBenchImport(ServiceModel):
     missing_candidate: list[int] = []
     single_scores: list[MTBenchSingleScores] = []
     pairwise: list[MTBenchPairwiseRow] = []
+    pair_consistency: MTBenchPairConsistency | None = None  # the external judge's two orders agreeing
     warnings: list[str] = []
+
+
+class RecordsRunItem(ServiceModel):
+    id: str
+    prompt: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    reference: str | None = None
+    outputs: dict[str, str]
+
+
+class RecordsImport(ServiceModel):
+    """``POST /v1/imports/records``: rows of a JSONL/CSV file or a ``datasets`` split → run items."""
+
+    baseline: str
+    candidate: str
+    items: list[RecordsRunItem]
