@@ -90,6 +90,7 @@ def reply_to_json(reply: JudgeReply) -> dict[str, Any]:
         "logprobs": [{"token": t.token, "logprob": t.logprob, "top": dict(t.top)} for t in logprobs]
                     if logprobs is not None else None,
         "label_probs": {k: dict(v) for k, v in reply.label_probs.items()} if reply.label_probs is not None else None,
+        "batched": reply.batched,
     }
 
 
