@@ -167,3 +167,19 @@ def test_judge_db_status_and_upgrade_on_the_previous_release(tmp_path):
     again = runner.invoke(app, ["db", "status", "--database-url", url])
     assert "up to date" in again.output, again.output
     assert table_counts(url)["judgments"] == 2
+
+
+def test_judge_db_refuses_bad_urls_and_status_creates_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from judge_service.cli import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["db", "status", "--database-url", "nonsense"])
+    assert bad.exit_code == 2 and "is not a database URL" in bad.output
+    missing = tmp_path / "nowhere" / "judge.db"
+    absent = runner.invoke(app, ["db", "status", "--database-url", f"sqlite:///{missing}"])
+    assert absent.exit_code == 2 and "no database at" in absent.output
+    assert not missing.parent.exists()  # reading the revision made no folder and no file
+    new = runner.invoke(app, ["db", "upgrade", "--database-url", f"sqlite:///{missing}"])
+    assert new.exit_code == 0 and f"upgraded from none to {migrate.head()}" in new.output, new.output

@@ -29,15 +29,38 @@ def _url(data_dir: Path | None, database_url: str | None) -> str:
 
 
 def _revisions(url: str) -> tuple[str | None, str]:
-    from judge_service.store import migrate
-    from judge_service.store.db import make_engine
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    engine = make_engine(url)
+    from judge_service.cli.common import fail
+    from judge_service.store import migrate
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        fail(f"--database-url {url!r} is not a database URL; e.g. sqlite:////path/judge.db or "
+             "postgresql+psycopg://user@host:5432/judge")
+        raise  # fail() exits; for the type checker
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+        fail(f"no database at {parsed.database}; check --data-dir / --database-url (nothing was created)")
+    engine = create_engine(parsed)  # not store.db.make_engine: reading the revision must create nothing
     try:
         with engine.connect() as conn:
             return migrate.current(conn), migrate.head()
+    except SQLAlchemyError as e:
+        fail(f"cannot read the database at {parsed.render_as_string(hide_password=True)}: {type(e).__name__}: "
+             f"{str(e).splitlines()[0]}")
+        raise
     finally:
         engine.dispose()
+
+
+def _sqlite_exists(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    return not database or Path(database).exists()
 
 
 @db_app.command()
@@ -54,7 +77,7 @@ def upgrade(data_dir: Path | None = _DATA_DIR, database_url: str | None = _DB_UR
     from judge_service.store.db import Database
 
     url = _url(data_dir, database_url)
-    before, _ = _revisions(url)
+    before, _ = _revisions(url) if not url.startswith("sqlite") or _sqlite_exists(url) else (None, "")
     Database(url).close()
     after, _ = _revisions(url)
     typer.echo(f"upgraded from {before or 'none'} to {after}" if before != after else f"already at {after}")
