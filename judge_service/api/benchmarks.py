@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timezone
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -214,20 +213,6 @@ async def _parse(request: Request) -> tuple[ComparisonIn, list[tuple[str, dict[s
     return body, arms
 
 
-T = TypeVar("T")
-
-
-async def _in_db(ctx: AppContext, work: Callable[[Session], T]) -> T:
-    """One transaction off the event loop. (Not ``Database.run``: its pool is shut down by
-    ``Database.close`` for good, and an ASGI harness that re-enters the lifespan, as schemathesis
-    does, then meets a closed pool on the next request.)"""
-    def in_transaction() -> T:
-        with ctx.db.session() as s:
-            return work(s)
-
-    return await asyncio.to_thread(in_transaction)
-
-
 def _check_run(s: Session, run_id: str | None, field: str = "run_id") -> None:
     if run_id is not None and s.get(RunRow, run_id) is None:
         raise NotFound(f"no judge run with id '{run_id}'", field=field)
@@ -245,7 +230,7 @@ def _check_run(s: Session, run_id: str | None, field: str = "run_id") -> None:
 async def create_benchmark_comparison(request: Request, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     body, arms = await _parse(request)
     if body.run_id is not None:
-        await _in_db(ctx, lambda s: _check_run(s, body.run_id))
+        await ctx.db.run(lambda s: _check_run(s, body.run_id))
     report = await asyncio.to_thread(_run, body, arms)
     options = body.model_dump(exclude={"base", "tuned", "checkpoints"})
 
@@ -256,7 +241,7 @@ async def create_benchmark_comparison(request: Request, ctx: AppContext = Depend
         s.flush()
         return _out(row)
 
-    return await _in_db(ctx, store)
+    return await ctx.db.run(store)
 
 
 @router.get("/benchmark-comparisons", response_model=list[BenchmarkComparisonOut], responses=ERRORS)
@@ -268,7 +253,7 @@ async def list_benchmark_comparisons(run_id: str | None = Query(None), limit: in
             q = q.where(BenchmarkComparisonRow.run_id == run_id)
         return [_out(r) for r in s.scalars(q)]
 
-    return await _in_db(ctx, work)
+    return await ctx.db.run(work)
 
 
 @router.get("/benchmark-comparisons/{id}", response_model=BenchmarkComparisonOut, responses=ERRORS)
@@ -279,7 +264,7 @@ async def get_benchmark_comparison(id: str, ctx: AppContext = Depends(get_ctx)) 
             raise NotFound(f"no benchmark comparison with id '{id}'", field="id")
         return _out(row)
 
-    return await _in_db(ctx, work)
+    return await ctx.db.run(work)
 
 
 @router.post("/benchmark-comparisons/{id}/attach", response_model=BenchmarkComparisonOut, responses=ERRORS)
@@ -294,7 +279,7 @@ async def attach_benchmark_comparison(id: str, body: AttachIn, ctx: AppContext =
         s.flush()
         return _out(row)
 
-    return await _in_db(ctx, work)
+    return await ctx.db.run(work)
 
 
 @router.get("/runs/{id}/benchmark-comparisons", response_model=list[BenchmarkComparisonOut], responses=ERRORS)
@@ -305,4 +290,4 @@ async def run_benchmark_comparisons(id: str, ctx: AppContext = Depends(get_ctx))
             .order_by(BenchmarkComparisonRow.created_at)
         return [_out(r) for r in s.scalars(q)]
 
-    return await _in_db(ctx, work)
+    return await ctx.db.run(work)

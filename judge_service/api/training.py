@@ -11,8 +11,7 @@ import asyncio
 import base64
 import binascii
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
@@ -105,19 +104,6 @@ class AnalysisSummary(BaseModel):
     created_at: str
     verdict: str
     metric: str | None
-
-
-T = TypeVar("T")
-
-
-async def _db(ctx: AppContext, work: Callable[[Session], T]) -> T:
-    """Database work in a worker thread (never on the event loop), one transaction."""
-
-    def in_transaction() -> T:
-        with ctx.db.session() as session:
-            return work(session)
-
-    return await asyncio.to_thread(in_transaction)
 
 
 def _out(row: store.TrainingAnalysisRow) -> AnalysisOut:
@@ -213,7 +199,7 @@ async def analyse_and_store(ctx: AppContext, files: list[tuple[str, bytes]], opt
     result = _scrub(result)
     row = store.TrainingAnalysisRow(id="tla_" + uuid.uuid4().hex[:20], name=options.name, verdict=result["verdict"],
                                     metric=result.get("metric"), result=result)
-    saved = await _db(ctx, lambda s: store.save(s, row))
+    saved = await ctx.db.run(lambda s: store.save(s, row))
     return _out(saved)
 
 
@@ -230,20 +216,20 @@ def _scrub(value: Any) -> Any:
 
 @router.get("/analyses", response_model=list[AnalysisSummary])
 async def list_analyses(limit: int = 50, ctx: AppContext = Depends(get_ctx)) -> list[AnalysisSummary]:
-    rows = await _db(ctx, lambda s: store.recent(s, max(1, min(limit, 500))))
+    rows = await ctx.db.run(lambda s: store.recent(s, max(1, min(limit, 500))))
     return [AnalysisSummary(id=r.id, name=r.name, created_at=r.created_at.isoformat(), verdict=r.verdict, metric=r.metric)
             for r in rows]
 
 
 @router.get("/analyses/{id}", response_model=AnalysisOut, responses=ERRORS)
 async def get_analysis(id: str, ctx: AppContext = Depends(get_ctx)) -> AnalysisOut:
-    return _out(await _db(ctx, lambda s: store.get(s, id)))
+    return _out(await ctx.db.run(lambda s: store.get(s, id)))
 
 
 @router.get("/analyses/{id}/chart.svg", response_class=Response, responses={
     200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "the chart"}, **ERRORS})
 async def get_chart(id: str, ctx: AppContext = Depends(get_ctx)) -> Response:
-    row = await _db(ctx, lambda s: store.get(s, id))
+    row = await ctx.db.run(lambda s: store.get(s, id))
     return Response(render_svg(row.result), media_type="image/svg+xml")
 
 
@@ -309,7 +295,7 @@ async def _sweep_out(ctx: AppContext, row: store.TrainingAnalysisRow) -> SweepOu
 @router.post("/analyses/{id}/sweep", response_model=SweepOut, status_code=202, responses={409: {"model": ErrorBody}, **ERRORS})
 async def create_sweep(id: str, body: SweepCreate, ctx: AppContext = Depends(get_ctx)) -> SweepOut:
     """Judge the checkpoints the analysis names (best by loss, earliest equivalent, last) against base."""
-    row = await _db(ctx, lambda s: store.get(s, id))
+    row = await ctx.db.run(lambda s: store.get(s, id))
     if row.result.get("sweep"):
         runs = [c["run_id"] for c in row.result["sweep"]["checkpoints"]]
         raise Conflict(f"analysis '{id}' already has a sweep (runs {runs}); read it with GET …/sweep, or analyse "
@@ -336,10 +322,10 @@ async def create_sweep(id: str, body: SweepCreate, ctx: AppContext = Depends(get
         fresh.result = fresh.result | {"sweep": stored}  # a new dict: the JSON column sees the change
         return fresh
 
-    return await _sweep_out(ctx, await _db(ctx, save))
+    return await _sweep_out(ctx, await ctx.db.run(save))
 
 
 @router.get("/analyses/{id}/sweep", response_model=SweepOut, responses=ERRORS)
 async def get_sweep(id: str, ctx: AppContext = Depends(get_ctx)) -> SweepOut:
     """The sweep's runs, each checkpoint's win rate beside its loss, and whether judges and loss agree."""
-    return await _sweep_out(ctx, await _db(ctx, lambda s: store.get(s, id)))
+    return await _sweep_out(ctx, await ctx.db.run(lambda s: store.get(s, id)))
