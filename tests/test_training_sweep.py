@@ -111,6 +111,7 @@ def test_bad_sweeps_are_refused_before_any_run_is_made(client):
     again = client.post(f"/v1/training-logs/analyses/{aid}/sweep",
                         json=sweep_body(items(3, {"base": 6, "checkpoint-1000": 3, "checkpoint-5000": 9})))
     assert again.status_code == 409 and again.json()["error"]["field"] == "id"
+    wait_sweep(client, aid)  # the app is not stopped with the sweep's runs in flight
 
 
 def test_client_and_cli_sweep(make_settings, tmp_path, monkeypatch):
