@@ -7,10 +7,11 @@ verdict, and a successful call is made twice only if the killed process had it i
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 
 import httpx
+from sqlalchemy import select, text
 
 from judge_service.store import leases
 from judge_service.store.db import Database
@@ -136,3 +137,48 @@ def test_judges_are_built_off_the_event_loop_and_once(monkeypatch):
     a, b, worst_gap = asyncio.run(main())
     assert a[0] is b[0] and builds == ["j1"]  # two callers at once, one build
     assert worst_gap < 0.3, f"the event loop stalled {worst_gap:.2f}s while a judge was built"
+
+
+def test_claims_skip_this_process_own_busy_items(db_url):
+    db = Database(db_url)
+    with db.session() as s:
+        s.add(RunRow(id="r1", status="running", spec={}, total=4))
+        s.flush()
+        for i in range(4):
+            s.add(RunItemRow(run_id="r1", item_id=f"i{i}", position=i, item={}))
+    now = datetime.now(timezone.utc)
+    with db.session() as s:
+        mine = leases.claim(s, "host:1:a", now, now + timedelta(seconds=1), 4)
+    later = now + timedelta(seconds=2)  # every lease has run out, but the items are still being judged
+    with db.session() as s:
+        again = leases.claim(s, "host:1:a", later, later + timedelta(seconds=1), 4, busy=frozenset(mine[:3]))
+    assert again == mine[3:]
+    db.close()
+
+
+def test_an_item_whose_lease_lapses_mid_call_is_not_judged_twice_by_its_own_process(make_client, monkeypatch):
+    """A late heartbeat lets this process's own leases expire while their calls are in flight; the
+    next claim must not hand the same items to a second task of the same process (each would pay)."""
+    from conftest import wait_done
+
+    def renew_without_extending(s, owner, expires_at):  # a heartbeat that came too late to help
+        return set(s.scalars(select(leases.RunItemLeaseRow.item_pk).where(leases.RunItemLeaseRow.owner == owner)))
+
+    monkeypatch.setattr(leases, "renew", renew_without_extending)
+    with FakeJudgeServer("prefer_longer", latency_s=1.5) as fake:
+        spec = {"provider": "openai_compatible", "base_url": fake.openai_base_url, "model": "fake-judge",
+                "max_concurrency": 16, "timeout_s": 10}
+        client = make_client({"judges": [spec | {"name": "fj"}], "default_panel": ["fj"]}, run_lease_seconds=0.5)
+        items = [{"id": f"q{i}", "prompt": f"Question {i}?", "outputs": {"base": "Base", "tuned": "Tuned " + "y" * i}}
+                 for i in range(6)]
+        r = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["fj"], "mode": "pairwise",
+                                          "baseline": "base", "candidate": "tuned", "items": items})
+        assert r.status_code == 202, r.text
+        status = wait_done(client, r.json()["id"], timeout=60)
+        log = list(fake.log)
+        with client.app.state.ctx.db.engine.connect() as conn:  # every judge call this process made, cached or not
+            recorded = conn.execute(text("SELECT COUNT(*) FROM judge_calls")).scalar_one()
+    assert status["status"] == "done" and status["progress"]["done"] == 6, status
+    calls = Counter(rec.body_sha256 for rec in log if rec.outcome == "ok")
+    assert len(calls) == 12 and max(calls.values()) == 1, calls  # 6 items x 2 orders, each once
+    assert recorded == 12, recorded  # a second task for an item would replay its calls from the cache

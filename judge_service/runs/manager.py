@@ -77,6 +77,8 @@ def item_error(e: BaseException) -> str:
 
 
 class RunManager:
+    STOP_WAIT_SECONDS = 10.0
+
     def __init__(self, ctx: AppContext, item_concurrency: int = 16, lease_seconds: float | None = None,
                  poll_seconds: float = 1.0) -> None:
         self.ctx = ctx
@@ -109,13 +111,27 @@ class RunManager:
 
     async def stop(self) -> None:
         here = asyncio.get_running_loop()
-        tasks = [t for t in (self._loop_task, self._heartbeat_task, *self._tasks.values()) if t is not None]
+        # The runs' loads in progress too: an item task waits for its run's load through a shield,
+        # so cancelling the item leaves the load itself running past the stop.
+        tasks: list[asyncio.Future[Any]] = [t for t in (self._loop_task, self._heartbeat_task, *self._tasks.values(),
+                                                        *self._loading.values()) if t is not None]
         for task in tasks:
             if task.get_loop() is here:
                 task.cancel()
             else:  # an app whose lifespan was entered again from another event loop (in-process clients)
                 task.get_loop().call_soon_threadsafe(task.cancel)
-        await asyncio.gather(*(t for t in tasks if t.get_loop() is here), return_exceptions=True)
+        mine = [t for t in tasks if t.get_loop() is here]
+        if mine:
+            # Bounded: a task stuck in a database call must not hold the process's shutdown forever;
+            # its item's lease is handed back below or expires.
+            done, stuck = await asyncio.wait(mine, timeout=self.STOP_WAIT_SECONDS)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved, so it is not reported again when the task is collected
+            for task in stuck:
+                log.warning("run task %s did not stop within %.0fs; leaving it", getattr(task, "get_name", lambda: "?")(),
+                            self.STOP_WAIT_SECONDS)
+        self._loading.clear()
         try:
             await self.ctx.db.run(lambda s: leases.release(s, self.owner))
         except Exception:  # the database may be gone; the leases then simply expire
@@ -159,10 +175,10 @@ class RunManager:
                     log.warning("lost the lease on run item %s before finishing it; another process judges it", pk)
                     task.cancel()
 
-    def _claim(self, s: Any, limit: int) -> list[tuple[int, str, dict[str, Any]]]:
+    def _claim(self, s: Any, limit: int, busy: frozenset[int]) -> list[tuple[int, str, dict[str, Any]]]:
         now = _now()
         dead = _dead_local_owners(leases.owners(s), self.owner)
-        pks = leases.claim(s, self.owner, now, now + timedelta(seconds=self.lease_seconds), limit, dead)
+        pks = leases.claim(s, self.owner, now, now + timedelta(seconds=self.lease_seconds), limit, dead, busy)
         if not pks:
             # Two processes recording a run's last items at once each see the other's as pending
             # (read committed); whoever next finds nothing to claim closes such a run.
@@ -183,10 +199,13 @@ class RunManager:
             claimed: list[tuple[int, str, dict[str, Any]]] = []
             if free > 0:
                 try:
-                    claimed = await self.ctx.db.run(lambda s: self._claim(s, free))
+                    busy = frozenset(self._tasks)  # read here, on the loop, not in the database thread
+                    claimed = await self.ctx.db.run(lambda s: self._claim(s, free, busy))
                 except Exception:
                     log.exception("claiming run items failed; retrying")
             for pk, run_id, item in claimed:
+                if pk in self._tasks:  # defensive: never two tasks for one item in this process
+                    continue
                 self._task_runs[pk] = run_id
                 self._tasks[pk] = asyncio.get_running_loop().create_task(self._one(pk, run_id, item), name=f"item-{pk}")
             if claimed and len(claimed) == free:

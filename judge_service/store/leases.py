@@ -10,7 +10,7 @@ condition on the committed row).
 from __future__ import annotations
 
 from datetime import datetime
-from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -25,8 +25,11 @@ class RunItemLeaseRow(Base):
 
 
 def claim(s: Session, owner: str, now: datetime, expires_at: datetime, limit: int,
-          dead_owners: frozenset[str] = frozenset()) -> list[int]:
-    """Lease up to ``limit`` pending items of active runs; the pks this process now holds."""
+          dead_owners: frozenset[str] = frozenset(), busy: frozenset[int] = frozenset()) -> list[int]:
+    """Lease up to ``limit`` pending items of active runs; the pks this process now holds.
+
+    ``busy`` are the items this process is judging already: their lease may have run out (a late
+    heartbeat) but claiming them again would judge them twice in one process."""
     if limit <= 0:
         return []
     stale = RunItemLeaseRow.expires_at < now
@@ -38,6 +41,7 @@ def claim(s: Session, owner: str, now: datetime, expires_at: datetime, limit: in
         .outerjoin(RunItemLeaseRow, RunItemLeaseRow.item_pk == RunItemRow.pk)
         .where(RunItemRow.status == "pending", RunRow.status.in_(("queued", "running")),
                (RunItemLeaseRow.item_pk.is_(None)) | stale)
+        .where(RunItemRow.pk.not_in(busy) if busy else true())
         .order_by(RunRow.created_at, RunItemRow.position)
         .limit(limit)
     )
