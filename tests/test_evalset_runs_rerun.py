@@ -8,6 +8,9 @@ Through HTTP, the Python client and the CLI."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import yaml
 
 from typer.testing import CliRunner
 
@@ -96,6 +99,10 @@ def test_runs_name_their_version_and_rerun_on_the_next_is_one_call(client):
     v2[0]["prompt"] = v2[0]["prompt"] + " Answer in one paragraph."  # q1 changed
     v2.append({"id": "q21", "prompt": read_records(MT / "question.jsonl")[20]["turns"][0]})
     assert client.post("/v1/eval-sets", json={"name": "mt", "items": v2}).json()["version"] == 2
+    # A newer rubric version since the first run: the re-run still judges under the old run's version.
+    rubric = yaml.safe_load((Path(__file__).resolve().parents[1] / "rubrics" / "helpfulness" / "v1.yaml").read_text())
+    newer = rubric | {"version": 2, "instructions": rubric["instructions"] + " Be strict."}
+    assert client.post("/v1/rubrics", json=newer).status_code == 201
     r = client.post(f"/v1/evaluations/{ev['id']}/rerun", json={})
     assert r.status_code == 422 and r.json()["error"]["field"] == "outputs"
     assert "q1, q21" in r.json()["error"]["message"]
@@ -105,6 +112,8 @@ def test_runs_name_their_version_and_rerun_on_the_next_is_one_call(client):
     rerun = r.json()
     assert rerun["eval_set"] == {"name": "mt", "version": 2}
     assert rerun["supplied"] == ["q1", "q21"] and rerun["dropped"] == ["q3"] and len(rerun["reused"]) == 18
+    assert client.get(f"/v1/runs/{rerun['run_id']}").json()["rubric"] == client.get(f"/v1/runs/{run_id}").json()["rubric"]
+    assert client.get(f"/v1/runs/{run_id}").json()["rubric"]["version"] == 1
     assert wait_done(client, rerun["run_id"])["status"] == "done"
     new_items = {i["id"] for i in client.get(f"/v1/runs/{rerun['run_id']}/items").json()}
     assert new_items == {i["id"] for i in v2}

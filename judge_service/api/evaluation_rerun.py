@@ -44,7 +44,7 @@ class EvaluationRerun(BaseModel):
 
 class EvaluationRerunOut(BaseModel):
     evaluation: EvaluationOut
-    run_id: str = Field(description="the new judge run (same rubric, judges, mode and options as the old one)")
+    run_id: str = Field(description="the new judge run (same rubric version, judges, mode and options as the old one)")
     eval_set: EvalSetRef
     reused: list[str] = Field(description="unchanged items: the old run's outputs, judged again (cached calls are free)")
     supplied: list[str] = Field(description="items added or changed: the outputs sent with this request")
@@ -56,6 +56,7 @@ class EvaluationRerunOut(BaseModel):
 @router.post("/{id}/rerun", response_model=EvaluationRerunOut, status_code=201, responses=ERRORS)
 async def rerun_evaluation(id: str, body: EvaluationRerun, ctx: AppContext = Depends(get_ctx)) -> EvaluationRerunOut:
     from judge_service.api.runs import create_run
+    from judge_service.engine.verdicts import recorded_ref
     from judge_service.evaluation.rerun import rerun_items
     from judge_service.runs.spec import RunCreate
 
@@ -102,10 +103,13 @@ async def rerun_evaluation(id: str, body: EvaluationRerun, ctx: AppContext = Dep
     ref = EvalSetRef(name=name, version=now.version)
     try:
         run_body = RunCreate.model_validate({
-            "rubric": spec["rubric"]["name"], "judges": spec["judges"], "mode": spec["mode"],
+            # The old run's rubric version and wording, not the newest: a rubric edited since would
+            # make the two runs differ in more than the eval set.
+            "rubric": recorded_ref(spec["rubric"]), "judges": spec["judges"], "mode": spec["mode"],
             "baseline": spec["baseline"], "candidate": spec["candidate"], "samples": spec.get("samples", 1),
             "temperature": spec.get("temperature", 0.0), "seed": spec.get("seed", 0),
-            "options": spec.get("options") or {}, "eval_set": ref.model_dump(), "items": plan.items})
+            "options": spec.get("options") or {}, "eval_set": ref.model_dump(), "items": plan.items}
+            | ({"rubric_variants": [v["variant"] for v in spec["variants"]]} if spec.get("variants") else {}))
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])

@@ -51,6 +51,12 @@ def rubric_ref(rubric: Rubric) -> dict[str, Any]:
     return RubricRef(name=rubric.name, version=rubric.version, hash=rubric.hash, variant=rubric.variant).model_dump()
 
 
+def recorded_ref(recorded: Mapping[str, Any]) -> str:
+    """The ref that resolves to exactly the rubric version (and wording) ``rubric_ref`` recorded."""
+    wording = recorded.get("variant", "default")
+    return f"{recorded['name']}@{recorded['version']}" + ("" if wording == "default" else f":{wording}")
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A request that passed every check: the rubric version to judge by and the judges to ask."""

@@ -32,6 +32,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from judge_service.context import AppContext
+from judge_service.engine.verdicts import recorded_ref
 from judge_service.errors import ServiceError
 from judge_service.rubrics.model import Rubric
 from judge_service.runs.evaluate import evaluate_item
@@ -244,8 +245,7 @@ class RunManager:
 
         spec = await ctx.db.run(load)
         try:
-            wording = spec["rubric"].get("variant", "default")
-            ref = f"{spec['rubric']['name']}@{spec['rubric']['version']}" + ("" if wording == "default" else f":{wording}")
+            ref = recorded_ref(spec["rubric"])
             rubric = await ctx.db.run(lambda _s: ctx.rubrics.resolve(ref))
             if rubric.hash != spec["rubric"]["hash"]:
                 raise RuntimeError(f"rubric {rubric.ref} changed since the run was created")
