@@ -22,13 +22,18 @@ from judge_service.testing.fake_server import FakeJudgeServer
 N_ITEMS = 200  # run_body's size
 
 
-def test_claims_are_exclusive_and_expired_leases_pass_on(db_url):
+def _one_running_run(db_url: str, n_items: int) -> Database:
     db = Database(db_url)
     with db.session() as s:
-        s.add(RunRow(id="r1", status="running", spec={}, total=10))
+        s.add(RunRow(id="r1", status="running", spec={}, total=n_items))
         s.flush()
-        for i in range(10):
+        for i in range(n_items):
             s.add(RunItemRow(run_id="r1", item_id=f"i{i}", position=i, item={}))
+    return db
+
+
+def test_claims_are_exclusive_and_expired_leases_pass_on(db_url):
+    db = _one_running_run(db_url, 10)
     now = datetime.now(timezone.utc)
     with db.session() as s:
         a = leases.claim(s, "host:1:a", now, now + timedelta(seconds=30), 6)
@@ -140,12 +145,7 @@ def test_judges_are_built_off_the_event_loop_and_once(monkeypatch):
 
 
 def test_claims_skip_this_process_own_busy_items(db_url):
-    db = Database(db_url)
-    with db.session() as s:
-        s.add(RunRow(id="r1", status="running", spec={}, total=4))
-        s.flush()
-        for i in range(4):
-            s.add(RunItemRow(run_id="r1", item_id=f"i{i}", position=i, item={}))
+    db = _one_running_run(db_url, 4)
     now = datetime.now(timezone.utc)
     with db.session() as s:
         mine = leases.claim(s, "host:1:a", now, now + timedelta(seconds=1), 4)
