@@ -36,6 +36,7 @@ from judge_service.tasks import BackgroundTasks
 if TYPE_CHECKING:  # these modules hold the context themselves
     from judge_service.engine.batch import BatchExecutor
     from judge_service.judges.registry import Judge
+    from judge_service.judges.replicas import ReplicaShare
     from judge_service.memorization.store import IndexStore
     from judge_service.observability import Metrics
     from judge_service.ratings.tasks import Calibrations
@@ -53,6 +54,7 @@ class AppContext:
     caller: JudgeCaller
     verdicts: Verdicts
     runs: RunManager = field(init=False)
+    replicas: ReplicaShare = field(init=False)
     calibrations: Calibrations = field(init=False)
     overlap_indexes: IndexStore = field(init=False)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
@@ -61,6 +63,7 @@ class AppContext:
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
+        from judge_service.judges.replicas import ReplicaShare
         from judge_service.memorization.store import IndexStore
         from judge_service.ratings.tasks import Calibrations
         from judge_service.runs.manager import RunManager
@@ -74,12 +77,14 @@ class AppContext:
         ctx = cls(settings=settings, db=db, rubrics=rubrics, judges=judges, caller=caller,
                   verdicts=Verdicts(settings, db, rubrics, judges, caller))
         ctx.runs = RunManager(ctx, item_concurrency=settings.run_item_concurrency)
+        ctx.replicas = ReplicaShare(db, ctx.runs.owner, judges.set_replicas, settings.replica_beat_seconds)
         ctx.calibrations = Calibrations(ctx)
         ctx.overlap_indexes = IndexStore(db, settings.data_dir / "overlap-indexes")
         return ctx
 
     async def start(self) -> None:
         """Resume what a previous process left running, then warm the default panel if asked."""
+        await self.replicas.start()  # before any judge call: this process's share of the judges' limits
         await self.runs.resume_all()
         if self.caller.batches is not None:
             self.caller.batches.start()  # poll the batches a previous process left pending
@@ -97,6 +102,7 @@ class AppContext:
         await self.calibrations.stop()
         if self.metrics is not None:
             self.metrics.close()
+        await self.replicas.stop()  # its share goes back to the other replicas at their next beat
         await self.judges.aclose()
         # Connections are released; the database's thread pool is kept, because one context may be
         # started again (a test client entered twice, schemathesis' per-case lifespan) and a shut

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     parse_retries: int = 2
     run_item_concurrency: int = 16
     run_lease_seconds: float = 30.0  # a dead process's run items pass to another process after this long
+    # Every live process on the database takes 1/N of each judge's limits (judges/replicas.py);
+    # a process not seen for 3 beats is no longer counted.
+    replica_beat_seconds: float = Field(default=2.0, gt=0)
     # Provider batch APIs (engine/batch.py; a run's "execution": "batch" | "auto").
     batch_collect_seconds: float = 5.0  # a batch is sent once no new call arrived for this long
     batch_poll_seconds: float = 30.0  # how often pending batches are polled at the provider

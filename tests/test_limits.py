@@ -188,6 +188,63 @@ def test_backoff_sleeps_do_not_hold_a_concurrency_slot():
     assert asyncio.run(go()) < 0.2
 
 
+def test_a_replica_share_shrinks_and_grows_concurrency_while_calls_hold_slots():
+    stub = Stub(delay=0.03)
+    p = limited(stub, spec(max_concurrency=9))
+
+    async def go():
+        first = [asyncio.create_task(p.complete(req(f"a{i}"))) for i in range(9)]
+        await asyncio.sleep(0.01)
+        p.set_share(3)  # two more replicas came up while nine calls were on the wire
+        stub.max_in_flight = 0
+        await asyncio.gather(*first)
+        second = asyncio.gather(*[p.complete(req(f"b{i}")) for i in range(12)])
+        await second
+        shared = stub.max_in_flight
+        p.set_share(1)  # they went away again
+        stub.max_in_flight = 0
+        await asyncio.gather(*[p.complete(req(f"c{i}")) for i in range(18)])
+        return shared, stub.max_in_flight
+
+    shared, alone = asyncio.run(go())
+    assert (shared, alone) == (3, 9)
+    assert p.limits() == {"replicas": 1, "max_concurrency": 9, "requests_per_minute": None, "tokens_per_minute": None}
+    p.set_share(20)
+    assert p.limits()["max_concurrency"] == 1  # never below one call
+
+
+def test_a_cancelled_waiter_gives_its_slot_on():
+    stub = Stub(delay=0.05)
+    p = limited(stub, spec(max_concurrency=1))
+
+    async def go():
+        holder = asyncio.create_task(p.complete(req("a")))
+        await asyncio.sleep(0.01)
+        waiter = asyncio.create_task(p.complete(req("b")))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        await holder
+        await asyncio.wait_for(p.complete(req("c")), timeout=1)  # the slot was not lost with the waiter
+        return waiter.cancelled()
+
+    assert asyncio.run(go()) and p._slots.held == 0 and stub.calls == 2
+
+
+def test_a_replica_share_of_requests_per_minute():
+    stub = Stub()
+    p = limited(stub, spec(requests_per_minute=2400))  # 40/s alone
+    p.set_share(2)  # 20/s, a burst of 20, as one of two replicas
+    assert p.limits()["requests_per_minute"] == 1200
+
+    async def go():
+        started = time.monotonic()
+        await asyncio.gather(*[p.complete(req(f"q{i}")) for i in range(40)])
+        return time.monotonic() - started
+
+    assert asyncio.run(go()) >= 0.9  # alone, 40 calls fit in the 40-call burst at once
+    assert stub.calls == 40
+
+
 def test_requests_per_minute_limit():
     stub = Stub()
     p = limited(stub, spec(requests_per_minute=1200))  # 20/s, a burst of 20

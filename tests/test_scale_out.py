@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from judge_service.store.db import Database
 from judge_service.store.models import RunItemRow
@@ -82,8 +84,42 @@ def fake():
         yield server
 
 
+RPM = 1200  # the rate-limited judge's requests_per_minute, for all replicas together (20/s)
+N_RATED = 60  # comparisons through it: 120 calls
+
+
+def with_rate_limited_judge(config: Path) -> Path:
+    cfg = yaml.safe_load(config.read_text())
+    cfg["judges"].append(cfg["judges"][0] | {"name": "fjr", "model": "fake-judge-r", "requests_per_minute": RPM})
+    config.write_text(yaml.safe_dump(cfg))
+    return config
+
+
+async def rated_comparisons(urls: list[str]) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=120) as client:
+        return await asyncio.gather(*(client.post(f"{urls[i % len(urls)]}/v1/comparisons", json=SAME | {
+            "judges": ["fjr"], "prompt": f"Rate-limited question {i}?"}) for i in range(N_RATED)))
+
+
+def check_shared_rate_limit(fake: FakeJudgeServer, urls: list[str]) -> None:
+    """The judge's requests_per_minute holds for the replicas together, as the provider sees it."""
+    for url in urls:
+        fjr = next(j for j in httpx.get(f"{url}/v1/judges", timeout=30).json() if j["name"] == "fjr")
+        assert fjr["limits"]["replicas"] == len(urls) and fjr["limits"]["requests_per_minute"] == RPM / len(urls), fjr
+    fake.reset()
+    responses = asyncio.run(rated_comparisons(urls))
+    assert Counter(r.status_code for r in responses) == {200: N_RATED}
+    times = sorted(rec.started for rec in fake.log if rec.outcome == "ok")
+    assert len(times) == 2 * N_RATED
+    burst = RPM / 60  # each replica banks one second of its share: one second of the whole limit in all
+    rate = (len(times) - burst) / (times[-1] - times[0])
+    print(f"\n{len(urls)} replicas, requests_per_minute {RPM}: the fake server saw {rate * 60:.0f}/min after the burst")
+    # Alone, each replica would allow the whole limit: three times the rate.
+    assert 0.5 * RPM / 60 <= rate <= 1.15 * RPM / 60, rate * 60
+
+
 def test_three_replicas_one_database(tmp_path, db_url, fake):
-    config = judges_config(tmp_path / "judges.yaml", fake.openai_base_url)
+    config = with_rate_limited_judge(judges_config(tmp_path / "judges.yaml", fake.openai_base_url))
     env = {"JUDGE_DATABASE_URL": db_url, "JUDGE_LOG_JSON": "false"}
     procs = [ServiceProcess(tmp_path / "data", config, env=env, log_path=tmp_path / f"p{i}.log") for i in range(3)]
     try:
@@ -93,6 +129,7 @@ def test_three_replicas_one_database(tmp_path, db_url, fake):
         started = time.monotonic()
         check_run(fake, procs[1].url, db_url)
         print(f"\n3 replicas, {N_ITEMS} items: {time.monotonic() - started:.1f}s")
+        check_shared_rate_limit(fake, [p.url for p in procs])
     finally:
         for p in procs:
             p.stop()

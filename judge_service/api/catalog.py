@@ -5,15 +5,25 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from judge_service.api.deps import get_ctx
 from judge_service.context import AppContext
 from judge_service.errors import InvalidInput
+from judge_service.judges.limits import LimitedProvider
 from judge_service.rubrics.model import Rubric
 from judge_service.schemas import ErrorBody
 
 router = APIRouter(tags=["catalog"])
+
+
+class JudgeLimits(BaseModel):
+    """The judge's limits as this process applies them: its share when several replicas run on one database."""
+
+    replicas: int = Field(description="live service processes on this database; each takes 1/replicas of the limits")
+    max_concurrency: int = Field(description="calls this process may have in flight (configured // replicas, at least 1)")
+    requests_per_minute: float | None = Field(description="this process's share of the configured requests_per_minute")
+    tokens_per_minute: float | None = Field(description="this process's share of the configured tokens_per_minute")
 
 
 class JudgeOut(BaseModel):
@@ -23,6 +33,7 @@ class JudgeOut(BaseModel):
     family: str
     health: str
     in_default_panel: bool
+    limits: JudgeLimits | None = Field(default=None, description="null for a judge that could not be built")
 
 
 class RubricVersionOut(BaseModel):
@@ -75,12 +86,15 @@ async def list_judges(ctx: AppContext = Depends(get_ctx)) -> list[dict[str, Any]
     panel = set(ctx.judges.default_panel())
     out = []
     for spec in ctx.judges.specs():
+        limits = None
         try:
-            health = await ctx.judges.get(spec.name).provider.health()
+            provider = ctx.judges.get(spec.name).provider
+            limits = provider.limits() if isinstance(provider, LimitedProvider) else None
+            health = await provider.health()
         except Exception as e:  # a judge that cannot even be built is reported, not fatal
             health = f"unavailable: {getattr(e, 'message', str(e))}"
         out.append({"name": spec.name, "provider": spec.provider, "model": spec.model, "family": spec.family,
-                    "health": health, "in_default_panel": spec.name in panel})
+                    "health": health, "in_default_panel": spec.name in panel, "limits": limits})
     return out
 
 

@@ -17,6 +17,10 @@ the judge's limits, not a request's:
   ``spec.max_retry_time_s``. A Retry-After also pauses the judge's other calls until it
   passes: a 429 is about the key's quota, not about the one request that drew it.
 
+Several service processes on one database share each judge's limits: each live replica takes
+``1/N`` of them (``set_share``, driven by ``judges/replicas.py``), so N replicas together stay
+within what the configuration says the key allows.
+
 The SDKs' own retries are switched off (``max_retries=0``) so that this policy is the only one:
 two stacked policies multiply attempts and ignore each other's budgets.
 """
@@ -28,6 +32,7 @@ import email.utils
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -151,15 +156,64 @@ class _StopBeforeDeadline(stop_base):
         return time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= self.deadline
 
 
+class Slots:
+    """A semaphore whose size may change while calls hold it (a replica's share of ``max_concurrency``).
+
+    ``asyncio.Semaphore`` cannot shrink. Waiters are served in order; a slot freed while the size
+    is above the new limit is not handed on."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def resize(self, limit: int) -> None:
+        self.limit = limit
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.held < self.limit and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                self.held += 1
+
+    async def __aenter__(self) -> None:
+        if self.held < self.limit and not self._waiters:
+            self.held += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # granted just as it was cancelled: give it back
+                self.held -= 1
+                self._wake()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.held -= 1
+        self._wake()
+
+
 class TokenBucket:
     """``rate`` units per second, at most ``capacity`` banked. Waiters are served in order."""
 
     def __init__(self, per_minute: float, burst_s: float = 1.0) -> None:
+        self.burst_s = burst_s
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, self.rate * burst_s)
         self.level = self.capacity
         self._updated = time.monotonic()
         self._lock = asyncio.Lock()
+
+    def set_rate(self, per_minute: float) -> None:
+        """A new rate from now on (a replica's share changed); what is banked stays, up to the new capacity."""
+        self._refill()
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, self.rate * self.burst_s)
+        self.level = min(self.level, self.capacity)
 
     def _refill(self) -> None:
         now = time.monotonic()
@@ -205,7 +259,8 @@ class LimitedProvider:
         self.inner = inner
         self.spec = spec
         self.stats = LimiterStats()
-        self._slots = asyncio.Semaphore(spec.max_concurrency)
+        self.share = 1  # the live replicas this judge's limits are split over (this process included)
+        self._slots = Slots(spec.max_concurrency)
         self._rpm = TokenBucket(spec.requests_per_minute) if spec.requests_per_minute else None
         self._tpm = TokenBucket(spec.tokens_per_minute) if spec.tokens_per_minute else None
         self._paused_until = 0.0  # monotonic time before which no call is sent (Retry-After)
@@ -219,6 +274,25 @@ class LimitedProvider:
 
     def __repr__(self) -> str:
         return f"LimitedProvider({self.inner!r}, max_concurrency={self.spec.max_concurrency})"
+
+    def set_share(self, replicas: int) -> None:
+        """Take ``1/replicas`` of each configured limit: the N live processes on one database then
+        stay within the judge's limits together. Concurrency rounds down but never below one call."""
+        replicas = max(1, replicas)
+        if replicas == self.share:
+            return
+        self.share = replicas
+        self._slots.resize(max(1, self.spec.max_concurrency // replicas))
+        if self._rpm is not None and self.spec.requests_per_minute:
+            self._rpm.set_rate(self.spec.requests_per_minute / replicas)
+        if self._tpm is not None and self.spec.tokens_per_minute:
+            self._tpm.set_rate(self.spec.tokens_per_minute / replicas)
+
+    def limits(self) -> dict[str, float | int | None]:
+        """This process's share of the judge's limits, as it applies them now."""
+        return {"replicas": self.share, "max_concurrency": self._slots.limit,
+                "requests_per_minute": self.spec.requests_per_minute / self.share if self.spec.requests_per_minute else None,
+                "tokens_per_minute": self.spec.tokens_per_minute / self.share if self.spec.tokens_per_minute else None}
 
     def _wait(self, state: RetryCallState) -> float:
         # Full jitter: uniform in [0, min(cap, base * 2^(n-1))], but never before Retry-After.

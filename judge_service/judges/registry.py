@@ -16,7 +16,7 @@ from judge_service.errors import InvalidInput, MissingExtra, NotFound
 from judge_service.judges.base import JudgeProvider
 from judge_service.judges.batch import BatchAPI
 from judge_service.judges.config import JudgesConfig, JudgeSpec
-from judge_service.judges.limits import LimiterStats, limited
+from judge_service.judges.limits import LimitedProvider, LimiterStats, limited
 from judge_service.settings import Settings
 
 PROVIDERS: dict[str, str] = {
@@ -80,6 +80,12 @@ def build_judge(spec: JudgeSpec, settings: Settings) -> Judge:
     return Judge(spec, wrapped, base, wrapped.stats)  # type: ignore[arg-type]  # LimitedProvider: no warm(), see base
 
 
+def _share(judge: Judge, replicas: int) -> None:
+    # An embedded model's limits are this process's own hardware, not a key the replicas share.
+    if isinstance(judge.provider, LimitedProvider) and judge.spec.provider != "local":
+        judge.provider.set_share(replicas)
+
+
 class JudgePool:
     """The judges of one app instance, built lazily on first use and closed at shutdown."""
 
@@ -89,6 +95,7 @@ class JudgePool:
         self._specs = {j.name: j for j in config.judges}
         self._judges: dict[str, Judge] = {}
         self._building = threading.Lock()  # built from worker threads (get_many): one build per judge
+        self._replicas = 1  # live processes on this database: each takes 1/N of every judge's limits
 
     def specs(self) -> list[JudgeSpec]:
         return list(self._specs.values())
@@ -103,8 +110,16 @@ class JudgePool:
         with self._building:
             if name not in self._judges:
                 spec = self.spec(name)
-                self._judges[name] = build_judge(spec, self.settings)
+                judge = build_judge(spec, self.settings)
+                _share(judge, self._replicas)
+                self._judges[name] = judge
             return self._judges[name]
+
+    def set_replicas(self, replicas: int) -> None:
+        """Split every judge's limits over ``replicas`` live processes (``judges/replicas.py``)."""
+        self._replicas = replicas
+        for judge in list(self._judges.values()):
+            _share(judge, replicas)
 
     async def get_many(self, names: Sequence[str]) -> list[Judge]:
         """``get`` for each name, building the missing ones on a worker thread.

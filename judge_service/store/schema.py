@@ -16,6 +16,7 @@ from judge_service.store.models import Base
 MODEL_MODULES = (
     "judge_service.store.models",
     "judge_service.store.leases",
+    "judge_service.judges.replicas",
     "judge_service.security.models",
     "judge_service.benchmarks.store",
     "judge_service.evalsets.store",
