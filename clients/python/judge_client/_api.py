@@ -151,8 +151,10 @@ def run_spec(*, rubric: str, baseline: str, candidate: str, judges: Sequence[str
              samples: int | None, temperature: float | None, seed: int | None,
              options: Mapping[str, Any] | None, rubric_variants: Sequence[str] | None = None,
              execution: str | Mapping[str, str] | None = None, batch_min_calls: int | None = None,
-             eval_set: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             eval_set: Mapping[str, Any] | None = None,
+             length_probes: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return _body(rubric=rubric, baseline=baseline, candidate=candidate,
+                 length_probes=dict(length_probes) if length_probes is not None else None,
                  judges=list(judges) if judges is not None else None, mode=mode, samples=samples,
                  temperature=temperature, seed=seed, options=dict(options) if options is not None else None,
                  rubric_variants=list(rubric_variants) if rubric_variants is not None else None,

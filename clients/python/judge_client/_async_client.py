@@ -143,11 +143,13 @@ class AsyncJudgeClient(BaseClient):
                          samples: int | None = None, temperature: float | None = None, seed: int | None = None,
                          options: Mapping[str, Any] | None = None,
                    rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
-                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None,
+                   length_probes: Mapping[str, Any] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
                              rubric_variants=rubric_variants, execution=execution,
-                             batch_min_calls=batch_min_calls, eval_set=eval_set)
+                             batch_min_calls=batch_min_calls, eval_set=eval_set,
+                             length_probes=length_probes)
         return await self._send(_api.create_run(items, spec))
 
     async def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
@@ -155,11 +157,13 @@ class AsyncJudgeClient(BaseClient):
                          temperature: float | None = None, seed: int | None = None,
                          options: Mapping[str, Any] | None = None,
                    rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
-                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None,
+                   length_probes: Mapping[str, Any] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
                              rubric_variants=rubric_variants, execution=execution,
-                             batch_min_calls=batch_min_calls, eval_set=eval_set)
+                             batch_min_calls=batch_min_calls, eval_set=eval_set,
+                             length_probes=length_probes)
         return await self._send(_api.upload_run(path, spec))
 
     async def cancel_run(self, run_id: str) -> m.RunCreated:

@@ -145,13 +145,15 @@ class JudgeClient(BaseClient):
                    samples: int | None = None, temperature: float | None = None, seed: int | None = None,
                    options: Mapping[str, Any] | None = None,
                    rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
-                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None,
+                   length_probes: Mapping[str, Any] | None = None) -> m.RunCreated:
         """Start a run over ``items`` (dicts, or a DataFrame-like with ``to_dict("records")``).
         Rows may carry ``outputs: {system: text}`` or one column per system."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
                              rubric_variants=rubric_variants, execution=execution,
-                             batch_min_calls=batch_min_calls, eval_set=eval_set)
+                             batch_min_calls=batch_min_calls, eval_set=eval_set,
+                             length_probes=length_probes)
         return self._send(_api.create_run(items, spec))
 
     def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
@@ -159,12 +161,14 @@ class JudgeClient(BaseClient):
                    temperature: float | None = None, seed: int | None = None,
                    options: Mapping[str, Any] | None = None,
                    rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
-                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None,
+                   length_probes: Mapping[str, Any] | None = None) -> m.RunCreated:
         """Start a run from a JSONL (one item per line) or CSV (``id, prompt, reference?, <system>...``) file."""
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
                              rubric_variants=rubric_variants, execution=execution,
-                             batch_min_calls=batch_min_calls, eval_set=eval_set)
+                             batch_min_calls=batch_min_calls, eval_set=eval_set,
+                             length_probes=length_probes)
         return self._send(_api.upload_run(path, spec))
 
     def cancel_run(self, run_id: str) -> m.RunCreated:

@@ -1,0 +1,38 @@
+"""How the fake judge server answers a length-probe rewrite request (engine/rewrite.py), deterministically.
+
+``verbose``: the original followed by padding sentences that restate without adding (about as
+long again); ``concise``: the original's first half, cut at a word boundary. The same request
+always gets the same text, so runs with probes are reproducible against the fake server.
+"""
+
+from __future__ import annotations
+
+import re
+
+from judge_service.engine.rewrite import KINDS, MARKER
+
+_ORIGINAL = re.compile(r"<original>\n(.*?)\n</original>", re.DOTALL)
+PADDING = ("To put the same point another way, the answer above already covers it.",
+           "In other words, what was said still holds.",
+           "Restating this once more for clarity, nothing changes.")
+
+
+def rewrite_reply(prompt: str) -> str | None:
+    """The rewrite for a rewrite request; None when ``prompt`` is not one (a judging prompt)."""
+    at = prompt.find(MARKER)
+    found = _ORIGINAL.search(prompt)
+    if at < 0 or found is None:
+        return None
+    kind = prompt[at + len(MARKER):].split(None, 1)[0]
+    if kind not in KINDS:
+        return None
+    original = found.group(1).replace("&lt;", "<")
+    if kind == "concise":
+        cut = original[: max(1, len(original) // 2)]
+        return cut.rsplit(" ", 1)[0] if " " in cut else cut
+    padding: list[str] = []
+    k = 0
+    while sum(len(p) + 1 for p in padding) < len(original):
+        padding.append(PADDING[k % len(PADDING)])
+        k += 1
+    return original + " " + " ".join(padding)
