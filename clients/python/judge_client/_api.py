@@ -213,9 +213,13 @@ def agreement(*, kind: str, a: Sequence[float | str | None] | None, b: Sequence[
         cast=_model(m.Agreement))
 
 
-def joint_length_control(*, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> Call[m.JointLengthControl]:
+def joint_length_control(*, models: Mapping[str, Mapping[str, Sequence[Any]]],
+                         probes: Mapping[str, Sequence[Any]] | None = None, n_resamples: int | None = None,
+                         confidence: float | None = None, seed: str | None = None) -> Call[m.JointLengthControl]:
     return Call("POST", "/v1/length-control/joint",
-                json={"models": {name: {k: list(v) for k, v in m.items()} for name, m in models.items()}},
+                json=_body(models={name: {k: list(v) for k, v in m.items()} for name, m in models.items()},
+                           probes=None if probes is None else {k: list(v) for k, v in probes.items()},
+                           n_resamples=n_resamples, confidence=confidence, seed=seed),
                 cast=_model(m.JointLengthControl))
 
 

@@ -252,11 +252,17 @@ class JudgeClient(BaseClient):
                                          confidence=confidence, n_resamples=n_resamples, seed=seed,
                                          vote_map=vote_map))
 
-    def joint_length_control(self, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> m.JointLengthControl:
+    def joint_length_control(self, models: Mapping[str, Mapping[str, Sequence[Any]]], *,
+                             probes: Mapping[str, Sequence[Any]] | None = None, n_resamples: int | None = None,
+                             confidence: float | None = None, seed: str | None = None) -> m.JointLengthControl:
         """Length-controlled win rates of several checkpoints against one baseline, fitted jointly with a
         difficulty per item shared across them. ``models``: name -> {"items": [...], "preference":
-        [P(checkpoint preferred), ...], "delta_len": [checkpoint − baseline length, ...]}."""
-        return self._send(_api.joint_length_control(models=models))
+        [P(checkpoint preferred), ...], "delta_len": [checkpoint − baseline length, ...]}. ``probes``:
+        {"groups", "preference", "delta_len"} of length-probe rows (rewrites of the baseline's answers vs the
+        originals), which pin the length slopes. Each LC comes with a cluster-bootstrap interval
+        (``length_controlled_ci``; ``n_resamples=0`` for point estimates only)."""
+        return self._send(_api.joint_length_control(models=models, probes=probes, n_resamples=n_resamples,
+                                                            confidence=confidence, seed=seed))
 
     def overlap(self, predictions: Sequence[str], references: Sequence[str | Sequence[str]], *,
                 predictions_b: Sequence[str] | None = None, metrics: Sequence[str] | None = None,

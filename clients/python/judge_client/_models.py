@@ -427,6 +427,7 @@ class JointCheckpoint(ServiceModel):
     intercept: float
     length_slope: float
     sensitivity: float
+    length_controlled_ci: Estimate | None = None
 
 
 class JointLengthControl(ServiceModel):
@@ -435,6 +436,7 @@ class JointLengthControl(ServiceModel):
     n_items: int
     models: dict[str, JointCheckpoint] = Field(default_factory=dict)
     difficulty: dict[str, float] = Field(default_factory=dict)
+    probes_used: int = 0
 
 
 class HardVotes(ServiceModel):
