@@ -13,7 +13,7 @@ from scipy import special
 from conftest import wait_done
 from judge_service.bias.length import length_controlled_win_rate
 from judge_service.bias.probes import ProbeRow, pool_by_judges, probe_pinned_win_rate
-from judge_service.engine.rewrite import rewrite_messages
+from judge_service.engine.rewrite import rewrite_messages, target_lengths
 from judge_service.errors import InvalidInput
 from judge_service.testing.fake_server import FakeJudgeServer
 from judge_service.testing.rewrites import rewrite_reply
@@ -69,6 +69,19 @@ def test_probe_fit_by_hand_on_noise_free_rows():
     assert fit.coefficients["rewrite"] == pytest.approx(-0.2, abs=1e-4)
     assert summary.length_slope.estimate == pytest.approx(1.2, abs=1e-4)
     assert fit.controlled.estimate == pytest.approx(special.expit(0.3), abs=1e-5)
+    # a small α is not flagged; a large one is (the rewrites changed more than length)
+    assert summary.rewrite_intercept == pytest.approx(-0.2, abs=1e-4) and summary.warnings == []
+    shifted = [ProbeRow(p.group, p.kind, float(special.expit(special.logit(p.preference) - 0.4)), p.rewrite_text,
+                        p.original_text) for p in exact]
+    _, flagged = probe_pinned_win_rate(y, cand, base, shifted, seed="exact", n_resamples=100, l2=0.0)
+    assert any("change more than length" in w for w in flagged.warnings)
+    at_zero = [ProbeRow(p.group, p.kind, float(special.expit(special.logit(p.preference) + 0.2)), p.rewrite_text,
+                        p.original_text) for p in exact]
+    # fixed at 0 (AlpacaEval's gamed rows): exact when the rows' α is 0
+    fit, summary = probe_pinned_win_rate(y, cand, base, at_zero, seed="exact", n_resamples=100, l2=0.0,
+                                         free_rewrite_intercept=False)
+    assert "rewrite" not in fit.coefficients and summary.length_slope.estimate == pytest.approx(1.2, abs=1e-4)
+    assert fit.controlled.estimate == pytest.approx(special.expit(0.3), abs=1e-5)
 
 
 def test_pooling_and_refusals():
@@ -81,14 +94,19 @@ def test_pooling_and_refusals():
     assert err.value.field == "length_probes.sample"
 
 
-def test_fake_server_rewrites_deterministically():
+def test_rewrite_targets_and_the_fake_rewriter():
+    # the candidate 3x the baseline: verbose aims at its length, concise at the mirror ratio
+    assert target_lengths(100, 300) == {"verbose": 300, "concise": 33}
+    assert target_lengths(300, 100) == {"verbose": 900, "concise": 100}
+    assert target_lengths(100, 110) == {"verbose": 200, "concise": 50}  # about equal: a clear change
+    assert target_lengths(100, 10_000) == {"verbose": 400, "concise": 25}  # capped at 4x
     original = "First point. Second point with more words in it."
-    for kind in ("verbose", "concise"):
-        prompt = "\n".join(m.content for m in rewrite_messages(original, kind))
+    for kind, target in (("verbose", 120), ("concise", 20)):
+        prompt = "\n".join(m.content for m in rewrite_messages(original, kind, target))
         text = rewrite_reply(prompt)
         assert text == rewrite_reply(prompt)
-        assert (len(text) > 1.8 * len(original)) if kind == "verbose" else (0 < len(text) <= len(original) / 2)
-        assert text.startswith(original if kind == "verbose" else "First point.")
+        assert (target <= len(text) < target + 80) if kind == "verbose" else (0 < len(text) <= target)
+        assert text.startswith(original if kind == "verbose" else "First")
     assert rewrite_reply("Compare <response_a>\nx\n</response_a>") is None
 
 
@@ -150,7 +168,10 @@ def test_a_run_with_length_probes_pins_the_slope_and_the_report_says_so(probe_se
     # equal quality: the truth at equal length is 0.5; the raw win rate is far above it
     lc = report["pairwise"]["length_controlled_win_rate"]
     assert report["pairwise"]["win_rate"]["estimate"] > 0.7
-    assert abs(lc["estimate"] - 0.5) < 0.06 and lc["ci_low"] <= 0.5 <= lc["ci_high"]
+    # the fake judge's taste, tanh(Δ / 150 chars), is not the GLM's tanh(Δ / sd) shape, and its preferences
+    # are noise-free, so the (narrow) interval need not cover 0.5 here; the simulation test checks coverage
+    # where the model holds. The point is within a few points of the truth instead of 24 points off.
+    assert abs(lc["estimate"] - 0.5) < 0.05
     assert abs(without["pairwise"]["length_controlled_win_rate"]["estimate"] - 0.5) > abs(lc["estimate"] - 0.5)
     # the extrapolation caution is about length only, and the probes lift it
     check = {c["name"]: c for c in report["decision"]["checks"]}

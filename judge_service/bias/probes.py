@@ -16,8 +16,11 @@ Probe rows enter the same fractional-logit fit with their own intercept:
 with x = tanh(Δlen / sd) and sd the main rows' (the scale the LC figure is defined on; the
 probes' Δ are put on it too). φ (and ψ) are shared, so the probes, which run both ways (verbose
 rewrites are longer, concise ones shorter), identify the slope whatever the main rows' lengths.
-α is free rather than fixed at 0 (AlpacaEval fixes it): a rewriter that degrades (or polishes)
-answers both ways moves α, not φ. LC is σ(θ), as without probes.
+α is free: a rewriter that degrades (or polishes) answers both ways moves α, not φ. AlpacaEval's
+gamed rows fix it at 0 ("content unchanged"); ``free_rewrite_intercept=False`` does that. On the
+benchmark (benchmarks/length_probe_fits.py) the two agree within 0.1 point when the judge follows
+the model and the free α is slightly better when it does not; a large |α| is reported as a sign
+that the rewrites changed more than length. LC is σ(θ), as without probes.
 
 The CI is a stratified percentile bootstrap: main items and probe items (a sampled baseline
 answer with its rewrites, resampled together) are drawn separately, each at its own size, and
@@ -44,6 +47,12 @@ from judge_service.stats.inference import bootstrap_mean
 
 # Fewer probe groups than this and the slope is too noisy to be worth pinning to.
 MIN_PROBE_GROUPS = 5
+# The per-pair fit's ridge (DEFAULT_L2) is there to keep a separable slope finite; with probes the
+# slope is measured directly and that ridge alone biased LC by ~0.4 points on the benchmark's
+# model-correct case, so a tenth of it is used.
+PROBE_L2 = DEFAULT_L2 / 10
+# |α| above this (σ(α) outside ~0.44–0.56) says the rewrites changed more than length.
+REWRITE_INTERCEPT_WARNING = 0.25
 
 
 @dataclass(frozen=True)
@@ -102,10 +111,13 @@ def probe_pinned_win_rate(
     confidence: float = 0.95,
     n_resamples: int = 2000,
     seed: str,
-    l2: float = DEFAULT_L2,
+    l2: float = PROBE_L2,
     raw: Estimate | None = None,
+    free_rewrite_intercept: bool = True,
 ) -> tuple[LengthControlledWinRate, ProbeSummary]:
-    """The length- (and style-) controlled win rate with the slope pinned by probe rows."""
+    """The length- (and style-) controlled win rate with the slope pinned by probe rows.
+
+    ``free_rewrite_intercept``: fit α (the default) or fix it at 0 (module docstring)."""
     y = np.asarray(preferences, dtype=float)
     n = y.size
     if len(candidate_texts) != n or len(baseline_texts) != n:
@@ -136,9 +148,16 @@ def probe_pinned_win_rate(
     X_main = np.column_stack([np.ones(n), np.zeros(n), *main_cols])
     X_probe = np.column_stack([np.zeros(m), np.ones(m), *probe_cols])
     X, target = np.vstack([X_main, X_probe]), np.concatenate([y, q])
-    beta = fit_fractional_logit_batched(X[None], target[None], l2=l2, n_free=2)[0]
+    # α free only as a diagnostic: a rewrite preferred (or not) at equal length changed more than length
+    free = fit_fractional_logit_batched(X[None], target[None], l2=l2, n_free=2)[0]
+    if not free_rewrite_intercept:
+        X, X_main, X_probe = (np.delete(a, 1, axis=1) for a in (X, X_main, X_probe))
+    n_free = 2 if free_rewrite_intercept else 1
+    slope_at = n_free
+    beta = free if free_rewrite_intercept else fit_fractional_logit_batched(X[None], target[None], l2=l2)[0]
     # the same fit without probe rows, for the report (what the slope was before pinning)
-    alone = fit_fractional_logit_batched(X_main[None][:, :, [0, *range(2, X.shape[1])]], y[None], l2=l2)[0]
+    alone = fit_fractional_logit_batched(np.delete(X_main, 1, axis=1)[None] if free_rewrite_intercept
+                                         else X_main[None], y[None], l2=l2)[0]
 
     rng = rng_from_seed(f"{seed}/probes")
     group_index = {g: k for k, g in enumerate(groups)}
@@ -158,9 +177,9 @@ def probe_pinned_win_rate(
             rows = probe_idx[k]
             Xb[k, :n], yb[k, :n], wb[k, :n] = X_main[main_idx[k]], y[main_idx[k]], 1.0
             Xb[k, n:n + rows.size], yb[k, n:n + rows.size], wb[k, n:n + rows.size] = X_probe[rows], q[rows], 1.0
-        fitted = fit_fractional_logit_batched(Xb, yb, l2=l2, n_free=2, weights=wb)
+        fitted = fit_fractional_logit_batched(Xb, yb, l2=l2, n_free=n_free, weights=wb)
         thetas.append(fitted[:, 0])
-        slopes.append(fitted[:, 2])
+        slopes.append(fitted[:, slope_at])
     alpha = 1 - confidence
     theta_draws, slope_draws = np.concatenate(thetas), np.concatenate(slopes)
     low, high = special.expit(np.quantile(theta_draws, [alpha / 2, 1 - alpha / 2]))
@@ -168,8 +187,8 @@ def probe_pinned_win_rate(
         raw = bootstrap_mean(y, confidence=confidence, n_resamples=n_resamples, seed=f"{seed}/raw")
     point = float(special.expit(beta[0]))
     controlled = Estimate(point, float(low), float(high), n, method="percentile")
-    coefficients = {"candidate": float(beta[0]), "rewrite": float(beta[1])} | {
-        name: float(c) for name, c in zip(names, beta[2:])}
+    coefficients = {"candidate": float(beta[0])} | ({"rewrite": float(beta[1])} if free_rewrite_intercept else {}) \
+        | {name: float(c) for name, c in zip(names, beta[slope_at:])}
     notes: list[str] = []
     assert raw.estimate is not None
     if abs(point - raw.estimate) > DIVERGENCE_WARNING:
@@ -183,11 +202,15 @@ def probe_pinned_win_rate(
         if bad:
             probe_notes.append(f"{bad} {kind} rewrite(s) did not change the length the intended way; the rewriter "
                                "may not follow the instruction")
+    if abs(free[1]) > REWRITE_INTERCEPT_WARNING:
+        probe_notes.append(f"the judge's preference for a rewrite at equal length is {float(special.expit(free[1])):.2f}, "
+                           "not 0.5: the rewrites seem to change more than length (content or style); read the "
+                           "pinned slope with care, or configure a rewriter that follows the instruction")
     s_low, s_high = np.quantile(slope_draws, [alpha / 2, 1 - alpha / 2])
     summary = ProbeSummary(
         n_groups=len(groups), n_rows=m, rows_by_kind={k: sum(p.kind == k for p in probes) for k in kinds},
-        length_slope=Estimate(float(beta[2]), float(s_low), float(s_high), len(groups), method="percentile"),
-        length_slope_without_probes=float(alone[1]), rewrite_intercept=float(beta[1]),
+        length_slope=Estimate(float(beta[slope_at]), float(s_low), float(s_high), len(groups), method="percentile"),
+        length_slope_without_probes=float(alone[1]), rewrite_intercept=float(free[1]),
         mean_preference_by_kind={k: float(np.mean([p.preference for p in probes if p.kind == k])) for k in kinds},
         warnings=probe_notes)
     result = LengthControlledWinRate(raw, controlled, coefficients, float(sd), style_control, notes)

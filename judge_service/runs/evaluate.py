@@ -13,7 +13,7 @@ from typing import Any, Literal
 from judge_service.engine.call import CallOwner, JudgeCaller
 from judge_service.engine.compare import ComparisonResult, compare
 from judge_service.engine.grade import Conversation, GradeResult, Sampling, grade
-from judge_service.engine.rewrite import KINDS, RewriteKind, rewrite
+from judge_service.engine.rewrite import KINDS, RewriteKind, rewrite, target_lengths
 from judge_service.judges.registry import Judge
 from judge_service.rubrics.model import Rubric
 from judge_service.runs.records import (AbsoluteResult, GradeJudgeRecord, GradeRecord, ItemResult, LengthProbeRecord,
@@ -88,15 +88,17 @@ async def judge_item_variants(caller: JudgeCaller, wordings: list[Rubric], judge
 
 async def length_probes(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], rewriter: Judge,
                         item: dict[str, Any], spec: dict[str, Any]) -> list[LengthProbeRecord]:
-    """The baseline's answer rewritten verbose and concise, each judged against the original in both orders
-    (original as A, so a record's prob_candidate is P(rewrite preferred))."""
+    """The baseline's answer rewritten verbose and concise (one of them to the candidate's length on this item,
+    ``target_lengths``), each judged against the original in both orders (original as A, so a record's
+    prob_candidate is P(rewrite preferred))."""
     conv = Conversation(item["conversation"], item.get("reference"))
     sampling = Sampling(spec["samples"], spec["temperature"], spec["seed"])
     original = item["outputs"][spec["baseline"]]
+    targets = target_lengths(len(original), len(item["outputs"][spec["candidate"]]))
 
     async def one(kind: RewriteKind) -> LengthProbeRecord:
         owner = CallOwner("run_item", f"{spec['run_id']}:{item['id']}:probe-{kind}")
-        text = await rewrite(caller, rewriter, original, kind, seed=spec["seed"], owner=owner)
+        text = await rewrite(caller, rewriter, original, kind, targets[kind], seed=spec["seed"], owner=owner)
         if text is None:
             return LengthProbeRecord(kind=kind, rewrite=None, error=f"the rewriter '{rewriter.name}' gave no text")
         judged = await compare(caller, rubric, judges, conv, original, text, sampling=sampling, owner=owner)

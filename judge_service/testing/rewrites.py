@@ -1,7 +1,7 @@
 """How the fake judge server answers a length-probe rewrite request (engine/rewrite.py), deterministically.
 
-``verbose``: the original followed by padding sentences that restate without adding (about as
-long again); ``concise``: the original's first half, cut at a word boundary. The same request
+``verbose``: the original followed by padding sentences that restate without adding, up to the
+requested length; ``concise``: the original cut at a word boundary near the requested length. The same request
 always gets the same text, so runs with probes are reproducible against the fake server.
 """
 
@@ -23,16 +23,17 @@ def rewrite_reply(prompt: str) -> str | None:
     found = _ORIGINAL.search(prompt)
     if at < 0 or found is None:
         return None
-    kind = prompt[at + len(MARKER):].split(None, 1)[0]
-    if kind not in KINDS:
+    words = prompt[at + len(MARKER):].split(None, 2)
+    kind = words[0] if words else ""
+    if kind not in KINDS or len(words) < 2 or not words[1].isdigit():
         return None
+    target = int(words[1])
     original = found.group(1).replace("&lt;", "<")
     if kind == "concise":
-        cut = original[: max(1, len(original) // 2)]
-        return cut.rsplit(" ", 1)[0] if " " in cut else cut
-    padding: list[str] = []
-    k = 0
-    while sum(len(p) + 1 for p in padding) < len(original):
-        padding.append(PADDING[k % len(PADDING)])
+        cut = original[: max(1, target)]
+        return cut.rsplit(" ", 1)[0] if " " in cut.strip() else cut
+    text, k = original, 0
+    while len(text) < target:
+        text += " " + PADDING[k % len(PADDING)]
         k += 1
-    return original + " " + " ".join(padding)
+    return text
