@@ -157,7 +157,7 @@ def probe_pinned_win_rate(
     beta = free if free_rewrite_intercept else fit_fractional_logit_batched(X[None], target[None], l2=l2)[0]
     # the same fit without probe rows, for the report (what the slope was before pinning)
     alone = fit_fractional_logit_batched(np.delete(X_main, 1, axis=1)[None] if free_rewrite_intercept
-                                         else X_main[None], y[None], l2=l2)[0]
+                                         else X_main[None], y[None], l2=DEFAULT_L2)[0]
 
     rng = rng_from_seed(f"{seed}/probes")
     group_index = {g: k for k, g in enumerate(groups)}
