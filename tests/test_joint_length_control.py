@@ -84,8 +84,10 @@ def test_http_client_and_cli_on_real_alpaca_eval_files(client, make_settings, tm
     assert r.json()["n_items"] == 805
     assert r.json()["models"]["phi-2"]["length_controlled"] == pytest.approx(expected.length_controlled["phi-2"])
     with serve(create_app(make_settings())) as url, JudgeClient(url) as c:
-        out = c.joint_length_control(body["models"])
+        out = c.joint_length_control(body["models"], n_resamples=30, seed="client")
         assert out.models["phi-2-sft"].length_controlled == pytest.approx(expected.length_controlled["phi-2-sft"])
+        ci = out.models["phi-2-sft"].length_controlled_ci
+        assert ci is not None and ci.ci_low <= ci.estimate <= ci.ci_high and ci.n == 805
 
     monkeypatch.setenv("JUDGE_CONFIG", str(write_config(tmp_path / "judges.yaml", SCRIPTED_JUDGES)))
     monkeypatch.setenv("JUDGE_DATA_DIR", str(tmp_path / "data"))
