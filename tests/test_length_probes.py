@@ -4,6 +4,7 @@ on nearly every item."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -239,3 +240,34 @@ def test_cli_length_probes_option(tmp_path, monkeypatch):
     assert "length probes: 14 rewrites of 7 baseline answers pinned the length slope" in result.stdout
     bad = runner.invoke(app, [*args, "--length-probes", "longer:many"], catch_exceptions=False)
     assert bad.exit_code == 2 and "REWRITER:N" in bad.output
+
+
+def test_extrapolation_covers_style_features_and_probes_lift_only_the_length_caution():
+    """§3c: every control feature is checked and feeds the decision; probes pin length, not markdown."""
+    from judge_service.runs.report import ItemInfo, PairwiseRecord, ReportOptions, build_report
+
+    rng = np.random.default_rng(5)
+    items, records = [], []
+    for i in range(40):
+        base = "word " * int(rng.integers(20, 60))
+        cand = "**Key point.** " + base + "more " * int(rng.integers(20, 40))  # longer and bold, every item
+        items.append(ItemInfo(f"q{i}", cand, base, {}, {}))
+        wins = rng.random() < 0.8
+        for order in ("AB", "BA"):
+            records.append(PairwiseRecord(f"q{i}", "j", order, 0, "candidate" if wins else "baseline",
+                                          0.9 if wins else 0.1))
+    options = ReportOptions(style_control=True, n_resamples=200)
+    plain = build_report(records, [], items, options)
+    check = {c.name: c for c in plain.decision.checks}["control_extrapolation"]
+    assert not check.blocking and "is longer on 40 of 40" in check.detail and "has more bold on 40 of 40" in check.detail
+    # a judge with little taste for length on the probes: LC stays high, so the decision gets to its cautions
+    probes = [ProbeRow(f"q{i}", kind, q, "x" * n, items[i].baseline_text, "j")
+              for i in range(8) for kind, q, n in (("verbose", 0.52, 400), ("concise", 0.48, 40))]
+    pinned = build_report(records, [], items, options, probes=probes)
+    check = {c.name: c for c in pinned.decision.checks}["control_extrapolation"]
+    assert "is longer on" not in check.detail and "has more bold on 40 of 40" in check.detail
+    assert pinned.pairwise.length_probes is not None and pinned.pairwise.length_probes.n_groups == 8
+    # a judge outside the headline (here: none of the rows' judge) contributes no probe rows
+    elsewhere = build_report(records, [], items, options, probes=[dataclasses.replace(p, judge="other")
+                                                                   for p in probes])
+    assert elsewhere.pairwise.length_probes is None
