@@ -267,6 +267,11 @@ def test_extrapolation_covers_style_features_and_probes_lift_only_the_length_cau
     check = {c.name: c for c in pinned.decision.checks}["control_extrapolation"]
     assert "is longer on" not in check.detail and "has more bold on 40 of 40" in check.detail
     assert pinned.pairwise.length_probes is not None and pinned.pairwise.length_probes.n_groups == 8
+    # rewrites the judge dislikes at any length (P ≈ 0.2 both ways): flagged in the report's warnings
+    disliked = [dataclasses.replace(p, preference=0.25 if p.kind == "verbose" else 0.15) for p in probes]
+    flagged = build_report(records, [], items, options, probes=disliked)
+    assert any(w.startswith("length probes: the judge's preference for a rewrite at equal length")
+               for w in flagged.warnings)
     # a judge outside the headline (here: none of the rows' judge) contributes no probe rows
     elsewhere = build_report(records, [], items, options, probes=[dataclasses.replace(p, judge="other")
                                                                    for p in probes])

@@ -148,7 +148,8 @@ def probe_pinned_win_rate(
     X_main = np.column_stack([np.ones(n), np.zeros(n), *main_cols])
     X_probe = np.column_stack([np.zeros(m), np.ones(m), *probe_cols])
     X, target = np.vstack([X_main, X_probe]), np.concatenate([y, q])
-    # α free only as a diagnostic: a rewrite preferred (or not) at equal length changed more than length
+    # fitted with α free in any case: a rewrite preferred (or not) at equal length changed more than length,
+    # which the summary reports even when α is fixed at 0 for the estimate
     free = fit_fractional_logit_batched(X[None], target[None], l2=l2, n_free=2)[0]
     if not free_rewrite_intercept:
         X, X_main, X_probe = (np.delete(a, 1, axis=1) for a in (X, X_main, X_probe))

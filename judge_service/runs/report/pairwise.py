@@ -93,6 +93,8 @@ def pairwise_summary(
 
     lc = controlled(False, "lc")
     sc = controlled(True, "sc") if options.style_control else None
+    if probe_summary is not None:
+        lc.warnings.extend(f"length probes: {w}" for w in probe_summary.warnings)
     if probes and not pinned:
         lc.warnings.append(f"length probes: only {len({p.group for p in probes})} probed answer(s) have a scored "
                            f"rewrite (needs {MIN_PROBE_GROUPS}); the length slope is not pinned")
