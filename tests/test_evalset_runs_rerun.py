@@ -240,3 +240,26 @@ def test_rerun_on_each_database(db_url, make_client):
     assert (r.json()["reused"], r.json()["supplied"], r.json()["dropped"]) == (["q2", "q3", "q4", "q5", "q6"],
                                                                                 ["q7"], ["q1"])
     assert wait_done(client, r.json()["run_id"])["status"] == "done"
+
+
+def test_a_rerun_keeps_the_runs_length_probes(client):
+    v1 = _questions(12)
+    client.post("/v1/eval-sets", json={"name": "mt", "items": v1})
+    r = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer"], "baseline": "base",
+                                      "candidate": "tuned", "eval_set": {"name": "mt", "version": 1},
+                                      "length_probes": {"rewriter": "longer", "sample": 6},
+                                      "options": {"n_resamples": 200},
+                                      "items": [i | {"outputs": _outputs(i)} for i in v1]})
+    assert r.status_code == 202, r.text
+    wait_done(client, r.json()["id"])
+    ev = client.post("/v1/evaluations", json={"baseline": "base", "candidate": "tuned",
+                                              "layers": {"judge": {"run_id": r.json()["id"]}}}).json()
+    v2 = [dict(i) for i in v1]
+    v2[0]["prompt"] += " Answer briefly."
+    client.post("/v1/eval-sets", json={"name": "mt", "items": v2})
+    rerun = client.post(f"/v1/evaluations/{ev['id']}/rerun",
+                        json={"outputs": [{"id": v2[0]["id"], "outputs": _outputs(v2[0])}]})
+    assert rerun.status_code == 201, rerun.text
+    wait_done(client, rerun.json()["run_id"])
+    probes = client.get(f"/v1/runs/{rerun.json()['run_id']}/report").json()["pairwise"]["length_control"]["probes"]
+    assert probes["used"] and probes["n_groups"] == 6

@@ -84,8 +84,10 @@ def test_http_client_and_cli_on_real_alpaca_eval_files(client, make_settings, tm
     assert r.json()["n_items"] == 805
     assert r.json()["models"]["phi-2"]["length_controlled"] == pytest.approx(expected.length_controlled["phi-2"])
     with serve(create_app(make_settings())) as url, JudgeClient(url) as c:
-        out = c.joint_length_control(body["models"])
+        out = c.joint_length_control(body["models"], n_resamples=30, seed="client")
         assert out.models["phi-2-sft"].length_controlled == pytest.approx(expected.length_controlled["phi-2-sft"])
+        ci = out.models["phi-2-sft"].length_controlled_ci
+        assert ci is not None and ci.ci_low <= ci.estimate <= ci.ci_high and ci.n == 805
 
     monkeypatch.setenv("JUDGE_CONFIG", str(write_config(tmp_path / "judges.yaml", SCRIPTED_JUDGES)))
     monkeypatch.setenv("JUDGE_DATA_DIR", str(tmp_path / "data"))
@@ -101,3 +103,93 @@ def test_http_refusals_name_the_field(client):
     assert r.status_code == 422 and r.json()["error"]["field"] == "models"
     r = client.post("/v1/length-control/joint", json={"models": {"m": one, "n": one | {"preference": [0.2]}}})
     assert r.status_code == 422 and r.json()["error"]["field"] == "models.n"
+
+
+def noisy_checkpoints(seed: int, n: int = 120):
+    """Two-order hard votes drawn from the joint GLM (the model the fit assumes), one-sided lengths."""
+    rng = np.random.default_rng(seed)
+    items = [f"i{k}" for k in range(n)]
+    difficulty = rng.normal(0, 1.0, n)
+    base_len = rng.integers(200, 1500, n).astype(float)
+    models, truth = {}, {}
+    for name, theta, ratio in (("short", -0.6, 0.45), ("mid", 0.1, 1.3), ("long", 0.4, 2.2)):
+        delta = base_len * ratio * rng.lognormal(0, 0.15, n) - base_len
+        p = special.expit(theta + 0.9 * np.tanh(delta / delta.std(ddof=1)) + difficulty)
+        models[name] = ModelInput(items, list((rng.random((n, 2)) < p[:, None]).mean(axis=1)), list(delta))
+        truth[name] = float(np.mean(special.expit(theta + difficulty)))
+    return models, truth
+
+
+def test_joint_intervals_cover_the_truth_in_about_the_nominal_share():
+    from judge_service.bias.joint import joint_length_control_ci
+
+    hits = total = 0
+    for seed in range(24):
+        models, truth = noisy_checkpoints(seed)
+        ci = joint_length_control_ci(models, n_resamples=80, seed=f"cov{seed}")
+        for m, t in truth.items():
+            hits += ci.low[m] <= t <= ci.high[m]
+            total += 1
+            assert ci.low[m] < ci.high[m]
+    # nominal 95% of 72 intervals is 68.4; 61 is ~3 binomial sd below (intervals of one seed correlate)
+    assert 61 <= hits <= total, hits
+
+
+def test_newton_reaches_the_lbfgs_optimum_and_zero_weights_drop_items():
+    from judge_service.bias import joint
+
+    models, _ = noisy_checkpoints(0, n=60)
+    design = joint._design(models, None)
+    ones = np.ones(design.y.size)
+    lbfgs = joint._fit(design, ones, np.zeros(0), joint._start(design))
+    newton = joint._newton(design, ones, np.zeros(0), joint._start(design))
+
+    def loss(p):  # the penalised objective, written out again
+        k = 3
+        eta = p[:k][design.mm] + p[k:2 * k][design.mm] * design.x + p[2 * k:3 * k][design.mm] * p[3 * k:][design.ii]
+        return (np.sum(np.logaddexp(0, eta) - design.y * eta) + joint.SLOPE_L2 * p[k:2 * k] @ p[k:2 * k]
+                + joint.SENSITIVITY_L2 * (p[2 * k:3 * k] - 1) @ (p[2 * k:3 * k] - 1)
+                + joint.DIFFICULTY_L2 * p[3 * k:] @ p[3 * k:])
+
+    assert loss(newton) <= loss(lbfgs) + 1e-6
+    # weights of 1 everywhere are the unweighted fit; a zero weight removes an item's rows
+    assert np.allclose(joint._newton(design, ones, np.zeros(0), newton), newton, atol=1e-6)
+    w = np.ones(60)
+    w[30:] = 0.0
+    dropped = joint._newton(design, w[design.ii], np.zeros(0), newton)
+    assert np.allclose(dropped[9 + 30:], 0.0, atol=1e-8)  # the dropped items' difficulty sits at its ridge's 0
+
+
+def test_probes_pin_the_joint_fit_and_the_endpoint_returns_intervals(client):
+    from judge_service.bias.joint import ProbeInput
+
+    models, truth = one_sided_checkpoints(200, seed=3)
+    rng = np.random.default_rng(9)
+    base = rng.integers(200, 1500, 40).astype(float)
+    groups, q, dp = [], [], []
+    for g, length in enumerate(base):
+        for ratio in (1.8, 0.5):
+            groups.append(f"g{g}")
+            dp.append(length * ratio - length)
+            q.append(0.5)  # a judge with no taste for length on these rows
+    probes = ProbeInput(groups, q, dp)
+    fit = joint_length_control(models, probes)
+    assert fit.probes_used == 80
+    # rows that say "length does not matter" pull every slope to ~0
+    assert all(abs(s) < 0.1 for s in fit.length_slope.values())
+    body = {"models": {name: {"items": list(m.items), "preference": list(m.preference),
+                              "delta_len": list(m.delta_len)} for name, m in models.items()},
+            "probes": {"groups": groups, "preference": q, "delta_len": dp}, "n_resamples": 40}
+    r = client.post("/v1/length-control/joint", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["probes_used"] == 80
+    for name, m in out["models"].items():
+        ci = m["length_controlled_ci"]
+        assert ci["ci_low"] <= m["length_controlled"] <= ci["ci_high"] and ci["n"] == 200
+        assert m["length_controlled"] == pytest.approx(fit.length_controlled[name], abs=1e-6)
+    r = client.post("/v1/length-control/joint", json=body | {"n_resamples": 0})
+    assert r.json()["models"]["short"]["length_controlled_ci"] is None
+    r = client.post("/v1/length-control/joint", json=body | {"probes": {"groups": ["g"], "preference": [1.5],
+                                                                         "delta_len": [3]}})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "probes.preference"

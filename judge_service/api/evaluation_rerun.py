@@ -108,7 +108,10 @@ async def rerun_evaluation(id: str, body: EvaluationRerun, ctx: AppContext = Dep
             "rubric": recorded_ref(spec["rubric"]), "judges": spec["judges"], "mode": spec["mode"],
             "baseline": spec["baseline"], "candidate": spec["candidate"], "samples": spec.get("samples", 1),
             "temperature": spec.get("temperature", 0.0), "seed": spec.get("seed", 0),
-            "options": spec.get("options") or {}, "eval_set": ref.model_dump(), "items": plan.items}
+            "options": spec.get("options") or {}, "eval_set": ref.model_dump(), "items": plan.items,
+            # the same probes (rewriter and sample size); start_run draws the new version's sample
+            "length_probes": {k: v for k, v in spec["length_probes"].items() if k in ("rewriter", "sample")}
+            if spec.get("length_probes") else None}
             | ({"rubric_variants": [v["variant"] for v in spec["variants"]]} if spec.get("variants") else {}))
     except ValidationError as e:
         err = e.errors()[0]

@@ -21,7 +21,7 @@ from judge_service.judges.config import JudgeSpec
 from judge_service.runs.calibrated import calibrated_scores
 from judge_service.runs.compare import compare_runs
 from judge_service.runs.cost import RunCost, run_cost
-from judge_service.runs.records import ItemResult, to_records
+from judge_service.runs.records import ItemResult, to_probe_rows, to_records
 from judge_service.runs.report.gate import HumanAgreement
 from judge_service.runs.report_schema import RunReportOut
 from judge_service.runs.spec import RunCreate, RunItem, RunSpec
@@ -282,7 +282,7 @@ def _report(run: RunRow, rows: list[RunItemRow], progress: Progress, cost: RunCo
                                                                  ("baseline", spec["baseline"])) if name in families},
         exclude_self_preferring=opts.get("exclude_self_preferring", False),
         target_difference=opts.get("target_difference"),
-    ), human=human)
+    ), human=human, probes=to_probe_rows([r.item for r in rows], results, spec["baseline"]))
     calibrated = None if mapping is None else calibrated_scores(
         opts["calibration"], mapping, results, confidence=opts.get("confidence", 0.95),
         n_resamples=opts.get("n_resamples", 2000), seed=run.id)

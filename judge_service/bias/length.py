@@ -110,26 +110,31 @@ def fit_fractional_logit(features: np.ndarray, targets: np.ndarray, *, l2: float
     return np.asarray(result.x)
 
 
-def fit_fractional_logit_batched(X: np.ndarray, y: np.ndarray, *, l2: float = DEFAULT_L2, max_iter: int = 60) -> np.ndarray:
+def fit_fractional_logit_batched(X: np.ndarray, y: np.ndarray, *, l2: float = DEFAULT_L2, max_iter: int = 60,
+                                 n_free: int = 1, weights: np.ndarray | None = None) -> np.ndarray:
     """Same objective as ``fit_fractional_logit`` for a batch of data sets at once.
 
     X: (B, m, k) with the intercept column included; y: (B, m). Written by hand because a
     bootstrap refits the model thousands of times: one vectorised Newton–Raphson over the
     batch takes milliseconds where 2000 sequential scipy fits take seconds. Tests check that it
-    agrees with the scipy fit.
+    agrees with the scipy fit. The first ``n_free`` columns are unpenalised intercepts (the
+    probe fit, bias/probes.py, has two); ``weights`` (B, m) weight rows (0 = padding), and the
+    loss is then the weighted mean.
     """
     B, m, k = X.shape
     penalty = np.full(k, l2)
-    penalty[0] = 0.0
+    penalty[:n_free] = 0.0
+    w = np.ones((B, m)) if weights is None else np.asarray(weights, dtype=float)
+    total = w.sum(axis=1)
     beta = np.zeros((B, k))
     ridge = np.diag(penalty + 1e-12)  # 1e-12 keeps a constant-target Hessian invertible
     active = np.ones(B, dtype=bool)
     for _ in range(max_iter):
-        Xa, ya, ba = X[active], y[active], beta[active]
+        Xa, ya, ba, wa = X[active], y[active], beta[active], w[active] / total[active, None]
         mu = special.expit(np.einsum("bmk,bk->bm", Xa, ba))
-        grad = np.einsum("bmk,bm->bk", Xa, mu - ya) / m + penalty * ba
-        weights = mu * (1 - mu) / m
-        hessian = np.matmul(Xa.transpose(0, 2, 1), Xa * weights[..., None]) + ridge
+        grad = np.einsum("bmk,bm->bk", Xa, (mu - ya) * wa) + penalty * ba
+        curvature = mu * (1 - mu) * wa
+        hessian = np.matmul(Xa.transpose(0, 2, 1), Xa * curvature[..., None]) + ridge
         step = np.linalg.solve(hessian, grad[..., None])[..., 0]
         # Newton on a convex loss can overshoot far from the optimum; cap the step.
         step = np.clip(step, -5.0, 5.0)

@@ -98,6 +98,13 @@ def print_report(report: RunReport) -> None:
         out.print(per_judge)
     for warning in report.warnings:
         out.print(f"warning: {warning}")
+    probes: dict[str, Any] = report.pairwise.length_probes if report.pairwise else {"used": False}
+    if probes.get("used"):
+        slope = probes["length_slope"]
+        out.print(f"length probes: {probes['n_rows']} rewrites of {probes['n_groups']} baseline answers pinned the "
+                  f"length slope at {fmt(slope['estimate'])} [{fmt(slope['ci_low'])}, {fmt(slope['ci_high'])}] "
+                  f"(from the pairs alone: {fmt(probes['length_slope_without_probes'])}); equal length is no longer "
+                  "an extrapolation")
     p = report.progress
     out.print(f"{report.candidate} vs {report.baseline} on {report.rubric.get('name')} v{report.rubric.get('version')}:"
               f" {p.done}/{p.total} items judged, {p.failed} failed")
@@ -137,6 +144,10 @@ def create(
                                   "auto, for every judge; or JUDGE=MODE for one judge (repeat)")] = None,
     batch_min_calls: Annotated[int | None, typer.Option(help="with --execution auto: batch a judge with more calls "
                                                              "than this")] = None,
+    length_probes: Annotated[str | None, typer.Option(
+        "--length-probes", help="REWRITER[:N]: a configured judge rewrites N (default 50) of the baseline's answers "
+                                "verbose and concise, and the judges' verdicts on them pin the length-controlled "
+                                "win rate's length slope")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the run to its report")] = True,
     poll_interval: Annotated[float, typer.Option(help="seconds between status checks")] = 1.0,
     timeout: Annotated[float | None, typer.Option(help="give up waiting after this many seconds")] = None,
@@ -155,7 +166,8 @@ def create(
                                     mode=mode, samples=samples, options=options or None,
                                     rubric_variants=[v.strip() for v in variants.split(",") if v.strip()]
                                     if variants else None,
-                                    execution=_execution(execution), batch_min_calls=batch_min_calls)
+                                    execution=_execution(execution), batch_min_calls=batch_min_calls,
+                                    length_probes=_length_probes(length_probes))
         if not wait:
             if local:
                 err.print("note: with --local the run stops when this command exits; it resumes the next time "
@@ -169,6 +181,18 @@ def create(
             raise typer.Exit(1)
         report = client.run_report(created.id)
     print_json(report) if as_json else print_report(report)
+
+
+def _length_probes(value: str | None) -> dict[str, Any] | None:
+    """``--length-probes rewriter`` or ``--length-probes rewriter:30``."""
+    if value is None:
+        return None
+    name, sep, count = value.partition(":")
+    if not name or (sep and not count.isdigit()):
+        err.print(f"--length-probes {value!r}: give a judge name, optionally with a sample size (REWRITER or "
+                  "REWRITER:N, e.g. gpt-4o-mini:50)")
+        raise typer.Exit(2)
+    return {"rewriter": name} | ({"sample": int(count)} if sep else {})
 
 
 def _execution(values: list[str] | None) -> str | dict[str, str] | None:

@@ -189,9 +189,13 @@ def length_control_joint(
         result = client.joint_length_control(models)
     if as_json:
         return print_json(result)
-    table = make_table("checkpoint", "n", "win rate", "LC win rate (joint)", "length slope", keep=("checkpoint",))
+    table = make_table("checkpoint", "n", "win rate", "LC win rate (joint)", "95% CI", "length slope",
+                       keep=("checkpoint",))
     for name, m in result.models.items():
-        table.add_row(name, str(m.n), f"{100 * m.win_rate:.2f}", f"{100 * m.length_controlled:.2f}",
+        ci = m.length_controlled_ci
+        interval = (f"[{100 * ci.ci_low:.2f}, {100 * ci.ci_high:.2f}]"
+                    if ci is not None and ci.ci_low is not None and ci.ci_high is not None else "-")
+        table.add_row(name, str(m.n), f"{100 * m.win_rate:.2f}", f"{100 * m.length_controlled:.2f}", interval,
                       f"{m.length_slope:+.3f}")
     out.print(table)
     out.print(f"{result.n_items} items; difficulty shared across {len(result.models)} checkpoints")

@@ -235,6 +235,20 @@ class JudgeCaller:
                           f"unscored: the judge's reply could not be parsed after {attempts} attempts",
                           last_text, False, 0.0, Usage(), total_cost, attempts, request.seed, request.sample_index)
 
+    async def generate(self, judge: Judge, request: JudgeRequest, *, prompt_hash: str, owner: CallOwner) -> str | None:
+        """Free text from a judge used as a generator (length-probe rewrites): cached and recorded like a
+        verdict, but not parsed. None when the provider failed (the error is on the recorded call)."""
+        key = cache_key(judge, request, prompt_hash, 0)
+        try:
+            reply, cached = await self._provider_call(judge, request, key)
+        except JudgeError as e:
+            self.stats["errors"] += 1
+            await self._record(judge, request, key, owner, 0, error=e.message)
+            return None
+        cost = cost_usd(judge.spec, reply.usage, cached=cached, batched=reply.batched)
+        await self._record(judge, request, key, owner, 0, reply=reply, cached=cached, cost=cost)
+        return reply.text
+
     async def _record(self, judge: Judge, req: JudgeRequest, key: str, owner: CallOwner, attempt: int, *,
                       reply: JudgeReply | None = None, cached: bool = False, cost: float | None = None,
                       parsed: ParsedAnswer | None = None, error: str | None = None) -> None:

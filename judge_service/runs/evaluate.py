@@ -13,9 +13,11 @@ from typing import Any, Literal
 from judge_service.engine.call import CallOwner, JudgeCaller
 from judge_service.engine.compare import ComparisonResult, compare
 from judge_service.engine.grade import Conversation, GradeResult, Sampling, grade
+from judge_service.engine.rewrite import KINDS, RewriteKind, rewrite, target_lengths
 from judge_service.judges.registry import Judge
 from judge_service.rubrics.model import Rubric
-from judge_service.runs.records import (AbsoluteResult, GradeJudgeRecord, GradeRecord, ItemResult, PairwiseJudgeRecord,
+from judge_service.runs.records import (AbsoluteResult, GradeJudgeRecord, GradeRecord, ItemResult, LengthProbeRecord,
+                                        PairwiseJudgeRecord,
                                         PairwiseOrderRecord, PairwiseResult, Role, VariantResult)
 
 _TO_ROLE: dict[str | None, Role | None] = {"A": "baseline", "B": "candidate", "tie": "tie", None: None}
@@ -84,11 +86,39 @@ async def judge_item_variants(caller: JudgeCaller, wordings: list[Rubric], judge
         for w, r in zip(wordings, done)])
 
 
+async def length_probes(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], rewriter: Judge,
+                        item: dict[str, Any], spec: dict[str, Any]) -> list[LengthProbeRecord]:
+    """The baseline's answer rewritten verbose and concise (one of them to the candidate's length on this item,
+    ``target_lengths``), each judged against the original in both orders (original as A, so a record's
+    prob_candidate is P(rewrite preferred))."""
+    conv = Conversation(item["conversation"], item.get("reference"))
+    sampling = Sampling(spec["samples"], spec["temperature"], spec["seed"])
+    original = item["outputs"][spec["baseline"]]
+    targets = target_lengths(len(original), len(item["outputs"][spec["candidate"]]))
+
+    async def one(kind: RewriteKind) -> LengthProbeRecord:
+        owner = CallOwner("run_item", f"{spec['run_id']}:{item['id']}:probe-{kind}")
+        text = await rewrite(caller, rewriter, original, kind, targets[kind], seed=spec["seed"], owner=owner)
+        if text is None:
+            return LengthProbeRecord(kind=kind, rewrite=None, error=f"the rewriter '{rewriter.name}' gave no text")
+        judged = await compare(caller, rubric, judges, conv, original, text, sampling=sampling, owner=owner)
+        return LengthProbeRecord(kind=kind, rewrite=text, pairwise=pairwise_record(judged))
+
+    return list(await asyncio.gather(*(one(k) for k in KINDS)))
+
+
 async def evaluate_item(caller: JudgeCaller, rubric: Rubric | list[Rubric], judges: list[Judge], item: dict[str, Any],
-                        spec: dict[str, Any]) -> dict[str, object]:
+                        spec: dict[str, Any], rewriter: Judge | None = None) -> dict[str, object]:
     """The item's record in its stored (JSON) form, what the run manager commits.
 
-    ``rubric`` is a list when the run is a panel over rubric variants."""
+    ``rubric`` is a list when the run is a panel over rubric variants. ``rewriter``: the run's length-probe
+    rewriter, when it has one; the items it samples are also probed (under the run's first wording)."""
     if isinstance(rubric, list):
-        return (await judge_item_variants(caller, rubric, judges, item, spec)).to_json()
-    return (await judge_item(caller, rubric, judges, item, spec)).to_json()
+        result = await judge_item_variants(caller, rubric, judges, item, spec)
+    else:
+        result = await judge_item(caller, rubric, judges, item, spec)
+    probed = (spec.get("length_probes") or {}).get("items") or []
+    if rewriter is not None and item["id"] in probed:
+        first = rubric[0] if isinstance(rubric, list) else rubric
+        result.length_probes = await length_probes(caller, first, judges, rewriter, item, spec)
+    return result.to_json()

@@ -92,7 +92,7 @@ class RunManager:
         self._batch_runs: set[str] = set()  # runs with a judge in batch mode (their items wait without a slot)
         self.batch_item_limit = ctx.settings.run_batch_item_limit
         self._recording: set[int] = set()  # items whose verdict is being written (their lease handed back)
-        self._prepared: dict[str, Any] = {}  # run id -> (rubric, judges, spec) or an error message
+        self._prepared: dict[str, Any] = {}  # run id -> (rubric, judges, spec, rewriter) or an error message
         self._loading: dict[str, asyncio.Future[Any]] = {}  # run id -> its load in progress
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -261,7 +261,9 @@ class RunManager:
             judges = [dataclasses.replace(j, batch_lane=run_id) if execution.get(j.name) == "batch" else j for j in judges]
             if any(j.batch_lane is not None for j in judges):
                 self._batch_runs.add(run_id)
-            return (judged_by, judges, spec)
+            probes = spec.get("length_probes")
+            rewriter = (await ctx.judges.get_many([probes["rewriter"]]))[0] if probes else None
+            return (judged_by, judges, spec, rewriter)
         except Exception as e:  # the run cannot proceed at all; say why on the run
             return getattr(e, "message", str(e))
 
@@ -271,9 +273,10 @@ class RunManager:
             if isinstance(prepared, str):
                 await self.ctx.db.run(lambda s: self._finish_run(s, run_id, "failed", prepared))
                 return
-            rubric, judges, spec = prepared
+            rubric, judges, spec, rewriter = prepared
             try:
-                result: dict[str, Any] | None = await evaluate_item(self.ctx.caller, rubric, judges, item, spec)
+                result: dict[str, Any] | None = await evaluate_item(self.ctx.caller, rubric, judges, item, spec,
+                                                                    rewriter)
                 status, error = "done", None
             except asyncio.CancelledError:
                 raise

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from judge_service.bias.probes import ProbeRow
 from judge_service.runs.report import AbsoluteRecord, ItemInfo, PairwiseRecord
 from judge_service.runs.report.inputs import VARIANT_STRIDE
 
@@ -74,6 +75,16 @@ class VariantResult(BaseModel):
     absolute: AbsoluteResult | None = None
 
 
+class LengthProbeRecord(BaseModel):
+    """One length-probe rewrite of the item's baseline answer, judged against the original
+    (shown as A in order AB: ``prob_candidate`` here is P(rewrite preferred))."""
+
+    kind: Literal["verbose", "concise"]
+    rewrite: str | None = Field(description="the rewritten answer; None when the rewriter failed")
+    pairwise: PairwiseResult | None = None
+    error: str | None = None
+
+
 class ItemResult(BaseModel):
     version: int = RECORD_VERSION
     pairwise: PairwiseResult | None = None
@@ -81,10 +92,12 @@ class ItemResult(BaseModel):
     # A run over several rubric variants keeps each wording's verdicts apart (never mixed in one
     # record); the top-level pairwise/absolute are then absent.
     variants: list[VariantResult] | None = None
+    # Items sampled for length probes (spec.length_probes): the baseline's answer rewritten and judged.
+    length_probes: list[LengthProbeRecord] | None = None
 
     def to_json(self) -> dict[str, object]:
         """The stored form: modes that were not judged are absent, as in version 1 records."""
-        absent = {k for k in ("pairwise", "absolute", "variants") if getattr(self, k) is None}
+        absent = {k for k in ("pairwise", "absolute", "variants", "length_probes") if getattr(self, k) is None}
         return self.model_dump(mode="json", exclude=absent)
 
     def by_variant(self) -> list[tuple[str, PairwiseResult | None, AbsoluteResult | None]]:
@@ -126,3 +139,22 @@ def to_records(items: list[dict[str, object]], results: list[ItemResult | None],
                         for k, (score, crit) in enumerate(zip(g.samples, g.sample_criteria)):
                             absolute.append(AbsoluteRecord(iid, g.judge, role, at + k, score, crit, variant))
     return pairwise, absolute, infos
+
+
+def to_probe_rows(items: list[dict[str, object]], results: list[ItemResult | None], baseline: str) -> list[ProbeRow]:
+    """The probes' rows for the length-control fit, one per rewrite and judge: the mean of that judge's
+    scored calls' P(rewrite preferred) over both orders. Unscored rewrites give no row."""
+    rows: list[ProbeRow] = []
+    for item, result in zip(items, results):
+        if result is None or not result.length_probes:
+            continue
+        outputs: dict[str, str] = item["outputs"]  # type: ignore[assignment]
+        for probe in result.length_probes:
+            if probe.rewrite is None or probe.pairwise is None:
+                continue
+            for j in probe.pairwise.judges:
+                values = [p for o in j.orders for p in o.prob_candidate]
+                if values:
+                    rows.append(ProbeRow(str(item["id"]), probe.kind, sum(values) / len(values), probe.rewrite,
+                                         outputs[baseline], j.judge))
+    return rows

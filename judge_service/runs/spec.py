@@ -40,6 +40,21 @@ class RunOptions(BaseModel):
     n_resamples: int = Field(default=2000, ge=100, le=20000)
 
 
+MAX_PROBE_SAMPLE = 500
+
+
+class LengthProbes(BaseModel):
+    """Counterfactual length probes (README: "Length probes"): the rewriter makes a verbose and a concise
+    rewrite of ``sample`` of the baseline's answers, the run's judges judge each against its original in
+    both orders, and the length-controlled win rate's slope is fitted on those rows too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rewriter: str = Field(min_length=1, description="a configured judge, used as a text generator")
+    sample: int = Field(default=50, ge=5, le=MAX_PROBE_SAMPLE,
+                        description="how many baseline answers to rewrite (all items when the run has fewer)")
+
+
 class RunSpec(BaseModel):
     """Everything about a run but its items."""
 
@@ -68,6 +83,9 @@ class RunSpec(BaseModel):
                                                                          "calls than this (default: the service's)")
     eval_set: EvalSetRef | None = Field(default=None, description="the eval-set version these items come from: every "
                                                                    "item id must be in it, with the same prompt")
+    length_probes: LengthProbes | None = Field(
+        default=None, description="pin the length-controlled win rate's length slope with rewrites of the baseline's "
+                                  "answers that change only their length (pairwise and both modes)")
 
 
 class RunCreate(RunSpec):

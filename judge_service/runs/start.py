@@ -6,6 +6,7 @@ all come through here, so a run is always validated and prepared the same way.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -43,13 +44,14 @@ async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str
         missing_reference=[i.id for i in items if not i.reference], reference_field="items.reference",
         check=check_calibration)
     run_id = new_id("run")
+    probes = await _length_probes(ctx, spec, items)
     execution = resolve_execution(spec.execution, prepared.judges, calls=calls_per_judge(spec.mode, len(items), spec.samples),
                                   min_calls=spec.batch_min_calls if spec.batch_min_calls is not None
                                   else ctx.settings.batch_auto_min_calls)
     stored_spec = spec.model_dump(mode="json") | {
         "run_id": run_id, "rubric": rubric_ref(prepared.rubric), "judges": prepared.judge_names,
         "judge_families": {j.name: j.spec.family for j in prepared.judges}, "execution": execution,
-    } | await _wordings(ctx, spec, prepared)
+    } | await _wordings(ctx, spec, prepared) | probes
 
     def store(s: Session) -> None:
         s.add(RunRow(id=run_id, status="queued", spec=stored_spec, total=len(items)))
@@ -61,6 +63,24 @@ async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str
     await ctx.db.run(store)
     ctx.runs.start(run_id)
     return run_id
+
+
+async def _length_probes(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> dict[str, Any]:
+    """The probed items (a seeded sample of the baseline's answers) and a checked rewriter, for the stored spec."""
+    probes = spec.length_probes
+    if probes is None:
+        return {}
+    if spec.mode == "absolute":
+        raise InvalidInput("length probes pin the pairwise length-controlled win rate; use mode 'pairwise' or 'both'",
+                           field="length_probes")
+    try:
+        ctx.judges.spec(probes.rewriter)
+    except NotFound as e:
+        raise InvalidInput(e.message, field="length_probes.rewriter") from None
+    # Seeded from a string (house rule): the same spec and items probe the same answers.
+    ranked = sorted(items, key=lambda i: hashlib.sha256(f"{spec.seed}:probe:{i.id}".encode()).hexdigest())
+    chosen = sorted(i.id for i in ranked[:probes.sample])
+    return {"length_probes": probes.model_dump(mode="json") | {"items": chosen}}
 
 
 async def _wordings(ctx: AppContext, spec: RunSpec, prepared: Prepared) -> dict[str, Any]:

@@ -17,7 +17,8 @@ it cannot apply is a 400 naming the problem, and the previous config stays).
 In its own process: ``python -m judge_service.testing.fake_server [--port N]`` serves until
 SIGTERM or Ctrl-C; ``--stop-on-stdin-eof`` also stops it when its stdin closes (a parent's pipe).
 
-Answers come from a policy in ``testing.policies`` (a name or a callable) applied to
+A length-probe rewrite request (engine/rewrite.py) is answered with free text by
+``testing.rewrites`` (verbose: padded; concise: truncated), whatever the policy. Other answers come from a policy in ``testing.policies`` (a name or a callable) applied to
 ``view_from_text(prompt, fields)``; fields are read from the schema's enums, else from the
 prompt's answer-format lines. At temperature 0 the answer is the policy's most probable label; at
 temperature > 0 it is a draw seeded by (seed, prompt), so a seeded request is reproducible.
@@ -55,6 +56,7 @@ from judge_service.testing.fake_batches import FakeBatches
 from judge_service.testing.fake_faults import (RETRYABLE_FAULTS, ALL_FAULTS, Faults, _CONFIG_EXAMPLE, parse_admin_config, _faults_from_json, _number, _seconds, _integer, _boolean, _kinds, _weights)  # noqa: F401  (re-exported)
 from judge_service.testing.fake_wire import (_error_body, _mask, _content_text, _forced_tool, _fields_from_schema, _tokens, _token_logprob, _read_chunked)
 from judge_service.testing.policies import POLICIES, Policy, choose, view_from_text
+from judge_service.testing.rewrites import rewrite_reply
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
@@ -432,6 +434,9 @@ class FakeJudgeServer:
     def _openai(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body.get("messages") or []
         prompt = "\n".join(_content_text(m.get("content")) for m in messages)
+        rewritten = rewrite_reply(prompt)
+        if rewritten is not None:  # a length-probe rewrite: free text, not a verdict
+            return self._openai_text(rewritten, False) | {"model": self._model(body)}
         rf = body.get("response_format") or {}
         schema = (rf.get("json_schema") or {}).get("schema") if rf.get("type") == "json_schema" else None
         obj, dist = self._answer(prompt, schema, float(body.get("temperature", 1.0)), body.get("seed"))
@@ -463,6 +468,9 @@ class FakeJudgeServer:
         parts = [_content_text(system)] if system else []
         parts += [_content_text(m.get("content")) for m in body.get("messages") or []]
         prompt = "\n".join(parts)
+        rewritten = rewrite_reply(prompt)
+        if rewritten is not None:
+            return self._anthropic_text(rewritten) | {"model": self._model(body)}
         tool = _forced_tool(body)
         schema = tool.get("input_schema") if tool else None
         obj, _ = self._answer(prompt, schema, float(body.get("temperature", 1.0)), None)

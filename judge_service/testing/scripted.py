@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from judge_service.judges.base import JudgeProvider, JudgeReply, JudgeRequest, TokenLogprob, Usage
 from judge_service.judges.config import JudgeSpec
+from judge_service.testing.rewrites import rewrite_reply
 from judge_service.testing.policies import POLICIES, Policy, choose, view_from_text
 
 
@@ -49,6 +50,9 @@ class ScriptedProvider(JudgeProvider):
         usage = Usage(input_tokens=len(prompt.split()), output_tokens=12)
         if self.garbage:
             return JudgeReply(text="I am not sure how to answer that.", model=self.model, usage=usage)
+        rewritten = rewrite_reply(prompt)
+        if rewritten is not None:  # a length-probe rewrite, answered like the fake server does
+            return JudgeReply(text=rewritten, model=self.model, usage=usage)
         rng = random.Random(f"{request.seed}:{request.sample_index}:{prompt}")
         dist = self.policy(view_from_text(prompt, request.fields), rng)
         answer = {f.name: choose(dist[f.name], request.temperature, rng) for f in request.fields}

@@ -151,8 +151,10 @@ def run_spec(*, rubric: str, baseline: str, candidate: str, judges: Sequence[str
              samples: int | None, temperature: float | None, seed: int | None,
              options: Mapping[str, Any] | None, rubric_variants: Sequence[str] | None = None,
              execution: str | Mapping[str, str] | None = None, batch_min_calls: int | None = None,
-             eval_set: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             eval_set: Mapping[str, Any] | None = None,
+             length_probes: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return _body(rubric=rubric, baseline=baseline, candidate=candidate,
+                 length_probes=dict(length_probes) if length_probes is not None else None,
                  judges=list(judges) if judges is not None else None, mode=mode, samples=samples,
                  temperature=temperature, seed=seed, options=dict(options) if options is not None else None,
                  rubric_variants=list(rubric_variants) if rubric_variants is not None else None,
@@ -211,9 +213,13 @@ def agreement(*, kind: str, a: Sequence[float | str | None] | None, b: Sequence[
         cast=_model(m.Agreement))
 
 
-def joint_length_control(*, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> Call[m.JointLengthControl]:
+def joint_length_control(*, models: Mapping[str, Mapping[str, Sequence[Any]]],
+                         probes: Mapping[str, Sequence[Any]] | None = None, n_resamples: int | None = None,
+                         confidence: float | None = None, seed: str | None = None) -> Call[m.JointLengthControl]:
     return Call("POST", "/v1/length-control/joint",
-                json={"models": {name: {k: list(v) for k, v in m.items()} for name, m in models.items()}},
+                json=_body(models={name: {k: list(v) for k, v in m.items()} for name, m in models.items()},
+                           probes=None if probes is None else {k: list(v) for k, v in probes.items()},
+                           n_resamples=n_resamples, confidence=confidence, seed=seed),
                 cast=_model(m.JointLengthControl))
 
 

@@ -143,11 +143,13 @@ class AsyncJudgeClient(BaseClient):
                          samples: int | None = None, temperature: float | None = None, seed: int | None = None,
                          options: Mapping[str, Any] | None = None,
                    rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
-                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None,
+                   length_probes: Mapping[str, Any] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
                              rubric_variants=rubric_variants, execution=execution,
-                             batch_min_calls=batch_min_calls, eval_set=eval_set)
+                             batch_min_calls=batch_min_calls, eval_set=eval_set,
+                             length_probes=length_probes)
         return await self._send(_api.create_run(items, spec))
 
     async def upload_run(self, path: str | Path, *, baseline: str, candidate: str, rubric: str,
@@ -155,11 +157,13 @@ class AsyncJudgeClient(BaseClient):
                          temperature: float | None = None, seed: int | None = None,
                          options: Mapping[str, Any] | None = None,
                    rubric_variants: Sequence[str] | None = None, execution: str | Mapping[str, str] | None = None,
-                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None) -> m.RunCreated:
+                   batch_min_calls: int | None = None, eval_set: Mapping[str, Any] | None = None,
+                   length_probes: Mapping[str, Any] | None = None) -> m.RunCreated:
         spec = _api.run_spec(rubric=rubric, baseline=baseline, candidate=candidate, judges=judges, mode=mode,
                              samples=samples, temperature=temperature, seed=seed, options=options,
                              rubric_variants=rubric_variants, execution=execution,
-                             batch_min_calls=batch_min_calls, eval_set=eval_set)
+                             batch_min_calls=batch_min_calls, eval_set=eval_set,
+                             length_probes=length_probes)
         return await self._send(_api.upload_run(path, spec))
 
     async def cancel_run(self, run_id: str) -> m.RunCreated:
@@ -231,11 +235,17 @@ class AsyncJudgeClient(BaseClient):
                                                kendall_variant=kendall_variant, confidence=confidence,
                                                n_resamples=n_resamples, seed=seed, vote_map=vote_map))
 
-    async def joint_length_control(self, models: Mapping[str, Mapping[str, Sequence[Any]]]) -> m.JointLengthControl:
+    async def joint_length_control(self, models: Mapping[str, Mapping[str, Sequence[Any]]], *,
+                             probes: Mapping[str, Sequence[Any]] | None = None, n_resamples: int | None = None,
+                             confidence: float | None = None, seed: str | None = None) -> m.JointLengthControl:
         """Length-controlled win rates of several checkpoints against one baseline, fitted jointly with a
         difficulty per item shared across them. ``models``: name -> {"items": [...], "preference":
-        [P(checkpoint preferred), ...], "delta_len": [checkpoint − baseline length, ...]}."""
-        return await self._send(_api.joint_length_control(models=models))
+        [P(checkpoint preferred), ...], "delta_len": [checkpoint − baseline length, ...]}. ``probes``:
+        {"groups", "preference", "delta_len"} of length-probe rows (rewrites of the baseline's answers vs the
+        originals), which pin the length slopes. Each LC comes with a cluster-bootstrap interval
+        (``length_controlled_ci``; ``n_resamples=0`` for point estimates only)."""
+        return await self._send(_api.joint_length_control(models=models, probes=probes, n_resamples=n_resamples,
+                                                            confidence=confidence, seed=seed))
 
     async def overlap(self, predictions: Sequence[str], references: Sequence[str | Sequence[str]], *,
                       predictions_b: Sequence[str] | None = None, metrics: Sequence[str] | None = None,

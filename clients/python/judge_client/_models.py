@@ -427,6 +427,7 @@ class JointCheckpoint(ServiceModel):
     intercept: float
     length_slope: float
     sensitivity: float
+    length_controlled_ci: Estimate | None = None
 
 
 class JointLengthControl(ServiceModel):
@@ -435,6 +436,7 @@ class JointLengthControl(ServiceModel):
     n_items: int
     models: dict[str, JointCheckpoint] = Field(default_factory=dict)
     difficulty: dict[str, float] = Field(default_factory=dict)
+    probes_used: int = 0
 
 
 class HardVotes(ServiceModel):
@@ -476,6 +478,14 @@ class PairwiseSummary(ServiceModel):
     style_controlled_win_rate: Estimate | None = None
     position: dict[str, Any] | None = None
     hard_votes: HardVotes | None = None
+    length_control: dict[str, Any] | None = Field(
+        default=None, description="the GLM's coefficients and warnings; 'probes' says whether length probes pinned "
+                                  "its length slope, how many, and the measured slope")
+
+    @property
+    def length_probes(self) -> dict[str, Any]:
+        """The length-probe part of the length-control section ({"used": False} without probes)."""
+        return dict((self.length_control or {}).get("probes") or {"used": False})
 
 
 class AbsoluteSummary(ServiceModel):

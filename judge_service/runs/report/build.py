@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from judge_service.bias.probes import ProbeRow, pool_by_judges
 from judge_service.errors import InvalidInput
 from judge_service.runs.report.absolute import absolute_summary
 from judge_service.runs.report.decision import decide, headline_figure, power_analysis
@@ -30,11 +31,13 @@ def build_report(
     *,
     length_fn: Callable[[str], float] = len,
     human: HumanAgreement | None = None,
+    probes: Sequence[ProbeRow] = (),
 ) -> RunReport:
     """Turn a run's stored verdicts into the decision report (see module docstring).
 
     ``length_fn`` measures answer length for length control; characters by default. ``human``:
-    a calibration's judge-vs-human agreement, a check of the informativeness gate.
+    a calibration's judge-vs-human agreement, a check of the informativeness gate. ``probes``: the
+    run's length-probe rows, one per rewrite and judge (pooled here over the judges the headline keeps).
     """
     item_by_id = index_items(items)
     validate_pairwise(pairwise, item_by_id)
@@ -70,7 +73,8 @@ def build_report(
         warnings.append("no judge passes the informativeness gate: "
                         + "; ".join(g.reason or "" for g in gates.values()) + f"; {FIX}")
 
-    pair_summary = pairwise_summary(kept_pairwise, item_by_id, options, length_fn)
+    kept_probes = pool_by_judges(probes, {r.judge for r in kept_pairwise})
+    pair_summary = pairwise_summary(kept_pairwise, item_by_id, options, length_fn, kept_probes)
     abs_summary = absolute_summary(kept_absolute, item_by_id, options, length_fn)
     # Over several rubric variants, the headline intervals include the variance across wordings.
     wording = wording_section(kept_pairwise, kept_absolute, pair_summary, abs_summary, options)
@@ -102,6 +106,10 @@ def build_report(
         extrapolation = control_extrapolation(
             [item_by_id[i].candidate_text for i in ids], [item_by_id[i].baseline_text for i in ids],
             style_control=options.style_control, length_fn=length_fn)
+        if pair_summary.length_probes is not None:
+            # Probes measured the length slope directly: equal length is no longer an extrapolation of
+            # the GLM's form along length (style features are not pinned and keep their caution).
+            extrapolation = [e for e in extrapolation if " is longer on " not in e]
     verdict, decision = decide(headline_metric, headline, pair_summary, abs_summary, power, gates,
                                options.confidence, extrapolation)
     return RunReport(

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from judge_service.bias.length import length_controlled_win_rate
+from judge_service.bias.length import LengthControlledWinRate, length_controlled_win_rate
+from judge_service.bias.probes import MIN_PROBE_GROUPS, ProbeRow, probe_pinned_win_rate
 from judge_service.bias.position import position_bias
 from judge_service.runs.report.inputs import (
     ORDERS, TIE_TOLERANCE, WINNER_VALUE, ItemInfo, PairwiseRecord, ReportOptions,
@@ -47,8 +48,10 @@ def item_estimate(units: dict[str, list[float]], options: ReportOptions, seed: s
 
 def pairwise_summary(
     records: Sequence[PairwiseRecord], item_by_id: dict[str, ItemInfo], options: ReportOptions,
-    length_fn: Callable[[str], float],
+    length_fn: Callable[[str], float], probes: Sequence[ProbeRow] = (),
 ) -> PairwiseSummary | None:
+    """``probes``: length-probe rows (pooled over the kept judges); with enough of them the length slope
+    is pinned by them (bias/probes.py)."""
     if not records:
         return None
     units = item_units(records)
@@ -71,14 +74,30 @@ def pairwise_summary(
             by_order[order] = est
     cand_texts = [item_by_id[i].candidate_text for i in item_ids]
     base_texts = [item_by_id[i].baseline_text for i in item_ids]
-    lc = length_controlled_win_rate(prefs, cand_texts, base_texts, seed=f"{options.seed}/lc", length_fn=length_fn,
-                                    confidence=options.confidence, n_resamples=options.n_resamples, raw=raw)
-    sc = (
-        length_controlled_win_rate(prefs, cand_texts, base_texts, style_control=True, seed=f"{options.seed}/sc",
-                                   length_fn=length_fn, confidence=options.confidence,
-                                   n_resamples=options.n_resamples, raw=raw)
-        if options.style_control else None
-    )
+    pinned = len({p.group for p in probes}) >= MIN_PROBE_GROUPS
+    probe_summary = None
+
+    def controlled(style: bool, seed: str) -> LengthControlledWinRate:
+        nonlocal probe_summary
+        if pinned:
+            fit, summary = probe_pinned_win_rate(prefs, cand_texts, base_texts, probes, style_control=style,
+                                                 seed=f"{options.seed}/{seed}", length_fn=length_fn,
+                                                 confidence=options.confidence, n_resamples=options.n_resamples,
+                                                 raw=raw)
+            if not style:
+                probe_summary = summary
+            return fit
+        return length_controlled_win_rate(prefs, cand_texts, base_texts, style_control=style,
+                                          seed=f"{options.seed}/{seed}", length_fn=length_fn,
+                                          confidence=options.confidence, n_resamples=options.n_resamples, raw=raw)
+
+    lc = controlled(False, "lc")
+    sc = controlled(True, "sc") if options.style_control else None
+    if probe_summary is not None:
+        lc.warnings.extend(f"length probes: {w}" for w in probe_summary.warnings)
+    if probes and not pinned:
+        lc.warnings.append(f"length probes: only {len({p.group for p in probes})} probed answer(s) have a scored "
+                           f"rewrite (needs {MIN_PROBE_GROUPS}); the length slope is not pinned")
     pooled = position_bias(records, confidence=options.confidence, n_resamples=options.n_resamples,
                            seed=f"{options.seed}/position")
     return PairwiseSummary(
@@ -94,6 +113,7 @@ def pairwise_summary(
         position=pooled,
         item_preferences=tuple(float(v) for v in prefs),
         hard_votes=hard,
+        length_probes=probe_summary,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from judge_service.bias.length import LengthAdjustedDifference, LengthControlledWinRate
 from judge_service.bias.position import PositionBias
+from judge_service.bias.probes import ProbeSummary
 from judge_service.runs.report.gate import JudgeGate
 from judge_service.stats.estimate import Estimate
 from judge_service.stats.inference import PairedDifference
@@ -51,6 +52,7 @@ class PairwiseSummary:
     position: PositionBias  # pooled over judges
     item_preferences: tuple[float, ...] = ()  # per-item soft preference (not serialised)
     hard_votes: HardVotes | None = None
+    length_probes: ProbeSummary | None = None  # the length slope pinned by rewrites (bias/probes.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,7 +66,8 @@ class PairwiseSummary:
             "win_rate": self.win_rate.to_dict(),
             "win_rate_by_order": {k: v.to_dict() for k, v in self.win_rate_by_order.items()},
             "length_controlled_win_rate": self.length_controlled.controlled.to_dict(),
-            "length_control": self.length_controlled.to_dict(),
+            "length_control": self.length_controlled.to_dict() | {
+                "probes": self.length_probes.to_dict() if self.length_probes else {"used": False}},
             "style_controlled_win_rate": _opt(self.style_controlled.controlled) if self.style_controlled else None,
             "style_control": _opt(self.style_controlled),
             "position": self.position.to_dict(),
