@@ -1,0 +1,225 @@
+"""A run over imported MT-Bench files: turn-2 items as each system's own conversation (not flattened),
+and the files' GPT-4 judgments kept as the external judge ``external:gpt-4`` beside the service's
+panel, its FastChat figures reproduced in the run's report. Real files from ../shared, a run on the
+fake judge server over a real socket, and 422s for bad multi-turn shapes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+import threading
+
+import pytest
+
+from conftest import wait_done
+from judge_client._imports import read_records
+from judge_service.engine.prompts import render_messages
+from judge_service.engine.compare import WINNER_FIELD
+from judge_service.engine.grade import answer_fields
+from judge_service.rubrics.registry import parse_rubric
+from judge_service.settings import REPO_RUBRICS
+from judge_service.testing.fake_server import FakeJudgeServer
+from judge_service.testing.policies import JudgeView, prefer_longer
+from test_imports import MT, OPUS, SINGLE, SONNET, _pair_fixture
+
+BASE, CAND = "claude-3-opus-20240229", "claude-3-5-sonnet-20240620"
+QIDS = range(81, 86)  # five questions, both turns: the fake-server run stays a few seconds
+
+
+def _import(client, **extra) -> dict:
+    body = {"questions": read_records(MT / "question.jsonl"), "baseline_answers": read_records(OPUS),
+            "candidate_answers": read_records(SONNET), "single_judgments": read_records(SINGLE),
+            "pair_judgments": _with_judge(_pair_fixture()), "pair_baseline": BASE} | extra
+    r = client.post("/v1/imports/mt-bench", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _with_judge(rows: list[dict]) -> list[dict]:
+    """FastChat writes the judge as [model, prompt name] on every pair row."""
+    return [r | {"judge": ["gpt-4", "pair-v2" if r["turn"] == 1 else "pair-v2-multi-turn"]} for r in rows]
+
+
+def _answers(path) -> dict[int, list[str]]:
+    return {a["question_id"]: a["choices"][0]["turns"] for a in read_records(path)}
+
+
+def _blocks(prompt: str, tag: str) -> str:
+    m = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", prompt, re.DOTALL)
+    assert m, f"no <{tag}> block"
+    return m.group(1)
+
+
+def _turns(block: str) -> list[tuple[str, str]]:
+    return [(role, text) for role, text in re.findall(r'<turn role="(\w+)"(?: judged="true")?>\n(.*?)\n</turn>',
+                                                      block, re.DOTALL)]
+
+
+def test_turn_two_judge_prompts_hold_each_systems_own_conversation(make_client):
+    prompts: list[str] = []
+    lock = threading.Lock()
+
+    def recording(view: JudgeView, rng):
+        with lock:
+            prompts.append(view.prompt_text)
+        return prefer_longer(view, rng)
+
+    with FakeJudgeServer(recording) as fake:
+        client = make_client({"judges": [{"name": "fake-gpt", "provider": "openai_compatible", "model": "fake-judge",
+                                          "family": "fake", "base_url": fake.openai_base_url}],
+                              "default_panel": ["fake-gpt"]}, log_json=False)
+        imported = _import(client)
+        items = [i for i in imported["items"] if i["metadata"][BASE]["question_id"] in QIDS]
+        assert len(items) == 10
+        r = client.post("/v1/runs", json={"rubric": "helpfulness", "mode": "both", "baseline": BASE,
+                                          "candidate": CAND, "items": items})
+        assert r.status_code == 202, r.text
+        assert wait_done(client, r.json()["id"])["status"] == "done"
+        report = client.get(f"/v1/runs/{r.json()['id']}/report").json()
+
+    questions = {q["question_id"]: q["turns"] for q in read_records(MT / "question.jsonl")}
+    opus, sonnet = _answers(OPUS), _answers(SONNET)
+    q1, q2 = questions[83]
+    own = {BASE: [("user", q1), ("assistant", opus[83][0]), ("user", q2), ("assistant", opus[83][1])],
+           CAND: [("user", q1), ("assistant", sonnet[83][0]), ("user", q2), ("assistant", sonnet[83][1])]}
+    # Pairwise: both orders of the turn-2 item, each response block one assistant's whole conversation.
+    pair = [p for p in prompts if "<response_a>\n" in p and opus[83][1] in p]
+    assert len(pair) == 2
+    seen_first = []
+    for p in pair:
+        a, b = _turns(_blocks(p, "response_a")), _turns(_blocks(p, "response_b"))
+        assert {json.dumps(a), json.dumps(b)} == {json.dumps(own[BASE]), json.dumps(own[CAND])}
+        seen_first.append(BASE if a == own[BASE] else CAND)
+        assert 'judged="true">\n' + (opus if a == own[BASE] else sonnet)[83][1] in _blocks(p, "response_a")
+        assert "each of <response_a> and <response_b> holds that assistant's whole conversation" in p
+        # The other system's first answer is nowhere in this one's block: the conversations are apart.
+        assert sonnet[83][0] not in _blocks(p, "response_a" if a == own[BASE] else "response_b")
+    assert sorted(seen_first) == sorted([BASE, CAND])  # both orders
+    # Absolute: each system's own conversation, its second answer the response under judgment.
+    for system, answers in ((BASE, opus), (CAND, sonnet)):
+        [p] = [p for p in prompts if "<response>\n" in p and _blocks(p, "response") == answers[83][1]]
+        assert _turns(_blocks(p, "conversation")) == own[system][:3]
+    # Turn 1 is a plain single-turn prompt, as before: no turns, no note.
+    [t1] = [p for p in prompts if "<response_a>\n" in p and _blocks(p, "response_a") == opus[83][0]]
+    assert _blocks(t1, "conversation") == q1 and "whole conversation" not in t1
+
+    # The report: the imported GPT-4 verdicts as an external judge beside the service's judge.
+    assert [j["judge"] for j in report["judges"]] == ["fake-gpt"]
+    [ext] = report["external_judges"]
+    assert ext["judge"] == "external:gpt-4"
+    assert (ext["imported"], ext["re_run"], ext["cost_usd"], ext["in_panel"]) == (True, False, 0.0, False)
+    rows = {(r["question_id"], r["turn"]): r for r in _pair_fixture() if r["question_id"] in QIDS}
+    winner = {"model_1": BASE, "model_2": CAND, "tie": "tie", "error": None}
+    by_item = {i["item_id"]: i for i in ext["items"]}
+    for (qid, turn), row in rows.items():
+        games = by_item[f"mt-{qid}-t{turn}"]["orders"]
+        # g1 shows model_1 (the baseline) first: order AB; g2 shows the candidate first: BA.
+        assert games == {"AB": _role(winner[row["g1_winner"]]), "BA": _role(winner[row["g2_winner"]])}
+    agree = sum(r["g1_winner"] == r["g2_winner"] for r in rows.values() if "error" not in (r["g1_winner"], r["g2_winner"]))
+    assert ext["pair_consistency"]["consistent"] == agree and ext["pair_consistency"]["n"] == len(rows) - (
+        sum("error" in (r["g1_winner"], r["g2_winner"]) for r in rows.values()))
+    assert ext["win_rate"]["ci_low"] <= ext["win_rate"]["estimate"] <= ext["win_rate"]["ci_high"]
+    single = {(r["question_id"], r["turn"], r["model"]): r["score"] for r in read_records(SINGLE)}
+    assert ext["mean_scores"]["candidate"] == pytest.approx(
+        statistics.fmean(single[(q, t, CAND)] for q in QIDS for t in (1, 2)), abs=1e-12)
+
+
+def _role(name: str | None) -> str | None:
+    return {BASE: "baseline", CAND: "candidate", "tie": "tie", None: None}[name]
+
+
+def test_the_run_report_reproduces_fastchats_figures_for_the_external_judge(client):
+    imported = _import(client)
+    r = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer"], "mode": "pairwise",
+                                      "baseline": BASE, "candidate": CAND, "items": imported["items"]})
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    assert wait_done(client, run_id)["status"] == "done"
+    report = client.get(f"/v1/runs/{run_id}/report").json()
+    [ext] = report["external_judges"]
+    # show_result.py's pairwise-baseline row, as the importer computes it from the pair file (and
+    # test_imports checks by hand), is the external judge's FastChat tally in the run's report.
+    [row] = imported["pairwise"]
+    assert (ext["fastchat"]["win"], ext["fastchat"]["loss"], ext["fastchat"]["tie"]) == (row["win"], row["loss"], row["tie"])
+    assert ext["fastchat"]["win_rate_adjusted"] == row["win_rate_adjusted"]
+    assert ext["fastchat"]["dropped"] == 1
+    assert ext["pair_consistency"] == {k: imported["pair_consistency"][k] for k in ("n", "consistent", "rate")}
+    # show_result.py --mode single over all 160 judgments: the MT-Bench scores in shared/data/README.md.
+    assert ext["mean_scores"] == {"baseline": pytest.approx(8.675, abs=1e-12), "candidate": pytest.approx(9.20625, abs=1e-12)}
+    # The service's win rate for the external judge, by hand: each item's mean over its scored games.
+    values = {"candidate": 1.0, "tie": 0.5, "baseline": 0.0}
+    per_item = [statistics.fmean(values[w] for w in i["orders"].values() if w is not None)
+                for i in ext["items"] if any(w is not None for w in i["orders"].values())]
+    assert ext["win_rate"]["estimate"] == pytest.approx(statistics.fmean(per_item), abs=1e-12)
+    assert ext["win_rate"]["n"] == 160
+    # Beside, not in: the headline is the service judge's alone.
+    assert [j["judge"] for j in report["judges"]] == ["longer"]
+    assert report["pairwise"]["n_scored_calls"] == 320
+
+    # Asked for, the external judge joins the panel in every figure.
+    r = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer"], "mode": "pairwise",
+                                      "baseline": BASE, "candidate": CAND, "items": imported["items"],
+                                      "options": {"external_judges": "panel"}})
+    assert wait_done(client, r.json()["id"])["status"] == "done"
+    panel = client.get(f"/v1/runs/{r.json()['id']}/report").json()
+    assert [j["judge"] for j in panel["judges"]] == ["external:gpt-4", "longer"]
+    assert panel["pairwise"]["n_scored_calls"] == 320 + 319  # the external judge's one error game left out
+    assert panel["external_judges"][0]["in_panel"] is True
+
+
+def _item(**extra) -> dict:
+    return {"id": "t2", "messages": [{"role": "user", "content": "q1"}, {"role": "user", "content": "q2"}],
+            "histories": {"base": ["a1"], "tuned": ["b1"]}, "outputs": {"base": "a2", "tuned": "b2"}} | extra
+
+
+@pytest.mark.parametrize("item, field", [
+    (_item(histories={"base": ["a1", "a0"], "tuned": ["b1"]}), "items.0.histories.base"),
+    (_item(histories={"base": ["a1"]}), "items.0.histories"),
+    (_item(messages=[{"role": "user", "content": "q1"}, {"role": "assistant", "content": "shared"},
+                     {"role": "user", "content": "q2"}]), "items.0.messages.1"),
+    (_item(messages=None, prompt="q2"), "items.0.messages"),
+    (_item(histories={"base": [" "], "tuned": ["b1"]}), "items.0.histories.base"),
+    (_item(external_judgments={"gpt-4": {"orders": [{"first": "base", "winner": "model_1"}]}}),
+     "items.0.external_judgments.gpt-4.orders.0.winner"),
+    (_item(external_judgments={"gpt-4": {"orders": [{"first": "other", "winner": "tie"}]}}),
+     "items.0.external_judgments.gpt-4.orders.0.first"),
+    (_item(external_judgments={"gpt-4": {"orders": [{"first": "base", "winner": "tie"}] * 2}}),
+     "items.0.external_judgments.gpt-4.orders"),
+    (_item(external_judgments={"gpt-4": {"scores": {"other": 3}}}), "items.0.external_judgments.gpt-4.scores.other"),
+])
+def test_bad_multi_turn_and_external_shapes_are_422_naming_the_field(client, item, field):
+    r = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer"], "baseline": "base",
+                                      "candidate": "tuned", "items": [item]})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == field
+
+
+# sha256 of the judge messages rendered by the code before histories existed (commit a36306b), for a
+# single-turn item and a shared multi-turn one: histories must not move a byte of those prompts (the
+# call cache keys on them, so a changed byte would re-pay every cached verdict).
+PINNED = {"pairwise_single": "c6091300f16aa1517b8fcef51d8ebba09e839bd24d2a85f2c703cf4ff4681cd6",
+          "absolute_single": "c71ad8e63c5ea75d3ea6813828be7a1d86ff4011312dc3d2903c6dd5e9ae6b9b",
+          "pairwise_shared": "8b0e02ba47c3fa29ecc68d039b0291ec9038585cd9980f4b78d4ce7acd95e6dd"}
+
+
+def _digest(messages) -> str:
+    return hashlib.sha256(json.dumps([[m.role, m.content] for m in messages]).encode()).hexdigest()
+
+
+def test_prompts_without_histories_are_unchanged():
+    import yaml
+
+    rubric = parse_rubric(yaml.safe_load((REPO_RUBRICS / "helpfulness" / "v1.yaml").read_text()), source="helpfulness")
+    single = [("user", "What is 2 + 2?")]
+    shared = [("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello!"), ("user", "What is 2 + 2?")]
+    got = {
+        "pairwise_single": _digest(render_messages(rubric, "pairwise", (WINNER_FIELD,), messages=single,
+                                                   response_a="4", response_b="Four.")),
+        "absolute_single": _digest(render_messages(rubric, "absolute", answer_fields(rubric), messages=single,
+                                                   response="4")),
+        "pairwise_shared": _digest(render_messages(rubric, "pairwise", (WINNER_FIELD,), messages=shared,
+                                                   response_a="4", response_b="<response>4</response>")),
+    }
+    assert got == PINNED
