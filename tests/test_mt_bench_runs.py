@@ -223,3 +223,18 @@ def test_prompts_without_histories_are_unchanged():
                                                    response_a="4", response_b="<response>4</response>")),
     }
     assert got == PINNED
+
+
+def test_an_eval_set_rerun_keeps_a_reused_turn_two_items_histories():
+    from judge_service.evalsets.content import diff
+    from judge_service.evaluation.rerun import rerun_items
+
+    old = _item() | {"external_judgments": {"gpt-4": {"orders": [{"first": "base", "winner": "tuned"}]}}}
+    version_item = {"id": "t2", "messages": old["messages"]}
+    kept = rerun_items([version_item], diff({"t2": "h"}, {"t2": "h"}), {"t2": old}, {})
+    assert kept.reused == ["t2"]
+    assert kept.items[0]["histories"] == old["histories"]
+    assert kept.items[0]["external_judgments"] == old["external_judgments"]
+    # New outputs supplied for the item: the old histories and verdicts were about the old outputs.
+    fresh = rerun_items([version_item], diff({"t2": "h"}, {"t2": "h"}), {"t2": old}, {"t2": {"base": "x", "tuned": "y"}})
+    assert "histories" not in fresh.items[0] and "external_judgments" not in fresh.items[0]
