@@ -232,5 +232,6 @@ def test_cli_import_writes_items_that_run_create_accepts(tmp_path, monkeypatch):
                               str(SONNET), "--single-judgments", str(SINGLE)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "9.20625" in res.output and "8.67500" in res.output
+    assert "160 item(s) carry gpt-4's verdicts" in res.output and "'external:gpt-4'" in res.output
     res = runner.invoke(cli, ["import", "alpaca-eval", "--local", str(MT), str(ALPACA / "phi-2")])
     assert res.exit_code != 0 and "model_outputs.json" in res.output

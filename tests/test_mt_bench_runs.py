@@ -238,3 +238,27 @@ def test_an_eval_set_rerun_keeps_a_reused_turn_two_items_histories():
     # New outputs supplied for the item: the old histories and verdicts were about the old outputs.
     fresh = rerun_items([version_item], diff({"t2": "h"}, {"t2": "h"}), {"t2": old}, {"t2": {"base": "x", "tuned": "y"}})
     assert "histories" not in fresh.items[0] and "external_judgments" not in fresh.items[0]
+
+
+def test_cli_import_then_run_prints_the_imported_judge_beside_the_panel(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from conftest import SCRIPTED_JUDGES, write_config
+    from judge_service.cli import app as cli
+
+    monkeypatch.setenv("JUDGE_CONFIG", str(write_config(tmp_path / "judges.yaml", SCRIPTED_JUDGES)))
+    monkeypatch.setenv("JUDGE_DATA_DIR", str(tmp_path / "data"))
+    pair = tmp_path / "gpt-4_pair.jsonl"
+    pair.write_text("".join(json.dumps(r) + "\n" for r in _with_judge(_pair_fixture())))
+    items = tmp_path / "items.jsonl"
+    runner = CliRunner()
+    res = runner.invoke(cli, ["import", "mt-bench", "--local", "--questions", str(MT / "question.jsonl"), str(OPUS),
+                              str(SONNET), "--pair-judgments", str(pair), "--pair-baseline", BASE, "--turn", "2",
+                              "--items-out", str(items)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in items.read_text().splitlines()]
+    assert len(lines) == 80 and all("histories" in i and "prompt" not in i for i in lines)
+    res = runner.invoke(cli, ["run", "create", str(items), "--baseline", BASE, "--candidate", CAND, "-r", "helpfulness",
+                              "--local", "--poll-interval", "0.05"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "external:gpt-4" in res.stdout and "beside" in res.stdout
