@@ -262,3 +262,32 @@ def test_cli_import_then_run_prints_the_imported_judge_beside_the_panel(tmp_path
                               "--local", "--poll-interval", "0.05"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "external:gpt-4" in res.stdout and "beside" in res.stdout
+
+
+def test_single_comparisons_and_judgments_take_histories_too(client):
+    from conftest import provider_of
+
+    shared = [{"role": "user", "content": "Name a prime."}, {"role": "user", "content": "Another, larger one?"}]
+    r = client.post("/v1/comparisons", json={"rubric": "helpfulness", "messages": shared, "response_a": "11",
+                                             "response_b": "13", "history_a": ["7"], "history_b": ["5"],
+                                             "judges": ["longer"]})
+    assert r.status_code == 200, r.text
+    prompts = [q.messages[-1].content for q in provider_of(client, "longer").log.requests[-2:]]
+    ab = next(p for p in prompts if _turns(_blocks(p, "response_a"))[1] == ("assistant", "7"))
+    assert _turns(_blocks(ab, "response_a")) == [("user", "Name a prime."), ("assistant", "7"),
+                                                 ("user", "Another, larger one?"), ("assistant", "11")]
+    assert _turns(_blocks(ab, "response_b"))[1:] == [("assistant", "5"), ("user", "Another, larger one?"),
+                                                     ("assistant", "13")]
+    ba = next(p for p in prompts if p is not ab)
+    assert _turns(_blocks(ba, "response_a"))[1] == ("assistant", "5")  # swapped with its response
+    r = client.post("/v1/judgments", json={"rubric": "helpfulness", "messages": shared, "response": "11",
+                                           "history": ["7"], "judges": ["lengthy-scorer"]})
+    assert r.status_code == 200, r.text
+    prompt = provider_of(client, "lengthy-scorer").log.requests[-1].messages[-1].content
+    assert _turns(_blocks(prompt, "conversation")) == [("user", "Name a prime."), ("assistant", "7"),
+                                                       ("user", "Another, larger one?")]
+    for body, field in (({"history_a": ["7"]}, "history_b"), ({"history_a": ["7", "8"], "history_b": ["5"]}, "history_a"),
+                        ({"history_a": ["7"], "history_b": ["5"], "messages": None, "prompt": "Hi"}, "messages")):
+        r = client.post("/v1/comparisons", json={"rubric": "helpfulness", "messages": shared, "response_a": "11",
+                                                 "response_b": "13", "judges": ["longer"]} | body)
+        assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
