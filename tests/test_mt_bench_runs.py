@@ -291,3 +291,20 @@ def test_single_comparisons_and_judgments_take_histories_too(client):
         r = client.post("/v1/comparisons", json={"rubric": "helpfulness", "messages": shared, "response_a": "11",
                                                  "response_b": "13", "judges": ["longer"]} | body)
         assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
+
+
+def test_the_client_sends_histories(make_settings):
+    from judge_client import JudgeClient
+    from judge_service.app import create_app
+    from test_client import serve
+
+    shared = [{"role": "user", "content": "Name a prime."}, {"role": "user", "content": "Another, larger one?"}]
+    with serve(create_app(make_settings())) as url, JudgeClient(url) as c:
+        # 'longer' reads the whole blocks: B's own conversation is longer only through its history.
+        got = c.compare(rubric="helpfulness", messages=shared, response_a="11", response_b="13", judges=["longer"],
+                        history_a=["7"], history_b=["a much longer first answer: 5"])
+        assert got.winner == "B"
+        plain = c.compare(rubric="helpfulness", messages=shared, response_a="11", response_b="13", judges=["longer"])
+        assert plain.winner == "tie"
+        graded = c.judge(rubric="helpfulness", messages=shared, response="11", history=["7"], judges=["lengthy-scorer"])
+        assert graded.score is not None
