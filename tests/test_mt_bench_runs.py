@@ -154,6 +154,23 @@ def test_the_run_report_reproduces_fastchats_figures_for_the_external_judge(clie
                 for i in ext["items"] if any(w is not None for w in i["orders"].values())]
     assert ext["win_rate"]["estimate"] == pytest.approx(statistics.fmean(per_item), abs=1e-12)
     assert ext["win_rate"]["n"] == 160
+    # Its agreement with the service's judge, by hand: each side's item verdict after both orders.
+    from sklearn.metrics import cohen_kappa_score
+
+    def verdict(winners: list[str]) -> str:
+        pref = statistics.fmean(values[w] for w in winners)
+        return "B" if pref > 0.5 else "A" if pref < 0.5 else "tie"
+
+    served = {i["id"]: verdict([w for o in i["result"]["pairwise"]["judges"][0]["orders"] for w in o["winners"]])
+              for i in client.get(f"/v1/runs/{run_id}/items").json()}
+    imported_verdicts = {i["item_id"]: verdict([w for w in i["orders"].values() if w is not None])
+                         for i in ext["items"] if any(w is not None for w in i["orders"].values())}
+    ids = sorted(imported_verdicts)
+    a, b = [imported_verdicts[i] for i in ids], [served[i] for i in ids]
+    agreement = ext["agreement_with_panel"]
+    assert agreement["n"] == 160
+    assert agreement["accuracy"]["estimate"] == pytest.approx(sum(x == y for x, y in zip(a, b)) / 160, abs=1e-12)
+    assert agreement["cohen_kappa"]["estimate"] == pytest.approx(cohen_kappa_score(a, b, labels=["A", "B", "tie"]), abs=1e-12)
     # Beside, not in: the headline is the service judge's alone.
     assert [j["judge"] for j in report["judges"]] == ["longer"]
     assert report["pairwise"]["n_scored_calls"] == 320

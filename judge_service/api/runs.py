@@ -287,12 +287,14 @@ def _report(run: RunRow, rows: list[RunItemRow], progress: Progress, cost: RunCo
     # Imported verdicts (items' external_judgments): beside the panel, or in it when the run asks.
     in_panel = opts.get("external_judges", "beside") == "panel"
     items = [r.item for r in rows]
+    service_pairwise = list(pairwise)
     if in_panel:
         ext_pairwise, ext_absolute = external_records(items, spec["baseline"], spec["candidate"])
         pairwise += ext_pairwise if spec["mode"] in ("pairwise", "both") else []
         absolute += ext_absolute if spec["mode"] in ("absolute", "both") else []
     report = build_report(pairwise, absolute, infos, options, human=human)
-    external = external_report(items, spec["baseline"], spec["candidate"], options, in_panel=in_panel)
+    external = external_report(items, spec["baseline"], spec["candidate"], options, in_panel=in_panel,
+                               panel=service_pairwise)
     calibrated = None if mapping is None else calibrated_scores(
         opts["calibration"], mapping, results, confidence=opts.get("confidence", 0.95),
         n_resamples=opts.get("n_resamples", 2000), seed=run.id)

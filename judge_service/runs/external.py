@@ -24,8 +24,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from judge_service.runs.report import WINNER_VALUE, AbsoluteRecord, PairwiseRecord, ReportOptions
+import numpy as np
+
+from judge_service.runs.report import WINNER_VALUE, AbsoluteRecord, PairwiseRecord, ReportOptions, item_units
+from judge_service.runs.report.inputs import TIE_TOLERANCE
 from judge_service.runs.report.panel import judge_breakdown
+from judge_service.stats.agreement.bootstrap import BootstrapConfig
+from judge_service.stats.agreement.pairwise import pairwise_agreement
 
 PREFIX = "external:"
 
@@ -73,9 +78,32 @@ def _fastchat_tally(per_item: Mapping[str, Mapping[str, str | None]]) -> dict[st
                     "disagree count as a tie; win_rate_adjusted = (win + tie/2) / (win + loss + tie)"}
 
 
+def _verdicts(records: Sequence[PairwiseRecord]) -> dict[str, str]:
+    """item -> the verdict after both orders (all given judges pooled), as the panel's agreement reads it."""
+    out = {}
+    for item, samples in item_units(records).items():
+        pref = float(np.mean(samples))
+        out[item] = "B" if pref > 0.5 + TIE_TOLERANCE else "A" if pref < 0.5 - TIE_TOLERANCE else "tie"
+    return out
+
+
+def _agreement(external: Sequence[PairwiseRecord], panel: Sequence[PairwiseRecord],
+               options: ReportOptions, judge: str) -> dict[str, Any] | None:
+    """How often the imported judge and the service's panel reach the same item verdict (A = baseline)."""
+    mine, theirs = _verdicts(external), _verdicts(panel)
+    shared = sorted(set(mine) & set(theirs))
+    if not shared:
+        return None
+    found = pairwise_agreement([mine[i] for i in shared], [theirs[i] for i in shared], bootstrap=BootstrapConfig(
+        options.confidence, options.n_resamples, f"{options.seed}/external/{judge}/agreement"))
+    return {"n": found.n, "accuracy": found.accuracy.to_dict(), "cohen_kappa": found.cohen_kappa.to_dict(),
+            "against": "the service's judges pooled, each item's verdict after both orders"}
+
+
 def external_report(items: Sequence[Mapping[str, Any]], baseline: str, candidate: str, options: ReportOptions, *,
-                    in_panel: bool) -> list[dict[str, Any]]:
-    """One entry per external judge: the service's figures for it, FastChat's tally, and its per-item verdicts."""
+                    in_panel: bool, panel: Sequence[PairwiseRecord] = ()) -> list[dict[str, Any]]:
+    """One entry per external judge: the service's figures for it, FastChat's tally, its agreement with
+    the service's judges (``panel``: their pairwise records), and its per-item verdicts."""
     pairwise, absolute = external_records(items, baseline, candidate)
     sources: dict[str, set[str]] = defaultdict(set)
     for item in items:
@@ -109,6 +137,7 @@ def external_report(items: Sequence[Mapping[str, Any]], baseline: str, candidate
             "pair_consistency": {"n": len(both), "consistent": consistent,
                                  "rate": consistent / len(both) if both else None},
             "fastchat": _fastchat_tally(per_item) if per_item else None,
+            "agreement_with_panel": _agreement(mine_p, panel, options, judge) if mine_p else None,
             "mean_scores": means if mine_a else None,
             "n_unparseable_scores": sum(a.score is None for a in mine_a),
             "items": [{"item_id": iid, "orders": dict(sorted(per_item.get(iid, {}).items())),
