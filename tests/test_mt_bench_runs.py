@@ -325,3 +325,25 @@ def test_the_client_sends_histories(make_settings):
         assert plain.winner == "tie"
         graded = c.judge(rubric="helpfulness", messages=shared, response="11", history=["7"], judges=["lengthy-scorer"])
         assert graded.score is not None
+
+
+def test_blind_raters_read_each_sides_own_conversation(client):
+    items = [_item(id=f"t{k}", outputs={"base": f"a2-{k}", "tuned": f"b2-{k} longer"},
+                   histories={"base": [f"a1-{k}"], "tuned": [f"b1-{k}"]}) for k in range(4)]
+    r = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer"], "mode": "both", "baseline": "base",
+                                      "candidate": "tuned", "items": items})
+    rid = r.json()["id"]
+    assert wait_done(client, rid)["status"] == "done"
+    token = client.post("/v1/rating-tasks", json={"run_id": rid, "raters": ["ann"]}).json()["raters"][0]["token"]
+    for pair in client.get(f"/rater-api/{token}").json()["pairs"]:
+        k = pair["item_id"][1:]
+        # Each side's own first answer travels with its response, whichever side it is shown on.
+        for side in ("left", "right"):
+            own = "a1" if pair[side].startswith("a2") else "b1"
+            assert pair[f"{side}_history"] == [f"{own}-{k}"]
+    token = client.post("/v1/rating-tasks", json={"run_id": rid, "raters": ["cy"], "mode": "absolute"}).json()
+    units = client.get(f"/rater-api/{token['raters'][0]['token']}").json()["units"]
+    for unit in units:
+        own = "a1" if unit["response"].startswith("a2") else "b1"
+        assert unit["conversation"] == [["user", "q1"], ["assistant", f"{own}-{unit['response'].split('-')[1].split()[0]}"],
+                                         ["user", "q2"]]
