@@ -334,6 +334,9 @@ def test_blind_raters_read_each_sides_own_conversation(client):
                                       "candidate": "tuned", "items": items})
     rid = r.json()["id"]
     assert wait_done(client, rid)["status"] == "done"
+    # The run's reader (the items page) shows each system's own earlier answers beside its output.
+    read = {i["id"]: i for i in client.get(f"/v1/reader/runs/{rid}/items").json()["items"]}
+    assert (read["t2"]["baseline_history"], read["t2"]["candidate_history"]) == (["a1-2"], ["b1-2"])
     token = client.post("/v1/rating-tasks", json={"run_id": rid, "raters": ["ann"]}).json()["raters"][0]["token"]
     for pair in client.get(f"/rater-api/{token}").json()["pairs"]:
         k = pair["item_id"][1:]
