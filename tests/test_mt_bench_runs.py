@@ -344,9 +344,48 @@ def test_blind_raters_read_each_sides_own_conversation(client):
         for side in ("left", "right"):
             own = "a1" if pair[side].startswith("a2") else "b1"
             assert pair[f"{side}_history"] == [f"{own}-{k}"]
+    # The votes become a rating set that keeps each side's history, and a calibration on it judges
+    # the items as the run did: each system's own conversation.
+    for pair in client.get(f"/rater-api/{token}").json()["pairs"]:
+        client.post(f"/rater-api/{token}/votes", json={"item_id": pair["item_id"], "vote": "left"})
+    [task] = client.get("/v1/rating-tasks", params={"run_id": rid}).json()
+    task_id = task["id"]
+    rs = client.post(f"/v1/rating-tasks/{task_id}/rating-set")
+    assert rs.status_code == 201, rs.text
+    from judge_service.store.models import RatingSetRow
+
+    with client.app.state.ctx.db.session() as session:
+        stored = session.get(RatingSetRow, rs.json()["id"]).content["items"]
+    assert {(i["id"], tuple(i["history_a"]), tuple(i["history_b"])) for i in stored} == {
+        (f"t{k}", (f"a1-{k}",), (f"b1-{k}",)) for k in range(4)}
+    from conftest import provider_of
+
+    log = provider_of(client, "longer").log
+    before = log.count
+    cal = client.post("/v1/calibrations", json={"rating_set": rs.json()["id"], "judges": ["longer"], "folds": 2})
+    assert cal.status_code == 202, cal.text
+    from test_calibration_api import wait
+
+    assert wait(client, cal.json()["id"])["status"] == "done"
+    # Every call was a cache hit on the run's own prompts: the same conversations, histories included
+    # (without them the prompts would differ and the judge would be called again).
+    assert log.count == before
     token = client.post("/v1/rating-tasks", json={"run_id": rid, "raters": ["cy"], "mode": "absolute"}).json()
     units = client.get(f"/rater-api/{token['raters'][0]['token']}").json()["units"]
     for unit in units:
         own = "a1" if unit["response"].startswith("a2") else "b1"
         assert unit["conversation"] == [["user", "q1"], ["assistant", f"{own}-{unit['response'].split('-')[1].split()[0]}"],
                                          ["user", "q2"]]
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"response_a": "a2", "response_b": "b2", "history_a": ["a1"]}, "items.0.history_b"),
+    ({"response_a": "a2", "response_b": "b2", "history_a": ["a1", "a0"], "history_b": ["b1"]}, "items.0.history_a"),
+])
+def test_rating_sets_check_histories_like_runs(client, extra, field):
+    item = {"id": "t2", "messages": [{"role": "user", "content": "q1"}, {"role": "user", "content": "q2"}],
+            "ratings": {"ann": "A"}} | extra
+    r = client.post("/v1/rating-sets", json={"name": "mt", "kind": "pairwise", "items": [item]})
+    assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
+    ok = item | {"history_a": ["a1"], "history_b": ["b1"]}
+    assert client.post("/v1/rating-sets", json={"name": "mt", "kind": "pairwise", "items": [ok]}).status_code == 201

@@ -183,11 +183,16 @@ async def make_rating_set(id: str, response: Response, ctx: AppContext = Depends
         item_id, _, side = unit.rpartition("#") if mode.mode == "absolute" else (unit, "", "")
         row = rows[item_id].item
         conv = {"prompt": row["prompt"]} if row.get("prompt") is not None else {"messages": row["messages"]}
+        histories = row.get("histories")
         if mode.mode == "absolute":
             system = spec["baseline"] if side == "A" else spec["candidate"]
+            if histories:
+                conv |= {"history": histories[system]}
             items.append(conv | {"id": f"{item_id}:{system}", "response": row["outputs"][system],
                                  "reference": row.get("reference"), "ratings": {w: float(v) for w, v in ratings.items()}})
         else:
+            if histories:
+                conv |= {"history_a": histories[spec["baseline"]], "history_b": histories[spec["candidate"]]}
             items.append(conv | {"id": item_id, "response_a": row["outputs"][spec["baseline"]],
                                  "response_b": row["outputs"][spec["candidate"]], "reference": row.get("reference"),
                                  "ratings": ratings})
