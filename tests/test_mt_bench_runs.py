@@ -175,6 +175,13 @@ def test_the_run_report_reproduces_fastchats_figures_for_the_external_judge(clie
     assert [j["judge"] for j in report["judges"]] == ["longer"]
     assert report["pairwise"]["n_scored_calls"] == 320
 
+    # An evaluation's judge layer names the imported judge beside the panel's headline, not as it.
+    ev = client.post("/v1/evaluations", json={"baseline": BASE, "candidate": CAND, "layers": {"judge": {"run_id": run_id}}})
+    assert ev.status_code in (200, 201, 202), ev.text
+    layer = next(v for v in ev.json()["layers"] if v["layer"] == "judge")
+    assert layer["headline"].startswith(report["headline_metric"])
+    assert f"; external:gpt-4 (imported, not re-run, beside the panel): win rate {ext['win_rate']['estimate']:.2f}" in layer["headline"]
+
     # Asked for, the external judge joins the panel in every figure.
     r = client.post("/v1/runs", json={"rubric": "helpfulness", "judges": ["longer"], "mode": "pairwise",
                                       "baseline": BASE, "candidate": CAND, "items": imported["items"],
