@@ -396,3 +396,25 @@ def test_rating_sets_check_histories_like_runs(client, extra, field):
     assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
     ok = item | {"history_a": ["a1"], "history_b": ["b1"]}
     assert client.post("/v1/rating-sets", json={"name": "mt", "kind": "pairwise", "items": [ok]}).status_code == 201
+
+
+def test_pair_rows_map_to_the_runs_orders_whichever_model_is_model_1():
+    from judge_service.importers.mt_bench import PairJudgment, SingleJudgment, external_judgments
+    from judge_service.runs.external import external_records
+
+    arms = {"opus-id": "base", "sonnet-id": "tuned"}
+    rows = [PairJudgment(81, "opus-id", "sonnet-id", 1, "model_2", "model_2"),  # baseline shown first in game 1
+            PairJudgment(82, "sonnet-id", "opus-id", 1, "model_1", "tie"),  # the candidate is model_1 here
+            PairJudgment(83, "opus-id", "sonnet-id", 2, "error", "model_1"),
+            PairJudgment(84, "opus-id", "gpt-3.5", 1, "model_1", "model_1")]  # another pair: not this run's
+    got = external_judgments(pair=rows, single=[SingleJudgment(81, "sonnet-id", 1, None)], arms=arms, source="f")
+    assert sorted(got) == [(81, 1), (82, 1), (83, 2)]
+    assert got[(82, 1)]["orders"] == [{"first": "tuned", "winner": "tuned"}, {"first": "base", "winner": "tie"}]
+    assert got[(83, 2)]["orders"][0] == {"first": "base", "winner": None}
+    assert got[(81, 1)]["scores"] == {"tuned": None} and got[(81, 1)]["source"] == "f"
+    items = [{"id": f"mt-{q}-t{t}", "external_judgments": {"gpt-4": v}} for (q, t), v in sorted(got.items())]
+    pairwise, absolute = external_records(items, "base", "tuned")
+    by = {(r.item_id, r.order): (r.winner, r.prob_candidate) for r in pairwise}
+    assert by[("mt-82-t1", "BA")] == ("candidate", 1.0) and by[("mt-82-t1", "AB")] == ("tie", 0.5)
+    assert by[("mt-81-t1", "AB")] == ("candidate", 1.0) and by[("mt-83-t2", "AB")] == (None, None)
+    assert [(a.item_id, a.system, a.score) for a in absolute] == [("mt-81-t1", "candidate", None)]
