@@ -202,7 +202,7 @@ def import_mt_bench(body: MTBenchImport) -> MTBenchImported:
     if base_name == cand_name:
         raise InvalidInput(f"both arms are called '{base_name}'; set baseline_name and candidate_name",
                            field="candidate_name")
-    warnings = []
+    warnings: list[str] = []
     # The judgment files name models by model_id; the run's systems may be renamed.
     arms = {base_name: base_name, cand_name: cand_name}
     for rows, what, name in ((body.baseline_answers, "baseline_answers", base_name),
@@ -212,19 +212,10 @@ def import_mt_bench(body: MTBenchImport) -> MTBenchImported:
             arms[model_id] = name
     read_single = None if body.single_judgments is None else mt_bench.read_single_judgments(body.single_judgments)
     read_pair = None if body.pair_judgments is None else mt_bench.read_pair_judgments(body.pair_judgments)
-    # Each judgment file's judge (its rows' 'judge' model) becomes an external judge of the items;
-    # a pair and a single file by the same judge are one external judge with both kinds of verdict.
-    names = {kind: body.judge_name or mt_bench.judge_name(rows) or "fastchat-judge"
-             for kind, rows in (("pair", body.pair_judgments), ("single", body.single_judgments)) if rows is not None}
-    external: dict[str, dict[tuple[int, int], dict[str, Any]]] = {}
-    for judge in sorted(set(names.values())):
-        kinds = [k for k in ("pair", "single") if names.get(k) == judge]
-        external[judge] = mt_bench.external_judgments(
-            pair=(read_pair or ()) if "pair" in kinds else (), single=(read_single or ()) if "single" in kinds else (),
-            arms=arms, source=", ".join(f"model_judgment/{judge}_{k}.jsonl" for k in kinds))
-        if not external[judge]:
-            warnings.append(f"no judgment by '{judge}' is about '{base_name}' or '{cand_name}' (model names "
-                            f"{sorted(arms)}); none kept on the items")
+    external = mt_bench.external_by_judge(pair=(body.pair_judgments, read_pair), single=(body.single_judgments, read_single),
+                                          arms=arms, judge_name=body.judge_name)
+    warnings.extend(f"no judgment by '{judge}' is about '{base_name}' or '{cand_name}' (model names {sorted(arms)}); "
+                    "none kept on the items" for judge, verdicts in external.items() if not verdicts)
     imported = mt_bench.run_items(questions, base, cand, baseline_name=base_name, candidate_name=cand_name,
                                   turns=body.turns, external=external)
     if not imported.items:

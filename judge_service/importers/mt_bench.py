@@ -231,7 +231,7 @@ def pair_consistency(judgments: Sequence[PairJudgment]) -> PairConsistency:
     return PairConsistency(len(kept), sum(j.g1_winner == j.g2_winner for j in kept), len(judgments) - len(kept))
 
 
-def judge_name(rows: Any) -> str | None:
+def judge_name_of(rows: Any) -> str | None:
     """FastChat's ``judge`` field is ``[model, prompt name]``; the model names the external judge."""
     for row in rows or []:
         judge = row.get("judge") if isinstance(row, Mapping) else None
@@ -265,6 +265,24 @@ def external_judgments(*, pair: Sequence[PairJudgment] = (), single: Sequence[Si
     for s in single:
         if s.model in arms:
             entry((s.question_id, s.turn)).setdefault("scores", {})[arms[s.model]] = s.score
+    return out
+
+
+def external_by_judge(*, pair: tuple[Any, Sequence[PairJudgment] | None], single: tuple[Any, Sequence[SingleJudgment] | None],
+                      arms: Mapping[str, str], judge_name: str | None = None) -> dict[str, dict[tuple[int, int], dict[str, Any]]]:
+    """judge name → ``external_judgments(...)``, from the raw and read rows of each judgment file given.
+
+    Each file's judge (its rows' ``judge`` model, or ``judge_name``) is one external judge; a pair
+    and a single file by the same judge are one judge with both kinds of verdict. An empty mapping
+    for a judge means none of its rows is about this run's two models."""
+    names = {kind: judge_name or judge_name_of(raw) or "fastchat-judge"
+             for kind, (raw, read) in (("pair", pair), ("single", single)) if read is not None}
+    out = {}
+    for judge in sorted(set(names.values())):
+        kinds = [k for k in ("pair", "single") if names.get(k) == judge]
+        out[judge] = external_judgments(pair=(pair[1] or ()) if "pair" in kinds else (),
+                                        single=(single[1] or ()) if "single" in kinds else (), arms=arms,
+                                        source=", ".join(f"model_judgment/{judge}_{k}.jsonl" for k in kinds))
     return out
 
 
