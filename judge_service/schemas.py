@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from judge_service.engine.histories import history_problem
 from judge_service.errors import InvalidInput
 from judge_service.stats.estimate import Estimate, finite_or_none
 
@@ -38,6 +39,17 @@ class ConversationInput(BaseModel):
             raise InvalidInput(f"{label}'messages' must end with a user turn: the response under judgment answers it",
                                field=field + "messages")
 
+    def check_history(self, history: list[str] | None, field: str) -> None:
+        """A response's own earlier answers (``engine/histories.py``), or a 422 naming ``field``."""
+        if history is None:
+            return
+        if self.messages is None:
+            raise InvalidInput(f"'{field}' needs 'messages' (the shared turns), not 'prompt'", field="messages")
+        problem = history_problem(self.conversation(), history)
+        if problem is not None:
+            index, why = problem
+            raise InvalidInput(why, field=f"messages.{index}" if index is not None else field)
+
     def conversation(self) -> list[tuple[str, str]]:
         if self.prompt is not None:
             return [("user", self.prompt)]
@@ -59,8 +71,13 @@ class _JudgeInput(ConversationInput):
     _blank = field_validator("prompt", "reference", "rubric")(_not_blank)
 
 
+_HISTORY = ("multi-turn, when the system answered the earlier turns itself: its own answers to every user turn "
+            "of 'messages' but the last ('messages' then hold only the shared system and user turns)")
+
+
 class JudgmentRequest(_JudgeInput):
     response: str = Field(min_length=1)
+    history: list[str] | None = Field(default=None, description=_HISTORY)
     calibration: str | None = Field(default=None, description="id of a stored calibration to apply")
     _blank_r = field_validator("response")(_not_blank)
 
@@ -68,6 +85,8 @@ class JudgmentRequest(_JudgeInput):
 class ComparisonRequest(_JudgeInput):
     response_a: str = Field(min_length=1)
     response_b: str = Field(min_length=1)
+    history_a: list[str] | None = Field(default=None, description="A's " + _HISTORY + "; with history_b")
+    history_b: list[str] | None = Field(default=None, description="B's " + _HISTORY + "; with history_a")
     _blank_ab = field_validator("response_a", "response_b")(_not_blank)
 
 

@@ -81,9 +81,13 @@ def test_pair_export_reads_back_through_show_result(client, mt_items):
     assert len(lines) == 40
     assert {(x["question_id"], x["turn"]) for x in lines} == {(81 + i // 2, 1 + i % 2) for i in range(40)}
     assert all(x["model_1"] == BASE and x["model_2"] == CAND for x in lines)
-    # The 'longer' judge picks the longer output in both orders: by hand from the items.
-    longer = [len(i["outputs"][CAND]) > len(i["outputs"][BASE]) for i in mt_items]
-    shorter = [len(i["outputs"][CAND]) < len(i["outputs"][BASE]) for i in mt_items]
+    # The 'longer' judge picks the longer response block in both orders: by hand from the items. A
+    # turn-2 block holds that system's whole conversation (the same questions, its own two answers).
+    def shown(item: dict, system: str) -> int:
+        return len(item["outputs"][system]) + sum(len(t) for t in (item.get("histories") or {}).get(system, []))
+
+    longer = [shown(i, CAND) > shown(i, BASE) for i in mt_items]
+    shorter = [shown(i, CAND) < shown(i, BASE) for i in mt_items]
     win, loss = sum(longer), sum(shorter)
     tie = len(mt_items) - win - loss
     df = show_result_pairwise(r.text, BASE)

@@ -122,8 +122,20 @@ def test_mt_bench_reproduces_show_result_single_scores(client):
     t2 = next(i for i in body["items"] if i["id"] == "mt-81-t2")
     question = next(q for q in read_records(MT / "question.jsonl") if q["question_id"] == 81)
     opus = next(a for a in read_records(OPUS) if a["question_id"] == 81)["choices"][0]["turns"]
-    assert question["turns"][1] in t2["prompt"] and question["turns"][0] in t2["prompt"]
-    assert t2["outputs"]["claude-3-opus-20240229"] == f"[Turn 1]\n{opus[0]}\n\n[Turn 2]\n{opus[1]}"
+    sonnet = next(a for a in read_records(SONNET) if a["question_id"] == 81)["choices"][0]["turns"]
+    # Turn 2: the shared user turns as messages, each system's own first answer in its history, and
+    # the output under judgment is that system's second answer alone (nothing flattened).
+    assert t2["prompt"] is None
+    assert t2["messages"] == [{"role": "user", "content": question["turns"][0]},
+                              {"role": "user", "content": question["turns"][1]}]
+    assert t2["histories"] == {"claude-3-opus-20240229": [opus[0]], "claude-3-5-sonnet-20240620": [sonnet[0]]}
+    assert t2["outputs"] == {"claude-3-opus-20240229": opus[1], "claude-3-5-sonnet-20240620": sonnet[1]}
+    t1 = next(i for i in body["items"] if i["id"] == "mt-81-t1")
+    assert (t1["prompt"], t1["messages"], t1["histories"]) == (question["turns"][0], None, None)
+    # The single judgments ride on the items as the external judge gpt-4 (FastChat's judge field).
+    single = {(r["question_id"], r["turn"], r["model"]): r["score"] for r in read_records(SINGLE)}
+    assert t2["external_judgments"]["gpt-4"]["scores"] == {
+        m: single[(81, 2, m)] for m in ("claude-3-opus-20240229", "claude-3-5-sonnet-20240620")}
 
 
 def test_unparseable_single_scores_are_left_out_like_fastchat(client):
@@ -220,5 +232,6 @@ def test_cli_import_writes_items_that_run_create_accepts(tmp_path, monkeypatch):
                               str(SONNET), "--single-judgments", str(SINGLE)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "9.20625" in res.output and "8.67500" in res.output
+    assert "160 item(s) carry gpt-4's verdicts" in res.output and "'external:gpt-4'" in res.output
     res = runner.invoke(cli, ["import", "alpaca-eval", "--local", str(MT), str(ALPACA / "phi-2")])
     assert res.exit_code != 0 and "model_outputs.json" in res.output

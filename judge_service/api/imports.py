@@ -25,10 +25,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (413
 
 
 class ImportedRunItem(BaseModel):
+    """A ``POST /v1/runs`` item: single-turn items have ``prompt``; multi-turn ones ``messages`` (the shared
+    user turns) and ``histories`` (each system's own earlier answers)."""
+
     id: str
-    prompt: str
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    histories: dict[str, list[str]] | None = None
     outputs: dict[str, str]
     metadata: dict[str, dict[str, Any]]
+    external_judgments: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="judge name -> the imported verdicts on this item (a run reports them as the judge "
+                                  "'external:<name>')")
 
 
 # --- AlpacaEval ---------------------------------------------------------------------------------
@@ -132,6 +140,8 @@ class MTBenchImport(BaseModel):
     pair_judgments: list[dict[str, Any]] | None = Field(default=None,
                                                         description="model_judgment/<judge>_pair.jsonl")
     pair_baseline: str | None = Field(default=None, description="show_result's --baseline-model (default: pairwise-all)")
+    judge_name: str | None = Field(default=None, min_length=1, max_length=200, description=(
+        "the external judge's name on the items (default: the judgment rows' 'judge' model, e.g. gpt-4)"))
 
 
 class SingleScoresOut(BaseModel):
@@ -192,26 +202,38 @@ def import_mt_bench(body: MTBenchImport) -> MTBenchImported:
     if base_name == cand_name:
         raise InvalidInput(f"both arms are called '{base_name}'; set baseline_name and candidate_name",
                            field="candidate_name")
+    warnings: list[str] = []
+    # The judgment files name models by model_id; the run's systems may be renamed.
+    arms = {base_name: base_name, cand_name: cand_name}
+    for rows, what, name in ((body.baseline_answers, "baseline_answers", base_name),
+                             (body.candidate_answers, "candidate_answers", cand_name)):
+        model_id = _model_id(rows, what)
+        if model_id is not None:
+            arms[model_id] = name
+    read_single = None if body.single_judgments is None else mt_bench.read_single_judgments(body.single_judgments)
+    read_pair = None if body.pair_judgments is None else mt_bench.read_pair_judgments(body.pair_judgments)
+    external = mt_bench.external_by_judge(pair=(body.pair_judgments, read_pair), single=(body.single_judgments, read_single),
+                                          arms=arms, judge_name=body.judge_name)
+    warnings.extend(f"no judgment by '{judge}' is about '{base_name}' or '{cand_name}' (model names {sorted(arms)}); "
+                    "none kept on the items" for judge, verdicts in external.items() if not verdicts)
     imported = mt_bench.run_items(questions, base, cand, baseline_name=base_name, candidate_name=cand_name,
-                                  turns=body.turns)
+                                  turns=body.turns, external=external)
     if not imported.items:
         raise InvalidInput("no question was answered by both arms", field="candidate_answers")
-    warnings = []
     unknown = sorted((set(base) | set(cand)) - set(questions))
     if unknown:
         warnings.append(f"{len(unknown)} answered question id(s) are not in questions: {unknown[:10]}")
     singles: list[SingleScoresOut] = []
-    if body.single_judgments is not None:
-        for s in mt_bench.single_scores(mt_bench.read_single_judgments(body.single_judgments)):
+    if read_single is not None:
+        for s in mt_bench.single_scores(read_single):
             singles.append(SingleScoresOut(model=s.model, by_turn=s.by_turn,
                                            average=None if s.average != s.average else s.average,
                                            n=s.n, n_unparseable=s.n_unparseable))
     pairwise: list[PairwiseRowOut] = []
     consistency = None
-    if body.pair_judgments is not None:
-        read = mt_bench.read_pair_judgments(body.pair_judgments)
-        pairwise = [PairwiseRowOut(**asdict(r)) for r in mt_bench.pairwise_win_rates(read, body.pair_baseline)]
-        c = mt_bench.pair_consistency(read)
+    if read_pair is not None:
+        pairwise = [PairwiseRowOut(**asdict(r)) for r in mt_bench.pairwise_win_rates(read_pair, body.pair_baseline)]
+        c = mt_bench.pair_consistency(read_pair)
         consistency = PairConsistencyOut(n=c.n, consistent=c.consistent, errors=c.errors, rate=c.rate)
     return MTBenchImported(baseline=base_name, candidate=cand_name,
                            items=[ImportedRunItem(**i) for i in imported.items],

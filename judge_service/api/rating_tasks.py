@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from judge_service.api.deps import get_ctx
 from judge_service.api.ratings import RatingSetOut, _store_set
 from judge_service.context import AppContext
+from judge_service.engine.histories import own_conversation
 from judge_service.errors import InvalidInput, NotFound
 from judge_service.ratings.sets import RatingSetCreate
 from judge_service.schemas import ErrorBody
@@ -79,6 +80,10 @@ class RaterPair(BaseModel):
     conversation: list[tuple[str, str]]
     left: str
     right: str
+    # Multi-turn items whose systems answered the earlier turns themselves: each side's own earlier
+    # answers (engine/histories.py), shown with that side's response so the rater reads its conversation.
+    left_history: list[str] = []
+    right_history: list[str] = []
     vote: str | None  # this rater's own earlier vote, as shown (left/right/tie)
 
 
@@ -178,11 +183,16 @@ async def make_rating_set(id: str, response: Response, ctx: AppContext = Depends
         item_id, _, side = unit.rpartition("#") if mode.mode == "absolute" else (unit, "", "")
         row = rows[item_id].item
         conv = {"prompt": row["prompt"]} if row.get("prompt") is not None else {"messages": row["messages"]}
+        histories = row.get("histories")
         if mode.mode == "absolute":
             system = spec["baseline"] if side == "A" else spec["candidate"]
+            if histories:
+                conv |= {"history": histories[system]}
             items.append(conv | {"id": f"{item_id}:{system}", "response": row["outputs"][system],
                                  "reference": row.get("reference"), "ratings": {w: float(v) for w, v in ratings.items()}})
         else:
+            if histories:
+                conv |= {"history_a": histories[spec["baseline"]], "history_b": histories[spec["candidate"]]}
             items.append(conv | {"id": item_id, "response_a": row["outputs"][spec["baseline"]],
                                  "response_b": row["outputs"][spec["candidate"]], "reference": row.get("reference"),
                                  "ratings": ratings})
@@ -226,8 +236,12 @@ def rater_page(token: str, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]
         for unit in rating.rater_order(task.id, who.name, mode.units(task.item_ids)):
             item_id, _, side = unit.rpartition("#")
             item = rows[item_id]
-            page["units"].append({"unit_id": unit, "conversation": item.get("conversation", []),
-                                  "response": item["outputs"][spec["baseline"] if side == "A" else spec["candidate"]],
+            system = spec["baseline"] if side == "A" else spec["candidate"]
+            conversation = item.get("conversation", [])
+            if item.get("histories"):
+                conversation = own_conversation(conversation, item["histories"][system])
+            page["units"].append({"unit_id": unit, "conversation": conversation,
+                                  "response": item["outputs"][system],
                                   "score": mine.get((who.name, unit))})
         return page
     pairs = page["pairs"]
@@ -235,8 +249,11 @@ def rater_page(token: str, ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]
         item = rows[item_id]
         base, cand = item["outputs"][spec["baseline"]], item["outputs"][spec["candidate"]]
         left_c = rating.candidate_left(task.id, who.name, item_id)
+        histories = item.get("histories") or {}
+        base_h, cand_h = histories.get(spec["baseline"], []), histories.get(spec["candidate"], [])
         pairs.append({"item_id": item_id, "conversation": item.get("conversation", []),
                       "left": cand if left_c else base, "right": base if left_c else cand,
+                      "left_history": cand_h if left_c else base_h, "right_history": base_h if left_c else cand_h,
                       "vote": rating.shown_vote(task.id, who.name, item_id, mine.get((who.name, item_id)))})
     return page
 

@@ -65,6 +65,9 @@ class ReaderItem(BaseModel):
     reference: str | None
     baseline: str
     candidate: str
+    # Multi-turn items whose systems answered the earlier turns themselves: each one's own earlier answers.
+    baseline_history: list[str] = []
+    candidate_history: list[str] = []
     length_difference: int  # candidate minus baseline, characters
     result: dict[str, Any] | None
     rationales: list[Rationale]
@@ -243,6 +246,8 @@ def reader_items(id: str, filter: Filter = "all", q: str = Query("", max_length=
         items.append({"id": r.item_id, "position": r.position, "status": r.status, "error": r.error,
                       "conversation": r.item.get("conversation", []), "reference": r.item.get("reference"),
                       "baseline": baseline, "candidate": candidate, "length_difference": len(candidate) - len(baseline),
+                      "baseline_history": (r.item.get("histories") or {}).get(spec["baseline"], []),
+                      "candidate_history": (r.item.get("histories") or {}).get(spec["candidate"], []),
                       "result": r.result, "rationales": rationales[r.item_id], "flags": flags,
                       "highlights": highlights})
     return {"total": len(rows), "offset": offset, "items": items}

@@ -267,6 +267,7 @@ def _calibration_mapping(s: Session, cal_id: str) -> dict[str, Any]:
 
 def _report(run: RunRow, rows: list[RunItemRow], progress: Progress, cost: RunCost,
             mapping: dict[str, Any] | None, human: HumanAgreement | None = None) -> dict[str, Any]:
+    from judge_service.runs.external import external_records, external_report
     from judge_service.runs.ppi_report import ppi_win_rate
     from judge_service.runs.report import ReportOptions, build_report
 
@@ -275,14 +276,26 @@ def _report(run: RunRow, rows: list[RunItemRow], progress: Progress, cost: RunCo
     pairwise, absolute, infos = to_records([r.item for r in rows], results, spec["baseline"], spec["candidate"])
     opts = spec.get("options", {})
     families = opts.get("system_families", {})
-    report = build_report(pairwise, absolute, infos, ReportOptions(
+    options = ReportOptions(
         confidence=opts.get("confidence", 0.95), n_resamples=opts.get("n_resamples", 2000), seed=run.id,
         style_control=opts.get("style_control", False), judge_families=spec.get("judge_families", {}),
         system_families={role: families[name] for role, name in (("candidate", spec["candidate"]),
                                                                  ("baseline", spec["baseline"])) if name in families},
         exclude_self_preferring=opts.get("exclude_self_preferring", False),
         target_difference=opts.get("target_difference"),
-    ), human=human, probes=to_probe_rows([r.item for r in rows], results, spec["baseline"]))
+    )
+    # Imported verdicts (items' external_judgments): beside the panel, or in it when the run asks.
+    in_panel = opts.get("external_judges", "beside") == "panel"
+    items = [r.item for r in rows]
+    service_pairwise = list(pairwise)
+    if in_panel:
+        ext_pairwise, ext_absolute = external_records(items, spec["baseline"], spec["candidate"])
+        pairwise += ext_pairwise if spec["mode"] in ("pairwise", "both") else []
+        absolute += ext_absolute if spec["mode"] in ("absolute", "both") else []
+    report = build_report(pairwise, absolute, infos, options, human=human,
+                          probes=to_probe_rows(items, results, spec["baseline"]))
+    external = external_report(items, spec["baseline"], spec["candidate"], options, in_panel=in_panel,
+                               panel=service_pairwise)
     calibrated = None if mapping is None else calibrated_scores(
         opts["calibration"], mapping, results, confidence=opts.get("confidence", 0.95),
         n_resamples=opts.get("n_resamples", 2000), seed=run.id)
@@ -291,4 +304,5 @@ def _report(run: RunRow, rows: list[RunItemRow], progress: Progress, cost: RunCo
         "run_id": run.id, "status": run.status, "complete": progress.pending == 0, "progress": progress.model_dump(),
         "rubric": spec["rubric"], "judges": spec["judges"], "baseline": spec["baseline"],
         "candidate": spec["candidate"], "mode": spec["mode"], "cost": cost.model_dump(),
-        "rubric_variants": spec.get("variants") or [], "pilot": spec.get("pilot")} | report.to_dict()
+        "rubric_variants": spec.get("variants") or [], "pilot": spec.get("pilot"),
+        "external_judges": external} | report.to_dict()

@@ -80,6 +80,11 @@ def alpaca_eval(
                           fmt(arm.standard_error, 4), str(arm.n_wins), str(arm.n_wins_base), str(arm.n_draws),
                           str(arm.n_total), fmt(arm.discrete_win_rate, 4))
         out.print(table)
+    judged = sorted({name for i in result.items for name in (i.external_judgments or {})})
+    for name in judged:
+        n = sum(name in (i.external_judgments or {}) for i in result.items)
+        out.print(f"{n} item(s) carry {name}'s verdicts: a run over them reports it as the judge 'external:{name}' "
+                  "beside the panel (imported, not re-run)")
     for warning in result.warnings:
         out.print(f"warning: {warning}")
     if items_out is not None:
@@ -108,7 +113,8 @@ def mt_bench(
         result = client.import_mt_bench(questions, baseline_answers, candidate_answers, baseline_name=baseline_name,
                                         candidate_name=candidate_name, turns=turn, single_judgments=single_judgments,
                                         pair_judgments=pair_judgments, pair_baseline=pair_baseline)
-    _write_items(items_out, [i.model_dump() for i in result.items])
+    # None fields left out: a turn-1 line has a prompt, a turn-2 line messages and histories.
+    _write_items(items_out, [i.model_dump(exclude_none=True) for i in result.items])
     if as_json:
         print_json(result)
         return
@@ -128,6 +134,11 @@ def mt_bench(
         c = result.pair_consistency
         out.print(f"external judge's position consistency: {c.consistent} of {c.n} ({fmt(c.rate, 4)}), "
                   f"{c.errors} error row(s)")
+    judged = sorted({name for i in result.items for name in (i.external_judgments or {})})
+    for name in judged:
+        n = sum(name in (i.external_judgments or {}) for i in result.items)
+        out.print(f"{n} item(s) carry {name}'s verdicts: a run over them reports it as the judge 'external:{name}' "
+                  "beside the panel (imported, not re-run)")
     for warning in result.warnings:
         out.print(f"warning: {warning}")
     if items_out is not None:

@@ -96,6 +96,16 @@ def print_report(report: RunReport) -> None:
                                          (j.win_rate, j.position_consistency, j.score_difference)),
                               str(j.unscored), note)
         out.print(per_judge)
+    if report.external_judges:
+        imported = make_table("imported judge", "win rate", "CI", "position consistency", "FastChat win_rate_adjusted",
+                              "note", keep=("imported judge",))
+        for e in report.external_judges:
+            rate, fastchat = e.get("win_rate") or {}, e.get("fastchat") or {}
+            imported.add_row(str(e.get("judge")), fmt(rate.get("estimate")),
+                             f"[{fmt(rate.get('ci_low'))}, {fmt(rate.get('ci_high'))}]",
+                             fmt((e.get("pair_consistency") or {}).get("rate")), fmt(fastchat.get("win_rate_adjusted")),
+                             "in the panel" if e.get("in_panel") else "beside, not in the verdict")
+        out.print(imported)
     for warning in report.warnings:
         out.print(f"warning: {warning}")
     probes: dict[str, Any] = report.pairwise.length_probes if report.pairwise else {"used": False}

@@ -134,13 +134,17 @@ def reconcile(judge: Judge, orders: list[OrderVerdict], results: list[CallResult
 
 
 async def compare(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], conv: Conversation,
-                  response_a: str, response_b: str, *, sampling: Sampling, owner: CallOwner) -> ComparisonResult:
+                  response_a: str, response_b: str, *, sampling: Sampling, owner: CallOwner,
+                  histories: tuple[list[str], list[str]] | None = None) -> ComparisonResult:
+    """``histories``: A's and B's own earlier answers when each answered the earlier turns itself
+    (``engine/histories.py``); they swap with the responses, so each order shows whole conversations."""
     fields = (WINNER_FIELD,)
     schema = output_schema(fields)
     shown = {"AB": (response_a, response_b), "BA": (response_b, response_a)}
+    shown_histories = {"AB": histories, "BA": None if histories is None else (histories[1], histories[0])}
     rendered = {
         order: render_messages(rubric, "pairwise", fields, messages=conv.messages, response_a=first,
-                               response_b=second, reference=conv.reference)
+                               response_b=second, reference=conv.reference, histories=shown_histories[order])
         for order, (first, second) in shown.items()
     }
 

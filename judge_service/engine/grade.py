@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from judge_service.engine.call import CallOwner, CallResult, JudgeCaller
+from judge_service.engine.histories import own_conversation
 from judge_service.engine.panel import Spread, mean_or_none, spread
 from judge_service.engine.prompts import output_schema, render_messages
 from judge_service.judges.base import AnswerField, JudgeRequest
@@ -110,9 +111,12 @@ def judge_grade(judge: Judge, rubric: Rubric, results: list[CallResult]) -> Judg
 
 
 async def grade(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], conv: Conversation, response: str,
-                *, sampling: Sampling, owner: CallOwner) -> GradeResult:
+                *, sampling: Sampling, owner: CallOwner, history: list[str] | None = None) -> GradeResult:
+    """``history``: this response's system's own earlier answers (``engine/histories.py``); the judge
+    then reads that system's own conversation, the response answering its last user turn."""
     fields = answer_fields(rubric)
-    messages = render_messages(rubric, "absolute", fields, messages=conv.messages, response=response,
+    shown = conv.messages if history is None else own_conversation(conv.messages, history)
+    messages = render_messages(rubric, "absolute", fields, messages=shown, response=response,
                                reference=conv.reference)
 
     async def run_judge(judge: Judge) -> JudgeGrade:

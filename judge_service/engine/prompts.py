@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from judge_service.engine.histories import own_conversation
 from judge_service.judges.base import AnswerField, ChatMessage
 from judge_service.rubrics.model import Rubric
 from judge_service.rubrics.render import render_rubric
@@ -43,6 +44,23 @@ def render_conversation(messages: list[tuple[str, str]]) -> str:
         return wrap("conversation", messages[0][1])
     turns = "\n".join(f'<turn role="{role}">\n{escape_data(content)}\n</turn>' for role, content in messages)
     return f"<conversation>\n{turns}\n</conversation>"
+
+
+# Said to the judge (outside the data tags) only when each response carries its own conversation.
+OWN_CONVERSATIONS_NOTE = (
+    "The assistants answered the earlier turns of this conversation themselves, differently: each of "
+    "<response_a> and <response_b> holds that assistant's whole conversation with the user. Judge the last "
+    'assistant turn of each (marked judged="true"), in the light of that assistant\'s own earlier turns.'
+)
+
+
+def render_own_conversation(tag: str, shared: list[tuple[str, str]], history: list[str], response: str) -> str:
+    """One assistant's whole conversation inside its response block, the answer under judgment marked."""
+    turns = [*own_conversation(shared, history), ("assistant", response)]
+    marks = [""] * (len(turns) - 1) + [' judged="true"']
+    body = "\n".join(f'<turn role="{role}"{mark}>\n{escape_data(content)}\n</turn>'
+                     for (role, content), mark in zip(turns, marks))
+    return f"<{tag}>\n{body}\n</{tag}>"
 
 
 def _label_text(label: str) -> str:
@@ -96,13 +114,27 @@ def fields_from_prompt(text: str) -> tuple[AnswerField, ...]:
 
 def render_messages(rubric: Rubric, mode: str, fields: tuple[AnswerField, ...], *, messages: list[tuple[str, str]],
                     response: str | None = None, response_a: str | None = None, response_b: str | None = None,
-                    reference: str | None = None, with_rationale: bool = True) -> tuple[ChatMessage, ...]:
-    """The judge's messages: our system prompt, the rubric's template over wrapped texts, the answer format."""
+                    reference: str | None = None, with_rationale: bool = True,
+                    histories: tuple[list[str], list[str]] | None = None) -> tuple[ChatMessage, ...]:
+    """The judge's messages: our system prompt, the rubric's template over wrapped texts, the answer format.
+
+    ``histories`` (pairwise): the earlier answers of the assistant shown as A and of the one shown as
+    B (``engine/histories.py``); each response block then holds its assistant's whole conversation, as
+    FastChat's multi-turn pair prompt shows both, and ``messages`` are the shared turns. Without
+    histories the prompt is byte-for-byte what it always was (the call cache keys on it).
+    """
+    if histories is not None and response_a is not None and response_b is not None:
+        block_a = render_own_conversation("response_a", messages, histories[0], response_a)
+        block_b = render_own_conversation("response_b", messages, histories[1], response_b)
+    else:
+        block_a = wrap("response_a", response_a) if response_a is not None else ""
+        block_b = wrap("response_b", response_b) if response_b is not None else ""
     body = render_rubric(
         rubric, mode, conversation=render_conversation(messages),
         response=wrap("response", response) if response is not None else "",
-        response_a=wrap("response_a", response_a) if response_a is not None else "",
-        response_b=wrap("response_b", response_b) if response_b is not None else "",
+        response_a=block_a, response_b=block_b,
         reference=wrap("reference", reference) if reference else "",
     )
-    return (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", body.rstrip() + "\n\n" + answer_instructions(fields, with_rationale)))
+    note = OWN_CONVERSATIONS_NOTE + "\n\n" if histories is not None else ""
+    return (ChatMessage("system", SYSTEM_PROMPT),
+            ChatMessage("user", body.rstrip() + "\n\n" + note + answer_instructions(fields, with_rationale)))

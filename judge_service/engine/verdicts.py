@@ -139,8 +139,19 @@ class Verdicts:
     async def _prepare_request(self, body: JudgmentRequest | ComparisonRequest, mode: Mode,
                                texts: dict[str, str | None]) -> Prepared:
         body.check_conversation()
+        if isinstance(body, JudgmentRequest):
+            body.check_history(body.history, "history")
+        else:
+            if (body.history_a is None) != (body.history_b is None):
+                raise InvalidInput("give both history_a and history_b (each response's own earlier answers) or neither",
+                                   field="history_b" if body.history_b is None else "history_a")
+            body.check_history(body.history_a, "history_a")
+            body.check_history(body.history_b, "history_b")
         texts = {"prompt": body.prompt, "reference": body.reference, **texts}
         texts.update({f"messages.{i}.content": m.content for i, m in enumerate(body.messages or [])})
+        histories = {"history": body.history} if isinstance(body, JudgmentRequest) else {
+            "history_a": body.history_a, "history_b": body.history_b}
+        texts.update({f"{name}.{i}": t for name, h in histories.items() for i, t in enumerate(h or [])})
         return await self.prepare(body.rubric, mode=mode, judges=body.judges, samples=body.samples, texts=texts,
                                   missing_reference=() if body.reference else ("reference",))
 
@@ -168,7 +179,8 @@ class Verdicts:
         wordings = await self.wordings(prepared, body.rubric, body.rubric_variants)
         per_variant = list(zip(wordings, await asyncio.gather(*(
             grade(self.caller, w, prepared.judges, Conversation(body.conversation(), body.reference), body.response,
-                  sampling=Sampling(body.samples, body.temperature, body.seed), owner=CallOwner("judgment", id_))
+                  sampling=Sampling(body.samples, body.temperature, body.seed), owner=CallOwner("judgment", id_),
+                  history=body.history)
             for w in wordings))))
         result = per_variant[0][1] if body.rubric_variants is None else pooled_grade(prepared.rubric, per_variant)
         _refuse_if_every_judge_failed([(g.judge, g.error_code, g.error) for g in result.judges])
@@ -191,7 +203,8 @@ class Verdicts:
         per_variant = list(zip(wordings, await asyncio.gather(*(
             compare(self.caller, w, prepared.judges, Conversation(body.conversation(), body.reference),
                     body.response_a, body.response_b, sampling=Sampling(body.samples, body.temperature, body.seed),
-                    owner=CallOwner("comparison", id_))
+                    owner=CallOwner("comparison", id_),
+                    histories=None if body.history_a is None or body.history_b is None else (body.history_a, body.history_b))
             for w in wordings))))
         result = per_variant[0][1] if body.rubric_variants is None else pooled_comparison(per_variant)
         _refuse_if_every_judge_failed([(j.judge, j.error_code, j.error) for j in result.judges])

@@ -31,6 +31,11 @@ def judge_layer(report: Mapping[str, Any]) -> LayerVerdict:
                             reason=f"the judge run is still running ({progress.get('done', 0)} of "
                                    f"{progress.get('total', '?')} items done)", action="wait, then read again")
     headline = f"{report.get('headline_metric') or 'headline'} {_interval(report.get('headline'))}"
+    # Imported judges (FastChat's GPT-4 verdicts, ...) are named beside the panel's figure, never as it.
+    for external in report.get("external_judges") or []:
+        where = "in the panel" if external.get("in_panel") else "beside the panel"
+        headline += (f"; {external.get('judge')} (imported, not re-run, {where}): win rate "
+                     f"{_interval(external.get('win_rate'))}")
     status: str | None = None
     if isinstance(decision, Mapping) and isinstance(decision.get("outcome"), str):
         status = {"candidate_beats": "better", "baseline_beats": "worse", "no_difference": "inconclusive",

@@ -49,6 +49,12 @@ def rerun_items(new_items: Sequence[Mapping[str, Any]], changes: Diff, old_run_i
             out.missing.append(iid)
             continue
         run_item: dict[str, Any] = {"id": iid, "outputs": outputs, "metadata": metadata}
+        if iid not in supplied and old is not None:
+            # Reused outputs keep what belongs to them: each system's own earlier turns (a turn-2
+            # answer means nothing without its system's turn 1) and the verdicts imported on them.
+            for key in ("histories", "external_judgments"):
+                if old.get(key):
+                    run_item[key] = old[key]
         if item.get("messages"):
             run_item["messages"] = [{"role": m["role"], "content": m["content"]} for m in item["messages"]]
         else:

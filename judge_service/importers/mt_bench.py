@@ -14,9 +14,16 @@ when either order says tie or the orders disagree, and reports ``win_rate_adjust
 tie / 2) / (win + loss + tie).
 
 Multi-turn items: each system's second answer follows *its own* first answer, so a turn-2 item
-cannot share one conversation between the systems. A turn-2 item therefore carries the whole
-exchange in each output ("[Turn 1] … [Turn 2] …") under a prompt holding both questions, which is
-what FastChat's multi-turn pairwise judge is shown.
+cannot share one conversation between the systems. A turn-2 item therefore holds the shared user
+turns in ``messages`` and each system's own first answer in ``histories``
+(``engine/histories.py``); the judge reads each system's whole conversation, as FastChat's
+multi-turn judge prompts show them. Turn-1 items are plain ``prompt`` items.
+
+Existing judgments ride on the items as ``external_judgments`` (``runs/spec.py``), under the judge's
+name (FastChat's ``judge`` field, ``["gpt-4", "pair-v2"]``): a pair row becomes the item's two
+games (g1 shows ``model_1`` first; g2, already mapped back, shows ``model_2`` first; ``error`` is an
+unscored game), a single row that system's score (−1: unparseable, null). A run over the items
+reports them as the judge ``external:<name>`` beside the service's panel (``runs/external.py``).
 """
 
 from __future__ import annotations
@@ -224,15 +231,80 @@ def pair_consistency(judgments: Sequence[PairJudgment]) -> PairConsistency:
     return PairConsistency(len(kept), sum(j.g1_winner == j.g2_winner for j in kept), len(judgments) - len(kept))
 
 
+def judge_name_of(rows: Any) -> str | None:
+    """FastChat's ``judge`` field is ``[model, prompt name]``; the model names the external judge."""
+    for row in rows or []:
+        judge = row.get("judge") if isinstance(row, Mapping) else None
+        if isinstance(judge, list) and judge and isinstance(judge[0], str) and judge[0].strip():
+            return judge[0]
+        if isinstance(judge, str) and judge.strip():
+            return judge
+    return None
+
+
+def external_judgments(*, pair: Sequence[PairJudgment] = (), single: Sequence[SingleJudgment] = (),
+                       arms: Mapping[str, str], source: str | None = None) -> dict[tuple[int, int], dict[str, Any]]:
+    """(question_id, turn) → one judge's verdicts on that item, in the run's terms (``runs/spec.py``
+    ``ExternalJudgment``).
+
+    ``arms``: the model name in the judgment files → the run's system name. Rows about other models
+    are not this run's (a pairwise-all file holds every pair) and are left out."""
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def entry(key: tuple[int, int]) -> dict[str, Any]:
+        return out.setdefault(key, {"source": source} if source else {})
+
+    for j in pair:
+        if j.model_1 not in arms or j.model_2 not in arms or arms[j.model_1] == arms[j.model_2]:
+            continue
+        first, second = arms[j.model_1], arms[j.model_2]
+        name = {"model_1": first, "model_2": second, "tie": "tie", "error": None}
+        # Game 1 shows model_1 first; game 2 shows model_2 first, its winner already mapped back.
+        entry((j.question_id, j.turn))["orders"] = [{"first": first, "winner": name[j.g1_winner]},
+                                                    {"first": second, "winner": name[j.g2_winner]}]
+    for s in single:
+        if s.model in arms:
+            entry((s.question_id, s.turn)).setdefault("scores", {})[arms[s.model]] = s.score
+    return out
+
+
+def external_by_judge(*, pair: tuple[Any, Sequence[PairJudgment] | None], single: tuple[Any, Sequence[SingleJudgment] | None],
+                      arms: Mapping[str, str], judge_name: str | None = None) -> dict[str, dict[tuple[int, int], dict[str, Any]]]:
+    """judge name → ``external_judgments(...)``, from the raw and read rows of each judgment file given.
+
+    Each file's judge (its rows' ``judge`` model, or ``judge_name``) is one external judge; a pair
+    and a single file by the same judge are one judge with both kinds of verdict. An empty mapping
+    for a judge means none of its rows is about this run's two models."""
+    names = {kind: judge_name or judge_name_of(raw) or "fastchat-judge"
+             for kind, (raw, read) in (("pair", pair), ("single", single)) if read is not None}
+    out = {}
+    for judge in sorted(set(names.values())):
+        kinds = [k for k in ("pair", "single") if names.get(k) == judge]
+        out[judge] = external_judgments(pair=(pair[1] or ()) if "pair" in kinds else (),
+                                        single=(single[1] or ()) if "single" in kinds else (), arms=arms,
+                                        source=", ".join(f"model_judgment/{judge}_{k}.jsonl" for k in kinds))
+    return out
+
+
 def run_items(questions: Mapping[int, Question], baseline: Mapping[int, tuple[str, ...]],
               candidate: Mapping[int, tuple[str, ...]], *, baseline_name: str, candidate_name: str,
-              turns: Sequence[int] = (1, 2)) -> ImportedItems:
-    """Run items over (question, turn); questions one side did not answer are reported."""
+              turns: Sequence[int] = (1, 2),
+              external: Mapping[str, Mapping[tuple[int, int], dict[str, Any]]] | None = None) -> ImportedItems:
+    """Run items over (question, turn); questions one side did not answer are reported.
+
+    ``external``: judge name → ``external_judgments(...)``, kept on each item under that name."""
     if baseline_name == candidate_name:
         raise InvalidInput("baseline and candidate need different names", field="candidate_name")
     if not turns or any(t not in (1, 2) for t in turns):
         raise InvalidInput("turns must be a subset of [1, 2]", field="turns")
     items: list[dict[str, Any]] = []
+
+    def add(item: dict[str, Any], qid: int, turn: int) -> None:
+        verdicts = {judge: by_item[(qid, turn)] for judge, by_item in (external or {}).items() if (qid, turn) in by_item}
+        if verdicts:
+            item["external_judgments"] = verdicts
+        items.append(item)
+
     for qid, q in sorted(questions.items()):
         a, b = baseline.get(qid), candidate.get(qid)
         if a is None or b is None:
@@ -240,13 +312,12 @@ def run_items(questions: Mapping[int, Question], baseline: Mapping[int, tuple[st
         meta = {baseline_name: {"question_id": qid, "category": q.category},
                 candidate_name: {"question_id": qid, "category": q.category}}
         if 1 in turns:
-            items.append({"id": f"mt-{qid}-t1", "prompt": q.turns[0],
-                          "outputs": {baseline_name: a[0], candidate_name: b[0]}, "metadata": meta})
+            add({"id": f"mt-{qid}-t1", "prompt": q.turns[0],
+                 "outputs": {baseline_name: a[0], candidate_name: b[0]}, "metadata": meta}, qid, 1)
         if 2 in turns and len(q.turns) > 1 and len(a) > 1 and len(b) > 1:
-            prompt = f"[Turn 1]\n{q.turns[0]}\n\n[Turn 2]\n{q.turns[1]}"
-            items.append({"id": f"mt-{qid}-t2", "prompt": prompt,
-                          "outputs": {baseline_name: f"[Turn 1]\n{a[0]}\n\n[Turn 2]\n{a[1]}",
-                                      candidate_name: f"[Turn 1]\n{b[0]}\n\n[Turn 2]\n{b[1]}"},
-                          "metadata": meta})
+            add({"id": f"mt-{qid}-t2",
+                 "messages": [{"role": "user", "content": q.turns[0]}, {"role": "user", "content": q.turns[1]}],
+                 "histories": {baseline_name: [a[0]], candidate_name: [b[0]]},
+                 "outputs": {baseline_name: a[1], candidate_name: b[1]}, "metadata": meta}, qid, 2)
     return ImportedItems(items, missing_baseline=sorted(set(questions) - set(baseline)),
                          missing_candidate=sorted(set(questions) - set(candidate)))

@@ -67,10 +67,12 @@ async def judge_items(ctx: AppContext, cal_id: str, rubric: Rubric, judge_names:
             conv = Conversation(item["conversation"], item.get("reference"))
             owner = CallOwner("calibration", f"{cal_id}:{item['id']}")
             if kind == "pairwise":
+                histories = (item["history_a"], item["history_b"]) if "history_a" in item else None
                 r = await compare(ctx.caller, rubric, judges, conv, item["response_a"], item["response_b"],
-                                  sampling=sampling, owner=owner)
+                                  sampling=sampling, owner=owner, histories=histories)
                 return {"winner": r.winner, "prob_a": r.prob_a}
-            g = await grade(ctx.caller, rubric, judges, conv, item["response"], sampling=sampling, owner=owner)
+            g = await grade(ctx.caller, rubric, judges, conv, item["response"], sampling=sampling, owner=owner,
+                            history=item.get("history"))
             return {"score": g.score}
 
     return list(await asyncio.gather(*(one(it) for it in items)))

@@ -22,7 +22,8 @@ from judge_service.schemas import ConversationInput
 PAIRWISE_VOTES = ("A", "B", "tie")
 # One uploaded row before validation (RatedItem checks it): JSON values, or strings from a CSV.
 RawRow = dict[str, Any]
-_ITEM_KEYS = {"id", "prompt", "messages", "response", "response_a", "response_b", "reference", "rater", "rating",
+_ITEM_KEYS = {"id", "prompt", "messages", "response", "response_a", "response_b", "history", "history_a", "history_b",
+              "reference", "rater", "rating",
               "ratings", "group"}
 
 
@@ -33,6 +34,11 @@ class RatedItem(ConversationInput):
     response: str | None = None
     response_a: str | None = None
     response_b: str | None = None
+    # Multi-turn items whose systems answered the earlier turns themselves (engine/histories.py):
+    # the rated response's (or A's and B's) own answers to every user turn but the last.
+    history: list[str] | None = None
+    history_a: list[str] | None = None
+    history_b: list[str] | None = None
     reference: str | None = None
     group: str | None = None
     ratings: dict[str, float | str | None] = Field(min_length=1)
@@ -61,6 +67,9 @@ class CanonicalItem(TypedDict, total=False):
     response: str
     response_a: str
     response_b: str
+    history: list[str]
+    history_a: list[str]
+    history_b: list[str]
     reference: str
     group: str
     ratings: Required[dict[str, float | str]]  # numbers, or A/B/tie votes for a pairwise set
@@ -83,6 +92,14 @@ def validate_set(body: RatingSetCreate) -> None:
             raise InvalidInput(f"duplicate item id '{item.id}'", field=f"{where}.id")
         seen.add(item.id)
         item.check_conversation(where, f"item '{item.id}': ")
+        if (item.history_a is None) != (item.history_b is None):
+            raise InvalidInput(f"item '{item.id}': give both history_a and history_b or neither",
+                               field=f"{where}.{'history_b' if item.history_b is None else 'history_a'}")
+        for name in ("history", "history_a", "history_b"):
+            try:
+                item.check_history(getattr(item, name), name)
+            except InvalidInput as e:
+                raise InvalidInput(f"item '{item.id}': {e.message}", field=f"{where}.{e.field}") from None
         if body.kind == "pairwise":
             if not item.response_a or not item.response_b:
                 raise InvalidInput(f"item '{item.id}': pairwise ratings need response_a and response_b", field=f"{where}.response_a")
@@ -124,7 +141,8 @@ def _rows_to_items(rows: list[RawRow]) -> list[RawRow]:
             raise InvalidInput(f"row {n} has no 'id'", field=f"file.row{n}.id")
         iid = str(row["id"])
         item = items.setdefault(iid, {k: row[k] for k in ("id", "prompt", "messages", "response", "response_a",
-                                                              "response_b", "reference", "group") if row.get(k) not in (None, "")})
+                                                              "response_b", "history", "history_a", "history_b",
+                                                              "reference", "group") if row.get(k) not in (None, "")})
         item["id"] = iid
         ratings = item.setdefault("ratings", {})
         if "ratings" in row and isinstance(row["ratings"], dict):

@@ -62,11 +62,15 @@ async def judge_item(caller: JudgeCaller, rubric: Rubric, judges: list[Judge], i
     sampling = Sampling(spec["samples"], spec["temperature"], spec["seed"])
     owner = CallOwner("run_item", f"{spec['run_id']}:{item['id']}")
     baseline, candidate = item["outputs"][spec["baseline"]], item["outputs"][spec["candidate"]]
+    # Multi-turn items whose systems answered the earlier turns themselves (engine/histories.py).
+    histories: dict[str, list[str]] | None = item.get("histories")
+    own = None if histories is None else (histories[spec["baseline"]], histories[spec["candidate"]])
     mode: Literal["pairwise", "absolute", "both"] = spec["mode"]
-    pairwise = compare(caller, rubric, judges, conv, baseline, candidate, sampling=sampling, owner=owner) \
-        if mode in ("pairwise", "both") else None
-    grades = [grade(caller, rubric, judges, conv, text, sampling=sampling, owner=owner) for text in (baseline, candidate)] \
-        if mode in ("absolute", "both") else []
+    pairwise = compare(caller, rubric, judges, conv, baseline, candidate, sampling=sampling, owner=owner,
+                       histories=own) if mode in ("pairwise", "both") else None
+    grades = [grade(caller, rubric, judges, conv, text, sampling=sampling, owner=owner,
+                    history=None if own is None else own[k])
+              for k, text in enumerate((baseline, candidate))] if mode in ("absolute", "both") else []
     done = await asyncio.gather(*([pairwise] if pairwise is not None else []), *grades)
     compared: ComparisonResult | None = done[0] if pairwise is not None else None  # type: ignore[assignment]
     graded: list[GradeResult] = list(done[1:] if pairwise is not None else done)  # type: ignore[arg-type]

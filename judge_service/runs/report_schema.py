@@ -91,3 +91,8 @@ class RunReportOut(_Open):
                                            "figures and how much of each interval's width comes from wording")
     rubric_variants: list[dict[str, Any]] = Field(default_factory=list, description="the wordings this run used")
     pilot: dict[str, Any] | None = Field(default=None, description="the latest pilot of this rubric version")
+    external_judges: list[dict[str, Any]] = Field(
+        default_factory=list, description="imported judges (items' external_judgments, e.g. FastChat's GPT-4 "
+                                          "verdicts): each 'external:<name>' with its win rate, position consistency, "
+                                          "FastChat's own tally and its per-item verdicts; imported, not re-run, no "
+                                          "cost; in the panel's figures only with options.external_judges 'panel'")

@@ -57,7 +57,10 @@ async def start_run(ctx: AppContext, spec: RunSpec, items: list[RunItem]) -> str
         s.add(RunRow(id=run_id, status="queued", spec=stored_spec, total=len(items)))
         s.flush()
         for pos, item in enumerate(items):
-            data = item.model_dump(mode="json") | {"conversation": item.conversation()}
+            # Optional multi-turn and imported fields are stored only when given, so a plain item's
+            # stored form (which exports and reruns read) is what it was before they existed.
+            unused = {k for k in ("histories", "external_judgments") if not getattr(item, k)}
+            data = item.model_dump(mode="json", exclude=unused) | {"conversation": item.conversation()}
             s.add(RunItemRow(run_id=run_id, item_id=item.id, position=pos, item=data))
 
     await ctx.db.run(store)

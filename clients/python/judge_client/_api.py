@@ -121,19 +121,22 @@ def _judge_input(rubric: str, prompt: str | None, messages: MessagesArg | None, 
 
 def judge(*, rubric: str, response: str, prompt: str | None, messages: MessagesArg | None, reference: str | None,
           judges: Sequence[str] | None, samples: int | None, temperature: float | None, seed: int | None,
-          calibration: str | None, rubric_variants: Sequence[str] | None = None) -> Call[m.Judgment]:
+          calibration: str | None, rubric_variants: Sequence[str] | None = None,
+          history: Sequence[str] | None = None) -> Call[m.Judgment]:
     body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
     return Call("POST", "/v1/judgments", json=body | _body(response=response, calibration=calibration,
-                                                          rubric_variants=_list(rubric_variants)),
+                                                          rubric_variants=_list(rubric_variants),
+                                                          history=_list(history)),
                 cast=_model(m.Judgment))
 
 
 def compare(*, rubric: str, response_a: str, response_b: str, prompt: str | None, messages: MessagesArg | None,
             reference: str | None, judges: Sequence[str] | None, samples: int | None, temperature: float | None,
-            seed: int | None, rubric_variants: Sequence[str] | None = None) -> Call[m.Comparison]:
+            seed: int | None, rubric_variants: Sequence[str] | None = None, history_a: Sequence[str] | None = None,
+            history_b: Sequence[str] | None = None) -> Call[m.Comparison]:
     body = _judge_input(rubric, prompt, messages, reference, judges, samples, temperature, seed)
     return Call("POST", "/v1/comparisons", json=body | {"response_a": response_a, "response_b": response_b}
-                | _body(rubric_variants=_list(rubric_variants)),
+                | _body(rubric_variants=_list(rubric_variants), history_a=_list(history_a), history_b=_list(history_b)),
                 cast=_model(m.Comparison))
 
 

@@ -114,21 +114,22 @@ class AsyncJudgeClient(BaseClient):
                     judges: Sequence[str] | None = None, samples: int | None = None,
                     temperature: float | None = None, seed: int | None = None,
                     calibration: str | None = None,
-              rubric_variants: Sequence[str] | None = None) -> m.Judgment:
+              rubric_variants: Sequence[str] | None = None, history: Sequence[str] | None = None) -> m.Judgment:
         return await self._send(_api.judge(rubric=rubric, response=response, prompt=prompt, messages=messages,
                                            reference=reference, judges=judges, samples=samples,
                                            temperature=temperature, seed=seed, calibration=calibration,
-                                           rubric_variants=rubric_variants))
+                                           rubric_variants=rubric_variants, history=history))
 
     async def compare(self, *, rubric: str, response_a: str, response_b: str, prompt: str | None = None,
                       messages: MessagesArg | None = None, reference: str | None = None,
                       judges: Sequence[str] | None = None, samples: int | None = None,
                       temperature: float | None = None, seed: int | None = None,
-                rubric_variants: Sequence[str] | None = None) -> m.Comparison:
+                rubric_variants: Sequence[str] | None = None, history_a: Sequence[str] | None = None,
+                history_b: Sequence[str] | None = None) -> m.Comparison:
         return await self._send(_api.compare(rubric=rubric, response_a=response_a, response_b=response_b,
                                              prompt=prompt, messages=messages, reference=reference, judges=judges,
                                              samples=samples, temperature=temperature, seed=seed,
-                                             rubric_variants=rubric_variants))
+                                             rubric_variants=rubric_variants, history_a=history_a, history_b=history_b))
 
     async def get_judgment(self, judgment_id: str) -> m.Judgment:
         return await self._send(_api.get_judgment(judgment_id))

@@ -28,8 +28,9 @@ _KEEP = {
     "annotations": ("instruction", "output_1", "generator_1", "output_2", "generator_2", "annotator", "preference"),
     "questions": ("question_id", "category", "turns"),
     "answers": ("question_id", "model_id", "choices"),
-    "single": ("question_id", "model", "turn", "score"),
-    "pair": ("question_id", "model_1", "model_2", "turn", "g1_winner", "g2_winner"),
+    # "judge" ([model, prompt name]) names the external judge the verdicts are kept under.
+    "single": ("question_id", "model", "judge", "turn", "score"),
+    "pair": ("question_id", "model_1", "model_2", "judge", "turn", "g1_winner", "g2_winner"),
 }
 
 

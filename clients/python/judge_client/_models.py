@@ -547,6 +547,8 @@ class RunReport(ServiceModel):
     wording: dict[str, Any] | None = None
     rubric_variants: list[dict[str, Any]] = Field(default_factory=list)
     pilot: dict[str, Any] | None = None  # the latest pilot of the run's rubric version, when one was made
+    # Imported judges (items' external_judgments): figures, FastChat's tally, per-item verdicts; not re-run.
+    external_judges: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class MetricScore(ServiceModel):

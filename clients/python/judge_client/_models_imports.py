@@ -8,10 +8,17 @@ from judge_client._models import ServiceModel
 
 
 class ImportedRunItem(ServiceModel):
+    """A run item: ``prompt`` for single-turn items; ``messages`` (the shared user turns) and
+    ``histories`` (each system's own earlier answers) for multi-turn ones; imported verdicts, if any,
+    in ``external_judgments`` (judge name -> verdicts)."""
+
     id: str
-    prompt: str
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    histories: dict[str, list[str]] | None = None
     outputs: dict[str, str]
     metadata: dict[str, dict[str, Any]] = {}
+    external_judgments: dict[str, dict[str, Any]] | None = None
 
 
 class AlpacaArm(ServiceModel):

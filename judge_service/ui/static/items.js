@@ -29,6 +29,12 @@ function controls(total) {
     offset + PAGE < total ? h("button", { type: "button", onclick: () => setParams({ offset: offset + PAGE }) }, "Next →") : null);
 }
 
+// A system's own earlier answers (multi-turn items where each system answered the earlier turns itself).
+function earlier(history) {
+  if (!history || history.length === 0) return null;
+  return h("div", { class: "conversation own" }, history.map((text, k) => h("div", { class: "turn" }, h("strong", {}, `its answer to user turn ${k + 1}`), h("div", { class: "output" }, text))));
+}
+
 function conversation(item) {
   return h("div", { class: "conversation" }, item.conversation.map(([role, text]) => h("div", { class: "turn" }, h("strong", {}, role), h("div", { class: "output" }, text))),
     item.reference ? h("p", {}, h("strong", {}, "Reference: "), item.reference) : null);
@@ -86,8 +92,8 @@ function card(item) {
     item.error ? h("p", { class: "alert" }, item.error) : null,
     conversation(item),
     h("div", { class: "side" },
-      h("section", {}, h("h3", {}, `${run.baseline} (baseline)`, h("span", { class: "muted" }, ` ${item.baseline.length} chars`)), h("div", { class: "output", "data-side": "baseline" }, marked(item.baseline, spans("baseline")))),
-      h("section", {}, h("h3", {}, `${run.candidate} (candidate)`, h("span", { class: "muted" }, ` ${item.candidate.length} chars`)), h("div", { class: "output", "data-side": "candidate" }, marked(item.candidate, spans("candidate"))))),
+      h("section", {}, h("h3", {}, `${run.baseline} (baseline)`, h("span", { class: "muted" }, ` ${item.baseline.length} chars`)), earlier(item.baseline_history), h("div", { class: "output", "data-side": "baseline" }, marked(item.baseline, spans("baseline")))),
+      h("section", {}, h("h3", {}, `${run.candidate} (candidate)`, h("span", { class: "muted" }, ` ${item.candidate.length} chars`)), earlier(item.candidate_history), h("div", { class: "output", "data-side": "candidate" }, marked(item.candidate, spans("candidate"))))),
     verdicts(item), rationales(item));
 }
 

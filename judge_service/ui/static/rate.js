@@ -78,8 +78,8 @@ function render(finished = false) {
     h("article", { class: "card", id: "pair", "data-item": pair.item_id },
       h("div", { class: "conversation" }, pair.conversation.map(([role, text]) => h("div", { class: "turn" }, h("strong", {}, role), h("div", { class: "output" }, text)))),
       h("div", { class: "side" },
-        h("section", {}, h("h2", {}, "Response 1"), h("div", { class: "output", id: "left" }, pair.left)),
-        h("section", {}, h("h2", {}, "Response 2"), h("div", { class: "output", id: "right" }, pair.right))),
+        h("section", {}, h("h2", {}, "Response 1"), ownTurns(pair.conversation, pair.left_history), h("div", { class: "output", id: "left" }, pair.left)),
+        h("section", {}, h("h2", {}, "Response 2"), ownTurns(pair.conversation, pair.right_history), h("div", { class: "output", id: "right" }, pair.right))),
       h("div", { class: "controls", role: "group", "aria-label": "your vote" },
         choice("left", "Response 1 is better", "1"), choice("tie", "About the same", "3"), choice("right", "Response 2 is better", "2")),
       h("div", { class: "controls" },
@@ -88,6 +88,20 @@ function render(finished = false) {
     h("p", { class: "muted" }, "Keys: ", h("kbd", {}, "1"), " response 1 better, ", h("kbd", {}, "2"), " response 2 better, ", h("kbd", {}, "3"), " or ", h("kbd", {}, "t"),
       " about the same, ", h("kbd", {}, "n"), "/", h("kbd", {}, "p"), " next/previous. Your votes are saved as you go: close the page and come back with the same link to continue."),
     scale());
+}
+
+// Multi-turn items whose systems answered the earlier turns themselves: this side's own conversation
+// (each user turn but the last followed by its own answer), shown above its response.
+function ownTurns(conversation, history) {
+  if (!history || history.length === 0) return null;
+  const users = conversation.filter(([role]) => role === "user").length;
+  const turns = [];
+  let seen = 0;
+  for (const [role, text] of conversation) {
+    turns.push([role, text]);
+    if (role === "user" && ++seen < users) turns.push(["assistant", history[seen - 1]]);
+  }
+  return h("div", { class: "conversation own" }, turns.map(([role, text]) => h("div", { class: "turn" }, h("strong", {}, role), h("div", { class: "output" }, text))));
 }
 
 document.addEventListener("keydown", (ev) => {
