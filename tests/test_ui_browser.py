@@ -35,6 +35,9 @@ from judge_service.settings import REPO_RUBRICS, Settings
 SCREENSHOTS = Path(os.environ.get("JUDGE_UI_SCREENSHOTS") or tempfile.mkdtemp(prefix="judge-ui-shots-"))
 MERLIN = SHARED_DATA / "training_logs" / "Merlinmy__Whisper_small_hi" / "trainer_state.json"
 TIMEOUT_MS = 15_000
+# expect()'s own default is 5 s, separate from the context's action timeout: on a loaded 2-core CI
+# machine a page waiting on a busy service took longer once (the rating test, mid-suite).
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def chromium_path() -> str:
