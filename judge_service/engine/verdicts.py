@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from judge_service.engine.call import CallOwner, JudgeCaller
@@ -38,7 +39,7 @@ from judge_service.schemas import (ComparisonRequest, ComparisonResponse, Judgme
 from judge_service.settings import Settings
 from judge_service.stats.calibrate import apply_mapping
 from judge_service.store.db import Database
-from judge_service.store.models import CalibrationRow, JudgmentRow
+from judge_service.store.models import CalibrationRow, JudgmentRow, utcnow
 
 Mode = Literal["absolute", "pairwise"]
 
@@ -230,9 +231,11 @@ class Verdicts:
     # -- record ----------------------------------------------------------------------------------
     async def record(self, kind: Literal["judgment", "comparison"], rubric: Rubric, request: dict[str, Any],
                      out: JudgmentResponse | ComparisonResponse) -> None:
-        row = JudgmentRow(id=out.id, kind=kind, rubric_name=rubric.name, rubric_version=rubric.version,
-                          rubric_hash=rubric.hash, request=request, result=out.model_dump(mode="json"))
-        await self.db.run(lambda s: s.add(row))
+        values = {"id": out.id, "kind": kind, "rubric_name": rubric.name, "rubric_version": rubric.version,
+                  "rubric_hash": rubric.hash, "request": request, "result": out.model_dump(mode="json"),
+                  "created_at": utcnow()}
+        # Grouped with the call records' commits: the response still waits for its verdict's row.
+        await self.db.write_grouped(lambda s: s.execute(insert(JudgmentRow), [values]))
 
     async def stored_judgment(self, id_: str) -> JudgmentResponse:
         return JudgmentResponse.model_validate(await self._stored(id_, "judgment"))
