@@ -101,7 +101,11 @@ class Verdicts:
         return await self.judges.get_many(names)
 
     async def rubric(self, ref: str, *, mode: str | None = None) -> Rubric:
-        """Resolve ``name[@version]`` (the registry reads the database: off the event loop)."""
+        """Resolve ``name[@version]``: on the loop when no database read is needed (a version already
+        recorded as used: every request after the first), else off it (the registry reads the database)."""
+        known = self.rubrics.resolve_if_known(ref, mode=mode)
+        if known is not None:
+            return known
         return await self.db.run(lambda _s: self.rubrics.resolve(ref, mode=mode))
 
     async def prepare(self, rubric: str, *, mode: Mode, judges: Sequence[str] | None, samples: int = 1,
@@ -128,7 +132,8 @@ class Verdicts:
         prepared = Prepared(resolved, await self.resolve_judges(judges))
         if check is not None:
             await check(prepared)
-        await self.db.run(lambda _s: self.rubrics.mark_used(resolved))
+        if not self.rubrics.marked_used(resolved):  # after the first request, no thread hop for a no-op
+            await self.db.run(lambda _s: self.rubrics.mark_used(resolved))
         return prepared
 
     async def _prepare_request(self, body: JudgmentRequest | ComparisonRequest, mode: Mode,
