@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from judge_service.engine.call import CallOwner, JudgeCaller
@@ -42,6 +41,7 @@ from judge_service.store.db import Database
 from judge_service.store.models import CalibrationRow, JudgmentRow, utcnow
 
 Mode = Literal["absolute", "pairwise"]
+JUDGMENTS_TABLE = JudgmentRow.metadata.tables[JudgmentRow.__tablename__]
 
 
 def new_id(prefix: str) -> str:
@@ -240,7 +240,7 @@ class Verdicts:
                   "rubric_hash": rubric.hash, "request": request, "result": out.model_dump(mode="json"),
                   "created_at": utcnow()}
         # Grouped with the call records' commits: the response still waits for its verdict's row.
-        await self.db.write_grouped(lambda s: s.execute(insert(JudgmentRow), [values]))
+        await self.db.insert_grouped(JUDGMENTS_TABLE, values)
 
     async def stored_judgment(self, id_: str) -> JudgmentResponse:
         return JudgmentResponse.model_validate(await self._stored(id_, "judgment"))

@@ -5,18 +5,32 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.store.migrate import migrate
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class InsertRow:
+    """A plain insert for ``Database.write_grouped``: a group's inserts into one table go as one
+    executemany (~60 us a row instead of ~150 for one statement each). Inserts into different tables
+    are assumed to commute (the request path's tables have no foreign keys between them)."""
+
+    table: Table
+    values: dict[str, Any]
+
+
+Work = Callable[[Session], Any] | InsertRow
 
 
 def make_engine(url: str) -> Engine:
@@ -81,7 +95,11 @@ class Database:
         """Like ``run``, on the dedicated writer thread: for writes that make paid work durable."""
         return await self._on("writer", work)
 
-    async def write_grouped(self, work: Callable[[Session], T]) -> T:
+    async def insert_grouped(self, table: Table, values: dict[str, Any]) -> None:
+        """``write_grouped`` for one plain row: committed when this returns."""
+        await self.write_grouped(InsertRow(table, values))
+
+    async def write_grouped(self, work: Callable[[Session], T] | InsertRow) -> T:
         """Like ``write_now`` (committed when this returns), but grouped: every write queued while the
         previous group commits goes in the next one, one transaction and one thread hop for them all.
 
@@ -111,11 +129,11 @@ class Database:
                 s.rollback()
                 raise
 
-    def _run_group(self, works: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
+    def _run_group(self, works: list[Work]) -> list[tuple[bool, Any]]:
         """In the writer thread: every work in one transaction; if it fails, each work alone."""
         try:
             with self.session() as s:
-                return [(True, work(s)) for work in works]
+                return _run_works(s, works)
         except Exception as e:
             if len(works) == 1:
                 return [(False, e)]
@@ -123,7 +141,7 @@ class Database:
         for work in works:
             try:
                 with self.session() as s:
-                    out.append((True, work(s)))
+                    out.extend(_run_works(s, [work]))
             except Exception as e:
                 out.append((False, e))
         return out
@@ -135,6 +153,28 @@ class Database:
         self.engine.dispose()
 
 
+def _run_works(s: Session, works: list[Work]) -> list[tuple[bool, Any]]:
+    """The works in order, each table's pending plain inserts executed as one statement before the
+    next callable (which may read them)."""
+    out: list[tuple[bool, Any]] = []
+    pending: dict[Table, list[dict[str, Any]]] = {}
+
+    def flush() -> None:
+        for table, rows in pending.items():
+            s.connection().execute(insert(table), rows)
+        pending.clear()
+
+    for work in works:
+        if isinstance(work, InsertRow):
+            pending.setdefault(work.table, []).append(work.values)
+            out.append((True, None))
+        else:
+            flush()
+            out.append((True, work(s)))
+    flush()
+    return out
+
+
 class _CommitGroup:
     """The queue behind ``Database.write_grouped`` on one event loop: one drain task at a time takes
     everything queued and commits it on the writer lane. No timer: a group is what arrived while the
@@ -142,10 +182,10 @@ class _CommitGroup:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.queue: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
+        self.queue: list[tuple[Work, asyncio.Future[Any]]] = []
         self.draining: asyncio.Task[None] | None = None
 
-    async def submit(self, work: Callable[[Session], T]) -> T:
+    async def submit(self, work: Callable[[Session], T] | InsertRow) -> T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         self.queue.append((work, fut))
