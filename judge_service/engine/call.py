@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -118,6 +119,57 @@ def cache_values(judge: Judge, key: str, reply: JudgeReply) -> dict[str, Any]:
     return {"cache_key": key, "judge": judge.name, "model": reply.model, "reply": reply_to_json(reply)}
 
 
+LOOKUP_CHUNK = 500  # keys per SELECT ... IN (well under SQLite's bound-parameter limit)
+
+
+class _CacheLookups:
+    """Cache reads that miss memory, coalesced: every key asked for while one read is on the database
+    pool goes in the next, one ``SELECT ... WHERE cache_key IN (...)`` and one thread hop for all.
+    Under load most of them are misses of new calls (one pool hop each before, ~0.3 ms CPU)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # Per event loop: an app's lifespan may be entered from another loop (in-process clients).
+        self._queues: dict[int, list[tuple[str, asyncio.Future[JudgeReply | None]]]] = {}
+        self._draining: dict[int, asyncio.Task[None]] = {}
+
+    async def get(self, key: str) -> JudgeReply | None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[JudgeReply | None] = loop.create_future()
+        self._queues.setdefault(id(loop), []).append((key, fut))
+        task = self._draining.get(id(loop))
+        if task is None or task.done():
+            # Its own task: one caller cancelled must not cancel the read the others wait on.
+            self._draining[id(loop)] = loop.create_task(self._drain(id(loop)))
+        return await fut
+
+    async def _drain(self, loop_id: int) -> None:
+        while self._queues.get(loop_id):
+            group = self._queues.pop(loop_id)
+            keys = list(dict.fromkeys(k for k, _ in group))
+
+            def read(s: Session) -> dict[str, JudgeReply]:
+                found: dict[str, JudgeReply] = {}
+                for i in range(0, len(keys), LOOKUP_CHUNK):
+                    rows = s.execute(select(CallCacheRow.cache_key, CallCacheRow.reply)
+                                     .where(CallCacheRow.cache_key.in_(keys[i:i + LOOKUP_CHUNK])))
+                    found.update((k, reply_from_json(r)) for k, r in rows)
+                return found
+
+            try:
+                found = await self.db.run(read)
+            except BaseException as e:
+                for _, fut in group:
+                    if not fut.done():
+                        fut.set_exception(e if isinstance(e, Exception) else RuntimeError("cache read stopped"))
+                if not isinstance(e, Exception):
+                    raise
+                continue
+            for key, fut in group:
+                if not fut.done():
+                    fut.set_result(found.get(key))
+
+
 class JudgeCaller:
     def __init__(self, db: Database, parse_retries: int = 2) -> None:
         self.db = db
@@ -130,6 +182,7 @@ class JudgeCaller:
         self._durable: dict[tuple[int, str], asyncio.Semaphore] = {}
         self.stats = {"calls": 0, "cache_hits": 0, "unparseable": 0, "errors": 0}
         self._recent_hits: collections.OrderedDict[str, JudgeReply] = collections.OrderedDict()
+        self._lookups = _CacheLookups(db)
         # Calls of judges with a batch lane go through the provider's batch API (engine/batch.py).
         self.batches: BatchExecutor | None = None
 
@@ -139,11 +192,7 @@ class JudgeCaller:
             self._recent_hits.move_to_end(key)
             return hit
 
-        def read(s: Session) -> JudgeReply | None:
-            row = s.get(CallCacheRow, key)
-            return reply_from_json(row.reply) if row is not None else None
-
-        reply = await self.db.run(read)
+        reply = await self._lookups.get(key)
         if reply is not None:
             # Only what the database holds: a cache row never changes once written (insert-or-ignore),
             # so a reply read back once is the reply every process replays. Our own fresh replies are
