@@ -15,11 +15,9 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from judge_service.engine.parse import ParsedAnswer, Unparseable, parse_reply
@@ -111,6 +109,7 @@ def reply_from_json(data: dict[str, Any]) -> JudgeReply:
 
 
 CALLS_TABLE = JudgeCallRow.metadata.tables[JudgeCallRow.__tablename__]
+CACHE_TABLE = CallCacheRow.metadata.tables[CallCacheRow.__tablename__]
 RECENT_HITS = 4096  # replies read back from the cache, kept in memory (a few KB each)
 
 
@@ -202,14 +201,8 @@ class JudgeCaller:
 
     async def _cache(self, judge: Judge, key: str, reply: JudgeReply) -> None:
         values = cache_values(judge, key, reply)
-
-        def insert(s: Session) -> bool:
-            # Insert-or-ignore: another process may have cached the same call a moment ago.
-            stmt = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-            result = cast("CursorResult[Any]", s.execute(stmt(CallCacheRow).values(**values).on_conflict_do_nothing()))
-            return result.rowcount == 1
-
-        if await self.db.write_grouped(insert):
+        # Insert-or-ignore: another process may have cached the same call a moment ago.
+        if await self.db.insert_or_ignore_grouped(CACHE_TABLE, values, "cache_key"):
             # Our row is the one stored (no other process won the insert), so it is what every later
             # read replays: keep it as if read back, and a repeat of this call needs no database read.
             self._remember(key, reply_from_json(values["reply"]))

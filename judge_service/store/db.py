@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, create_engine, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +31,18 @@ class InsertRow:
     values: dict[str, Any]
 
 
-Work = Callable[[Session], Any] | InsertRow
+@dataclass(frozen=True)
+class InsertIgnore:
+    """An insert-or-ignore for ``Database.write_grouped``, whose result is whether this row was stored
+    (False: a row with the same ``key`` was there first, from another process or earlier in the group).
+    A group's rows into one table go as one executemany with RETURNING the keys that went in."""
+
+    table: Table
+    values: dict[str, Any]
+    key: str
+
+
+Work = Callable[[Session], Any] | InsertRow | InsertIgnore
 
 
 def make_engine(url: str) -> Engine:
@@ -99,7 +111,12 @@ class Database:
         """``write_grouped`` for one plain row: committed when this returns."""
         await self.write_grouped(InsertRow(table, values))
 
-    async def write_grouped(self, work: Callable[[Session], T] | InsertRow) -> T:
+    async def insert_or_ignore_grouped(self, table: Table, values: dict[str, Any], key: str) -> bool:
+        """``write_grouped`` for an insert-or-ignore: True when this row is the one stored."""
+        stored: bool = await self.write_grouped(InsertIgnore(table, values, key))
+        return stored
+
+    async def write_grouped(self, work: Callable[[Session], T] | InsertRow | InsertIgnore) -> T:
         """Like ``write_now`` (committed when this returns), but grouped: every write queued while the
         previous group commits goes in the next one, one transaction and one thread hop for them all.
 
@@ -154,20 +171,32 @@ class Database:
 
 
 def _run_works(s: Session, works: list[Work]) -> list[tuple[bool, Any]]:
-    """The works in order, each table's pending plain inserts executed as one statement before the
-    next callable (which may read them)."""
+    """The works in order, each table's pending plain inserts (and insert-or-ignores) executed as one
+    statement before the next callable (which may read them)."""
     out: list[tuple[bool, Any]] = []
     pending: dict[Table, list[dict[str, Any]]] = {}
+    ignoring: dict[tuple[Table, str], list[tuple[int, dict[str, Any]]]] = {}
 
     def flush() -> None:
         for table, rows in pending.items():
             s.connection().execute(insert(table), rows)
         pending.clear()
+        for (table, key), entries in ignoring.items():
+            stmt = (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+            stored = {row[0] for row in s.connection().execute(
+                stmt.on_conflict_do_nothing().returning(table.c[key]), [values for _, values in entries])}
+            for index, values in entries:  # the first of a key in the group is the one stored
+                out[index] = (True, values[key] in stored)
+                stored.discard(values[key])
+        ignoring.clear()
 
     for work in works:
         if isinstance(work, InsertRow):
             pending.setdefault(work.table, []).append(work.values)
             out.append((True, None))
+        elif isinstance(work, InsertIgnore):
+            ignoring.setdefault((work.table, work.key), []).append((len(out), work.values))
+            out.append((True, False))
         else:
             flush()
             out.append((True, work(s)))
@@ -185,7 +214,7 @@ class _CommitGroup:
         self.queue: list[tuple[Work, asyncio.Future[Any]]] = []
         self.draining: asyncio.Task[None] | None = None
 
-    async def submit(self, work: Callable[[Session], T] | InsertRow) -> T:
+    async def submit(self, work: Callable[[Session], T] | InsertRow | InsertIgnore) -> T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         self.queue.append((work, fut))
