@@ -88,19 +88,23 @@ class RubricRegistry:
                                                                   test_render=False)
 
     # -- reading -----------------------------------------------------------------------------
-    def _scan_files(self) -> dict[tuple[str, int], Rubric | InvalidInput]:
+    def _scan_files(self, only: str | None = None) -> dict[tuple[str, int], Rubric | InvalidInput]:
+        """Every rubric file, or only those of the rubric named ``only`` (what a resolve needs)."""
         # os.scandir and one stat per file, not Path.glob: this runs on every verdict (change
         # detection is the files' mtimes), and glob's pattern machinery cost ~150 us of it.
         found: dict[tuple[str, int], Rubric | InvalidInput] = {}
         for d in self.dirs:
             try:
-                folders = sorted((e.name, e.path) for e in os.scandir(d) if e.is_dir())
+                if only is not None:  # one folder, not the whole tree: this runs on every verdict
+                    folders = [(only, os.path.join(d, only))] if only not in (".", "..") and "/" not in only else []
+                else:
+                    folders = sorted((e.name, e.path) for e in os.scandir(d) if e.is_dir())
             except (FileNotFoundError, NotADirectoryError):
                 continue
             for folder, folder_path in folders:
                 try:
                     files = sorted((e.name, e.path) for e in os.scandir(folder_path) if _FILE_RE.match(e.name))
-                except (FileNotFoundError, NotADirectoryError):
+                except (OSError, ValueError):  # no such folder (or a requested name no path can hold)
                     continue
                 for name, file_path in files:
                     try:
@@ -184,7 +188,9 @@ class RubricRegistry:
 
     def _resolve_base(self, ref: str, *, mode: str | None = None, check_recorded: bool = True) -> Rubric:
         name, version = parse_ref(ref)
-        known = {v: r for (n, v), r in self.all().items() if n == name}
+        merged = dict(self._scan_files(only=name))
+        merged.update(self._api)
+        known = {v: r for (n, v), r in merged.items() if n == name}
         if not known:
             raise NotFound(f"unknown rubric '{name}'; GET /v1/rubrics lists the available ones", field="rubric")
         if version is None:
