@@ -14,6 +14,7 @@ import collections
 import dataclasses
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -129,22 +130,23 @@ class _CacheLookups:
     def __init__(self, db: Database) -> None:
         self.db = db
         # Per event loop: an app's lifespan may be entered from another loop (in-process clients).
-        self._queues: dict[int, list[tuple[str, asyncio.Future[JudgeReply | None]]]] = {}
-        self._draining: dict[int, asyncio.Task[None]] = {}
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[tuple[str, asyncio.Future[JudgeReply | None]]]] \
+            = weakref.WeakKeyDictionary()
+        self._draining: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = weakref.WeakKeyDictionary()
 
     async def get(self, key: str) -> JudgeReply | None:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[JudgeReply | None] = loop.create_future()
-        self._queues.setdefault(id(loop), []).append((key, fut))
-        task = self._draining.get(id(loop))
+        self._queues.setdefault(loop, []).append((key, fut))
+        task = self._draining.get(loop)
         if task is None or task.done():
             # Its own task: one caller cancelled must not cancel the read the others wait on.
-            self._draining[id(loop)] = loop.create_task(self._drain(id(loop)))
+            self._draining[loop] = loop.create_task(self._drain(loop))
         return await fut
 
-    async def _drain(self, loop_id: int) -> None:
-        while self._queues.get(loop_id):
-            group = self._queues.pop(loop_id)
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        while self._queues.get(loop):
+            group = self._queues.pop(loop)
             keys = list(dict.fromkeys(k for k, _ in group))
 
             def read(s: Session) -> dict[str, JudgeReply]:
@@ -167,6 +169,7 @@ class _CacheLookups:
             for key, fut in group:
                 if not fut.done():
                     fut.set_result(found.get(key))
+        self._draining.pop(loop, None)  # the finished task refers to its loop: let a closed loop go
 
 
 class JudgeCaller:

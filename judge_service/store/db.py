@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -158,9 +158,10 @@ class Database:
         for work in works:
             try:
                 with self.session() as s:
-                    out.extend(_run_works(s, [work]))
-            except Exception as e:
-                out.append((False, e))
+                    result = _run_works(s, [work])[0]
+            except Exception as e:  # the work or its commit
+                result = (False, e)
+            out.append(result)
         return out
 
     def close(self) -> None:
@@ -244,3 +245,4 @@ class _CommitGroup:
                     fut.set_result(value)
                 else:
                     fut.set_exception(value)
+        self.draining = None  # the finished task refers to its loop: let a closed loop go
