@@ -14,8 +14,9 @@
   tokens and cost, the retry wrapper's attempts, retries, failures and throttling per judge,
   and the judge caller's cache hits. Counters start at zero when the process starts.
 
-Judge calls are counted from the rows the engine stores (a SQLAlchemy ``after_insert`` hook on
-``judge_calls``), so the metrics and the database cannot disagree about what was called and paid.
+Judge calls are counted from the rows the engine stores (inserts into ``judge_calls`` seen by the
+database engine, counted when their transaction commits), so the metrics and the database cannot
+disagree about what was called and paid.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from typing import Any, TextIO, cast
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import event
+from sqlalchemy import Insert, event
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from judge_service.context import AppContext
 from judge_service.judges.secrets import redact
 from judge_service.store.models import JudgeCallRow
+
+_JUDGE_CALLS = JudgeCallRow.__tablename__
 
 REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -212,11 +215,17 @@ class Metrics:
         self.judge_cost: dict[str, float] = defaultdict(float)
         self.judge_tokens: dict[tuple[str, str], int] = defaultdict(int)
         self._engine = ctx.db.engine
-        event.listen(JudgeCallRow, "after_insert", self._on_judge_call)
+        # Engine events, not the ORM's after_insert: the request path inserts call records with Core
+        # (grouped commits), and a group that rolls back is replayed, so rows count only once committed.
+        self._hooks: list[tuple[str, Any]] = [("after_execute", self._on_execute), ("commit", self._on_commit),
+                                              ("rollback", self._on_rollback), ("checkin", self._on_checkin)]
+        for name, fn in self._hooks:
+            event.listen(self._engine, name, fn)
 
     def close(self) -> None:
-        if event.contains(JudgeCallRow, "after_insert", self._on_judge_call):
-            event.remove(JudgeCallRow, "after_insert", self._on_judge_call)
+        for name, fn in self._hooks:
+            if event.contains(self._engine, name, fn):
+                event.remove(self._engine, name, fn)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in _METHODS else "OTHER"
@@ -229,21 +238,36 @@ class Metrics:
             buckets[-1] += 1
             self.latency_sum[(method, route)] += seconds
 
-    def _on_judge_call(self, mapper: Any, connection: Any, row: JudgeCallRow) -> None:
-        if connection.engine is not self._engine:  # another app in this process (tests)
+    def _on_execute(self, conn: Any, clause: Any, multiparams: Any, params: Any, _options: Any, _result: Any) -> None:
+        # By name: the ORM session hands the engine an annotated copy of the table.
+        if not (isinstance(clause, Insert) and getattr(clause.table, "name", None) == _JUDGE_CALLS):
             return
-        if row.error and row.raw_text is None:
+        rows = multiparams if multiparams else [params]
+        conn.info.setdefault("judge_calls_pending", []).extend(dict(r) for r in rows)
+
+    def _on_rollback(self, conn: Any) -> None:
+        conn.info.pop("judge_calls_pending", None)
+
+    def _on_checkin(self, _dbapi_conn: Any, record: Any) -> None:
+        record.info.pop("judge_calls_pending", None)  # returned without commit: the pool rolled it back
+
+    def _on_commit(self, conn: Any) -> None:
+        for row in conn.info.pop("judge_calls_pending", None) or ():
+            self._count_call(row)
+
+    def _count_call(self, row: dict[str, Any]) -> None:
+        if row.get("error") and row.get("raw_text") is None:
             outcome = "error"
-        elif row.error:
+        elif row.get("error"):
             outcome = "unparseable"
         else:
-            outcome = "cached" if row.cached else "ok"
+            outcome = "cached" if row.get("cached") else "ok"
         with self._lock:
-            self.judge_calls[(row.judge, outcome)] += 1
-            if not row.cached:
-                self.judge_cost[row.judge] += row.cost_usd or 0.0
-                self.judge_tokens[(row.judge, "input")] += row.input_tokens or 0
-                self.judge_tokens[(row.judge, "output")] += row.output_tokens or 0
+            self.judge_calls[(row["judge"], outcome)] += 1
+            if not row.get("cached"):
+                self.judge_cost[row["judge"]] += row.get("cost_usd") or 0.0
+                self.judge_tokens[(row["judge"], "input")] += row.get("input_tokens") or 0
+                self.judge_tokens[(row["judge"], "output")] += row.get("output_tokens") or 0
 
     def render(self) -> str:
         from judge_service import __version__

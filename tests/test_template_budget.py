@@ -83,6 +83,24 @@ def test_the_budget_is_per_render_and_the_output_is_counted():
     assert budget.weight([["x" * 10] * 10**6], limit=100) > 100  # stops early instead of walking a million items
 
 
+def test_a_full_collection_during_a_render_is_not_charged_to_it():
+    """Under load a full GC pass (100-250 ms on the service's heap) can land inside a render: that
+    is the process's CPU, and the rubric must not be refused for it."""
+    import gc
+
+    junk = [[i] for i in range(300_000)]  # a heap whose full pass takes measurable CPU
+    b = budget.Budget()
+    t0 = time.thread_time()
+    gc.collect()
+    gc_s = time.thread_time() - t0
+    assert gc_s > 0 and len(junk) == 300_000
+    b.deadline = time.thread_time() - gc_s / 2  # the collection alone carried the render past its deadline
+    b.tick("loop at line 1")  # not refused
+    b.gc_at_start = budget.gc_cpu_seconds()  # the same time spent with no collection in it: refused
+    with pytest.raises(budget.BudgetExceeded, match="CPU budget"):
+        b.tick("loop at line 1")
+
+
 def test_compiled_templates_are_cached():
     from judge_service.rubrics.render import _compiled
 

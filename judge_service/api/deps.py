@@ -9,5 +9,7 @@ from fastapi import Request
 from judge_service.context import AppContext
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async: FastAPI runs a plain ``def`` dependency on its worker-thread pool, one thread hop (and
+    # GIL hand-off) per request for an attribute read.
     return cast(AppContext, request.app.state.ctx)

@@ -40,6 +40,7 @@ def serve(
         settings = settings.model_copy(update={k: v for k, v in (("config", config), ("data_dir", data_dir))
                                                if v is not None})
     service = create_app(settings)
+    service.state.ctx.judges.import_provider_modules()  # their objects frozen with the rest
     freeze_startup_heap()
     uvicorn.run(service, host=host, port=port, log_level=log_level, access_log=False)
 

@@ -38,9 +38,10 @@ from judge_service.schemas import (ComparisonRequest, ComparisonResponse, Judgme
 from judge_service.settings import Settings
 from judge_service.stats.calibrate import apply_mapping
 from judge_service.store.db import Database
-from judge_service.store.models import CalibrationRow, JudgmentRow
+from judge_service.store.models import CalibrationRow, JudgmentRow, utcnow
 
 Mode = Literal["absolute", "pairwise"]
+JUDGMENTS_TABLE = JudgmentRow.metadata.tables[JudgmentRow.__tablename__]
 
 
 def new_id(prefix: str) -> str:
@@ -106,7 +107,11 @@ class Verdicts:
         return await self.judges.get_many(names)
 
     async def rubric(self, ref: str, *, mode: str | None = None) -> Rubric:
-        """Resolve ``name[@version]`` (the registry reads the database: off the event loop)."""
+        """Resolve ``name[@version]``: on the loop when no database read is needed (a version already
+        recorded as used: every request after the first), else off it (the registry reads the database)."""
+        known = self.rubrics.resolve_if_known(ref, mode=mode)
+        if known is not None:
+            return known
         return await self.db.run(lambda _s: self.rubrics.resolve(ref, mode=mode))
 
     async def prepare(self, rubric: str, *, mode: Mode, judges: Sequence[str] | None, samples: int = 1,
@@ -133,7 +138,8 @@ class Verdicts:
         prepared = Prepared(resolved, await self.resolve_judges(judges))
         if check is not None:
             await check(prepared)
-        await self.db.run(lambda _s: self.rubrics.mark_used(resolved))
+        if not self.rubrics.marked_used(resolved):  # after the first request, no thread hop for a no-op
+            await self.db.run(lambda _s: self.rubrics.mark_used(resolved))
         return prepared
 
     async def _prepare_request(self, body: JudgmentRequest | ComparisonRequest, mode: Mode,
@@ -249,9 +255,11 @@ class Verdicts:
     # -- record ----------------------------------------------------------------------------------
     async def record(self, kind: Literal["judgment", "comparison"], rubric: Rubric, request: dict[str, Any],
                      out: JudgmentResponse | ComparisonResponse) -> None:
-        row = JudgmentRow(id=out.id, kind=kind, rubric_name=rubric.name, rubric_version=rubric.version,
-                          rubric_hash=rubric.hash, request=request, result=out.model_dump(mode="json"))
-        await self.db.run(lambda s: s.add(row))
+        values = {"id": out.id, "kind": kind, "rubric_name": rubric.name, "rubric_version": rubric.version,
+                  "rubric_hash": rubric.hash, "request": request, "result": out.model_dump(mode="json"),
+                  "created_at": utcnow()}
+        # Grouped with the call records' commits: the response still waits for its verdict's row.
+        await self.db.insert_grouped(JUDGMENTS_TABLE, values)
 
     async def stored_judgment(self, id_: str) -> JudgmentResponse:
         return JudgmentResponse.model_validate(await self._stored(id_, "judgment"))

@@ -100,6 +100,21 @@ class JudgePool:
     def specs(self) -> list[JudgeSpec]:
         return list(self._specs.values())
 
+    def import_provider_modules(self) -> None:
+        """Import the configured judges' provider modules now (not built: no keys read, no models loaded).
+
+        For ``judge serve`` before it freezes the start-up heap (heap.py): imported at the first
+        build, the openai SDK's few hundred thousand objects stayed in the collected heap, and every
+        full collection walked them on the event loop (100-250 ms pauses under load). A module that
+        fails to import is left for the build to report with its install hint."""
+        for spec in self._specs.values():
+            target = PROVIDERS.get(spec.provider)
+            if target is not None:
+                try:
+                    importlib.import_module(target.split(":")[0])
+                except ImportError:
+                    pass
+
     def spec(self, name: str) -> JudgeSpec:
         try:
             return self._specs[name]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import os
 import re
 from pathlib import Path
 
@@ -27,6 +28,12 @@ from judge_service.store.db import Database
 from judge_service.store.models import RubricVariantRow, RubricVersionRow
 
 _FILE_RE = re.compile(r"^v(\d+)\.ya?ml$")
+
+
+def _version(file_name: str) -> int:
+    m = _FILE_RE.match(file_name)
+    assert m is not None  # only names that matched are scanned
+    return int(m.group(1))
 
 
 def parse_rubric(raw: object, *, source: str, test_render: bool = True) -> Rubric:
@@ -68,7 +75,7 @@ class RubricRegistry:
     def __init__(self, dirs: list[Path], db: Database) -> None:
         self.dirs = [Path(d) for d in dirs]
         self.db = db
-        self._file_cache: dict[Path, tuple[float, Rubric | InvalidInput]] = {}
+        self._file_cache: dict[str, tuple[float, Rubric | InvalidInput]] = {}
         self._api: dict[tuple[str, int], Rubric] = {}
         # (name, version, hash) known to be recorded as used with this very hash: a used version is
         # immutable, so neither the check nor the mark needs the database again (two sessions a verdict).
@@ -81,30 +88,44 @@ class RubricRegistry:
                                                                   test_render=False)
 
     # -- reading -----------------------------------------------------------------------------
-    def _scan_files(self) -> dict[tuple[str, int], Rubric | InvalidInput]:
+    def _scan_files(self, only: str | None = None) -> dict[tuple[str, int], Rubric | InvalidInput]:
+        """Every rubric file, or only those of the rubric named ``only`` (what a resolve needs)."""
+        # os.scandir and one stat per file, not Path.glob: this runs on every verdict (change
+        # detection is the files' mtimes), and glob's pattern machinery cost ~150 us of it.
         found: dict[tuple[str, int], Rubric | InvalidInput] = {}
         for d in self.dirs:
-            if not d.is_dir():
+            try:
+                if only is not None:  # one folder, not the whole tree: this runs on every verdict
+                    folders = [(only, os.path.join(d, only))] if only not in (".", "..") and "/" not in only else []
+                else:
+                    folders = sorted((e.name, e.path) for e in os.scandir(d) if e.is_dir())
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            for path in sorted(d.glob("*/v*.y*ml")):
-                m = _FILE_RE.match(path.name)
-                if not m:
+            for folder, folder_path in folders:
+                try:
+                    files = sorted((e.name, e.path) for e in os.scandir(folder_path) if _FILE_RE.match(e.name))
+                except (OSError, ValueError):  # no such folder (or a requested name no path can hold)
                     continue
-                mtime = path.stat().st_mtime
-                cached = self._file_cache.get(path)
-                if cached is None or cached[0] != mtime:
+                for name, file_path in files:
                     try:
-                        parsed = parse_rubric(yaml.safe_load(path.read_text()), source=str(path))
-                        rubric: Rubric | InvalidInput = parsed
-                        if (parsed.name, parsed.version) != (path.parent.name, int(m.group(1))):
-                            rubric = InvalidInput(
-                                f"rubric file {path} declares {parsed.ref}; its folder and file name must match "
-                                f"(rubrics/{parsed.name}/v{parsed.version}.yaml)", field="rubric")
-                    except (InvalidInput, yaml.YAMLError) as e:
-                        rubric = e if isinstance(e, InvalidInput) else InvalidInput(f"{path}: {e}", field="rubric")
-                    cached = (mtime, rubric)
-                    self._file_cache[path] = cached
-                found[(path.parent.name, int(m.group(1)))] = cached[1]
+                        mtime = os.stat(file_path).st_mtime
+                    except FileNotFoundError:  # removed meanwhile
+                        continue
+                    cached = self._file_cache.get(file_path)
+                    if cached is None or cached[0] != mtime:
+                        path = Path(file_path)
+                        try:
+                            parsed = parse_rubric(yaml.safe_load(path.read_text()), source=str(path))
+                            rubric: Rubric | InvalidInput = parsed
+                            if (parsed.name, parsed.version) != (folder, int(_version(name))):
+                                rubric = InvalidInput(
+                                    f"rubric file {path} declares {parsed.ref}; its folder and file name must match "
+                                    f"(rubrics/{parsed.name}/v{parsed.version}.yaml)", field="rubric")
+                        except (InvalidInput, yaml.YAMLError) as e:
+                            rubric = e if isinstance(e, InvalidInput) else InvalidInput(f"{path}: {e}", field="rubric")
+                        cached = (mtime, rubric)
+                        self._file_cache[file_path] = cached
+                    found[(folder, _version(name))] = cached[1]
         return found
 
     def all(self) -> dict[tuple[str, int], Rubric | InvalidInput]:
@@ -125,6 +146,19 @@ class RubricRegistry:
         ref, variant = split_variant(ref)
         base = self._resolve_base(ref, mode=mode)
         return base if variant is None else self.variant(base, variant)
+
+    def resolve_if_known(self, ref: str, *, mode: str | None = None) -> Rubric | None:
+        """``resolve`` without the database, when it would not need it: the default wording of a version
+        this process knows is recorded as used with this very hash (the files are still re-checked).
+        None in every other case, errors included: then call ``resolve`` (off the event loop)."""
+        try:
+            base_ref, variant = split_variant(ref)
+            if variant is not None:
+                return None
+            rubric = self._resolve_base(base_ref, mode=mode, check_recorded=False)
+        except (InvalidInput, NotFound, Conflict):
+            return None
+        return rubric if self.marked_used(rubric) else None
 
     def variant(self, base: Rubric, variant: str, *, field: str = "rubric") -> Rubric:
         try:
@@ -152,9 +186,11 @@ class RubricRegistry:
             raise InvalidInput(f"'{field}' names a variant twice: {names}", field=field)
         return [self.variant(base, n, field=field) for n in names]
 
-    def _resolve_base(self, ref: str, *, mode: str | None = None) -> Rubric:
+    def _resolve_base(self, ref: str, *, mode: str | None = None, check_recorded: bool = True) -> Rubric:
         name, version = parse_ref(ref)
-        known = {v: r for (n, v), r in self.all().items() if n == name}
+        merged = dict(self._scan_files(only=name))
+        merged.update(self._api)
+        known = {v: r for (n, v), r in merged.items() if n == name}
         if not known:
             raise NotFound(f"unknown rubric '{name}'; GET /v1/rubrics lists the available ones", field="rubric")
         if version is None:
@@ -164,7 +200,8 @@ class RubricRegistry:
         rubric = known[version]
         if isinstance(rubric, InvalidInput):
             raise rubric
-        self._check_unchanged(rubric)
+        if check_recorded:
+            self._check_unchanged(rubric)
         if mode is not None and mode not in rubric.modes:
             raise InvalidInput(f"rubric {rubric.ref} does not support mode '{mode}' (supports {list(rubric.modes)})", field="rubric")
         return rubric
@@ -204,6 +241,10 @@ class RubricRegistry:
         return max(versions, default=0) + 1
 
     # -- writing -----------------------------------------------------------------------------
+    def marked_used(self, rubric: Rubric) -> bool:
+        """Whether this process already knows the version is recorded as used (``mark_used`` would do nothing)."""
+        return (rubric.name, rubric.version, rubric.hash) in self._recorded
+
     def mark_used(self, rubric: Rubric) -> None:
         if (rubric.name, rubric.version, rubric.hash) in self._recorded:
             return
