@@ -8,6 +8,7 @@ from judge_service.context import AppContext
 from judge_service.engine.call import JudgeCaller
 from judge_service.engine.verdicts import Verdicts
 from judge_service.judges.registry import JudgePool
+from judge_service.judges.replicas import ReplicaShare
 from judge_service.memorization.store import IndexStore
 from judge_service.observability import Metrics
 from judge_service.ratings.tasks import Calibrations
@@ -25,7 +26,8 @@ def test_the_started_app_context_lists_what_it_holds_by_type(client):
     held = {f.name: type(getattr(ctx, f.name)) for f in dataclasses.fields(ctx)}
     assert held == {
         "settings": Settings, "db": Database, "rubrics": RubricRegistry, "judges": JudgePool, "caller": JudgeCaller,
-        "verdicts": Verdicts, "runs": RunManager, "calibrations": Calibrations, "background": BackgroundTasks,
+        "verdicts": Verdicts, "runs": RunManager, "replicas": ReplicaShare, "calibrations": Calibrations,
+        "background": BackgroundTasks,
         "metrics": Metrics, "overlap_indexes": IndexStore, "reports": ReportCache,
     }
     # One verdict service, sharing the app's own objects (nothing rebuilt per feature).
