@@ -111,3 +111,10 @@ def db_url(request, tmp_path: Path) -> Iterator[str]:
     empty_schema()  # each test starts on an empty database
     yield url
     empty_schema()
+
+
+def embedded_model_cache(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one GGUF conversion cache of the suite, kept between runs in .pytest_cache: the embedded
+    model is converted once per checkout (~30 s), not once per test file that loads it."""
+    cache = getattr(config, "cache", None)
+    return Path(cache.mkdir("judge-model-cache")) if cache is not None else tmp_path_factory.getbasetemp() / "model-cache"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import REPO_RUBRICS, wait_done
+from conftest import REPO_RUBRICS, embedded_model_cache, wait_done
 from judge_service.app import create_app
 from judge_service.settings import Settings
 
@@ -19,9 +19,10 @@ N_ITEMS = 5
 
 
 @pytest.mark.slow
-def test_embedded_judge_on_the_example_file_is_undetermined_with_a_fix(tmp_path_factory: pytest.TempPathFactory):
+def test_embedded_judge_on_the_example_file_is_undetermined_with_a_fix(request: pytest.FixtureRequest,
+                                                                      tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("embedded")
-    cache = tmp_path_factory.getbasetemp() / "model-cache"  # shared with test_local_provider's embedded tests
+    cache = embedded_model_cache(request.config, tmp_path_factory)  # one conversion for the whole suite
     settings = Settings(data_dir=base / "data", config=None, rubrics_dirs=[REPO_RUBRICS], model_cache_dir=cache)
     items = [json.loads(line) for line in EXAMPLE.read_text().splitlines()[:N_ITEMS]]
     with TestClient(create_app(settings)) as client:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import embedded_model_cache
 from judge_service.testing.tiny_lm import save_tiny_llama
 from judge_service import localmodel
 from judge_service.errors import InvalidInput, JudgeError
@@ -220,9 +221,8 @@ def test_requests_it_cannot_score_are_refused(tiny_dir: Path, tmp_path: Path) ->
 
 
 @pytest.fixture(scope="session")
-def embedded_provider(tmp_path_factory: pytest.TempPathFactory) -> LocalProvider:
-    # Same cache directory as test_localmodel.py, so the GGUF is converted once per session.
-    cache = tmp_path_factory.getbasetemp() / "model-cache"
+def embedded_provider(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> LocalProvider:
+    cache = embedded_model_cache(pytestconfig, tmp_path_factory)  # one conversion for the whole suite
     spec = JudgeSpec(name="smollm2", provider="local", model=EMBEDDED_MODEL)
     return LocalProvider(spec, Settings(data_dir=cache.parent, model_cache_dir=cache))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import embedded_model_cache
 from judge_service.testing.tiny_lm import save_tiny_llama
 from judge_service import localmodel
 from judge_service.errors import InvalidInput, MissingExtra
@@ -153,9 +154,9 @@ def test_a_failed_conversion_leaves_no_half_cache(tmp_path: Path, fake_gguf: Pat
 
 
 @pytest.mark.slow
-def test_embedded_model_conversion_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Shared with test_local_provider.py so that the ~20 s conversion happens once per session.
-    cache = tmp_path_factory.getbasetemp() / "model-cache"
+def test_embedded_model_conversion_cache(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = embedded_model_cache(pytestconfig, tmp_path_factory)  # the suite's one conversion (or a copy made earlier)
     started = time.perf_counter()
     first = load_causal_lm(EMBEDDED_MODEL, cache)
     first_s = time.perf_counter() - started

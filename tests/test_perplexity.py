@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import embedded_model_cache
 from judge_service.testing.tiny_lm import save_tiny_llama
 from judge_service.errors import InvalidInput, JudgeError
 from judge_service.localmodel import EMBEDDED_MODEL, embedded_gguf_path, load_causal_lm
@@ -47,10 +48,7 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
 
 
 def model_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A GGUF conversion cache that survives between test runs (.pytest_cache), so the embedded
-    model is converted once per checkout (~30 s), not once per run."""
-    cache = getattr(request.config, "cache", None)
-    return Path(cache.mkdir("judge-model-cache")) if cache is not None else tmp_path_factory.mktemp("model-cache")
+    return embedded_model_cache(request.config, tmp_path_factory)
 
 
 class FakeCompletionsServer:
