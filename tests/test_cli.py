@@ -189,10 +189,14 @@ def test_freeze_startup_heap_exempts_live_objects_from_collection():
 
     from judge_service.heap import freeze_startup_heap
 
+    from judge_service.heap import GEN0_THRESHOLD, OLDER_THRESHOLDS
+
     survivor = [object() for _ in range(10)]
-    before = gc.get_freeze_count()
+    before, thresholds = gc.get_freeze_count(), gc.get_threshold()
     try:
         freeze_startup_heap()
         assert gc.get_freeze_count() > before + len(survivor)
+        assert gc.get_threshold() == (GEN0_THRESHOLD, *OLDER_THRESHOLDS)
     finally:
         gc.unfreeze()  # the rest of the suite keeps a normal collector
+        gc.set_threshold(*thresholds)
