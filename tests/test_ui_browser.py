@@ -286,6 +286,27 @@ def test_report_figure_to_items_filter_and_rationale(service: Service, ctx: Watc
     shot(page, "run-report-phone", full_page=False)
 
 
+def test_a_late_answer_for_an_older_filter_does_not_replace_the_newer_list(service: Service, ctx: Watched) -> None:
+    """The reader reloads on every hash change; when the unfiltered page answers after the filtered
+    one (a slow request, a busy service), the newer filter's list must stay on screen."""
+    ctx.context.add_init_script("""
+        const realFetch = window.fetch;
+        window.fetch = (url, opts) => String(url).includes("filter=all")
+            ? new Promise((ok) => setTimeout(ok, 1500)).then(() => realFetch(url, opts))
+            : realFetch(url, opts);
+    """)
+    page = ctx.page()
+    page.goto(f"{service.url}/ui/items.html#run={service.run_id}")  # type: ignore[attr-defined]
+    expect(page.locator("#filter")).to_have_count(0)  # the unfiltered page is still on its way
+    page.evaluate("location.hash = location.hash + '&filter=candidate_lost'")
+    lost = service.http.get(f"/v1/reader/runs/{service.run_id}/items", params={"filter": "candidate_lost"}).json()["total"]  # type: ignore[attr-defined]
+    assert 0 < lost < 12
+    expect(page.locator("#count")).to_contain_text(f"{lost} item(s)")
+    page.wait_for_timeout(2500)  # past the delayed unfiltered answer
+    expect(page.locator("#count")).to_contain_text(f"{lost} item(s)")
+    expect(page.locator("article.item")).to_have_count(lost)
+
+
 def test_evaluation_report_shows_every_layer(service: Service, ctx: Watched) -> None:
     page = ctx.page()
     page.goto(f"{service.url}/ui/evaluation.html#id={service.eval_id}")  # type: ignore[attr-defined]

@@ -97,7 +97,10 @@ function card(item) {
     verdicts(item), rationales(item));
 }
 
+let latest = 0; // the newest load: an older one's answer arriving later must not replace its page
+
 async function load() {
+  const mine = ++latest;
   const p = hashParams();
   const runId = p.get("run");
   try {
@@ -105,9 +108,10 @@ async function load() {
     const q = new URLSearchParams({ filter: p.get("filter") || "all", q: p.get("q") || "", offset: p.get("offset") || 0, limit: PAGE });
     if (p.get("ids")) q.set("ids", p.get("ids"));
     const page = await api(`/v1/reader/runs/${runId}/items?${q}`);
+    if (mine !== latest) return; // the filter, search or page changed while this was loading
     setPage(h("h1", {}, "Items of ", h("a", { href: `run.html#id=${runId}` }, runId), `: ${run.baseline} vs ${run.candidate}`),
       controls(page.total), h("div", { id: "items" }, page.items.length ? page.items.map(card) : h("p", { class: "muted" }, "No item matches.")));
-  } catch (e) { if (e.status !== 401) showError(e); }
+  } catch (e) { if (e.status !== 401 && mine === latest) showError(e); }
 }
 window.addEventListener("hashchange", load);
 load();
