@@ -27,7 +27,7 @@ from judge_service.judges.base import JudgeReply, JudgeRequest, TokenLogprob, Us
 from judge_service.judges.pricing import cost_usd
 from judge_service.judges.registry import Judge
 
-from judge_service.store.db import Database
+from judge_service.store.db import Database, fail_waiters
 from judge_service.store.models import CallCacheRow, JudgeCallRow, utcnow
 
 if TYPE_CHECKING:
@@ -160,11 +160,7 @@ class _CacheLookups:
             try:
                 found = await self.db.run(read)
             except BaseException as e:
-                for _, fut in group:
-                    if not fut.done():
-                        fut.set_exception(e if isinstance(e, Exception) else RuntimeError("cache read stopped"))
-                if not isinstance(e, Exception):
-                    raise
+                fail_waiters([fut for _, fut in group], e, "cache read stopped")
                 continue
             for key, fut in group:
                 if not fut.done():

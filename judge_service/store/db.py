@@ -205,6 +205,16 @@ def _run_works(s: Session, works: list[Work]) -> list[tuple[bool, Any]]:
     return out
 
 
+def fail_waiters(futures: list[asyncio.Future[Any]], e: BaseException, stopped: str) -> None:
+    """A drain task's batch failed: its waiters get the error (``stopped`` when the task itself was
+    cancelled); a cancellation is raised on, so the drain task ends."""
+    for fut in futures:
+        if not fut.done():
+            fut.set_exception(e if isinstance(e, Exception) else RuntimeError(stopped))
+    if not isinstance(e, Exception):
+        raise e
+
+
 class _CommitGroup:
     """The queue behind ``Database.write_grouped`` on one event loop: one drain task at a time takes
     everything queued and commits it on the writer lane. No timer: a group is what arrived while the
@@ -232,11 +242,7 @@ class _CommitGroup:
             try:
                 results = await loop.run_in_executor(self.db._lane("writer"), self.db._run_group, works)
             except BaseException as e:  # the lane shut down (app stopping) or this task was cancelled
-                for _, fut in group:
-                    if not fut.done():
-                        fut.set_exception(e if isinstance(e, Exception) else RuntimeError("database writer stopped"))
-                if not isinstance(e, Exception):
-                    raise
+                fail_waiters([fut for _, fut in group], e, "database writer stopped")
                 continue
             for (_, fut), (ok, value) in zip(group, results):
                 if fut.done():  # its caller was cancelled; the row is committed all the same
