@@ -84,3 +84,21 @@ def test_a_caller_resumes_only_after_its_row_is_committed(tmp_path, n):
     assert all(asyncio.run(main()))
     db.close()
     other.close()
+
+
+def test_json_columns_round_trip_what_json_dumps_would_store(db_url):
+    """The JSON columns' faster encoder keeps every value json.dumps could store: a lone surrogate in
+    a reply (which it cannot encode in UTF-8) falls back to json.dumps's escape, NaN stays NaN."""
+    db = Database(db_url)
+    request = {"prompt": "caf\u00e9 \U0001f600", "big": 10**30, "tiny": 1e-300, "sum": 0.1 + 0.2, "nested": [[1, "a"], {"k": None}]}
+    result = {"reply": "half a pair \ud800 here", "score": float("nan") if db_url.startswith("sqlite") else 1.5}
+    row = {**judgment(1), "request": request, "result": result}
+    asyncio.run(db.insert_grouped(JUDGMENTS, row))
+    with db.session() as s:
+        stored = s.get(JudgmentRow, "cmp_1")
+        assert stored is not None
+        assert stored.request == request
+        assert stored.result["reply"] == "half a pair \ud800 here"
+        score = stored.result["score"]
+        assert (score != score) if db_url.startswith("sqlite") else score == 1.5  # NaN survives on SQLite
+    db.close()
