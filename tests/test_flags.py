@@ -132,3 +132,34 @@ def test_file_reading_or_internals_templates_are_refused(client, template):
     err = r.json()["error"]
     assert err["code"] == "invalid_input" and err["field"] == "templates" and "template" in err["message"]
     assert client.get("/v1/rubrics/evil").status_code == 404
+
+
+def _texts_from_real_outputs() -> list[str]:
+    """Real model answers (AlpacaEval's phi-2 outputs, MT-Bench's Claude answers) and the phrasings above."""
+    import json
+
+    from conftest import SHARED_DATA
+
+    texts = list(INJECTIONS) + list(BENIGN)
+    texts += [o["output"] for o in json.loads((SHARED_DATA / "alpaca_eval/results/phi-2/model_outputs.json").read_text())]
+    for line in (SHARED_DATA / "mt_bench/model_answer/claude-3-opus-20240229.jsonl").read_text().splitlines():
+        texts += [turn for choice in json.loads(line)["choices"] for turn in choice["turns"]]
+    return texts
+
+
+def test_the_word_prefilter_never_drops_a_match():
+    """judge_directed_spans skips a pattern on ASCII text holding none of its words; on ~1,000 real
+    answers (and the phrasings above, upper-cased too) it finds exactly what every pattern run on
+    every text finds."""
+    from judge_service.engine.flags import PATTERNS, normalise
+
+    texts = _texts_from_real_outputs()
+    texts += [t.upper() for t in INJECTIONS]
+    assert len(texts) > 900
+    flagged = 0
+    for text in texts:
+        norm = normalise(text)
+        every_pattern = [m.group(0).strip() for m in (rx.search(norm) for rx in PATTERNS) if m]
+        assert judge_directed_spans(text) == every_pattern, text[:200]
+        flagged += bool(every_pattern)
+    assert flagged >= len(INJECTIONS) * 2  # the comparison saw matches, not only texts with none
