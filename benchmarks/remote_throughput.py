@@ -1,7 +1,7 @@
 """Throughput of remote judging: limited(OpenAIProvider) against the fake judge server.
 
     .venv/bin/python benchmarks/remote_throughput.py [--latency 0.1] [--rounds 40] [--levels 32,64,128,256]
-                                                      [--backend auto|aiohttp|httpx] [--raw] [--profile 32] [--layers 32]
+                                                      [--backend auto|direct|aiohttp|httpx] [--raw] [--profile 32] [--layers 32]
 
 Per concurrency level C: rounds x C / 2 pairwise comparisons (each = 2 calls, orders AB and BA),
 all submitted at once, as a batch script would; the limiter keeps C calls on the wire. The fake
@@ -21,8 +21,9 @@ the client's CPU utilisation (near 100% = the client's one event loop is the bot
 256) and the server's CPU per call (from /proc, to show whether the server was the bottleneck).
 The client runs as `judge serve` does (heap frozen after start-up, heap.py).
 
---backend is the provider's options.http_backend (the SDK's HTTP transport; "auto" = aiohttp when
-installed); the header says which one ran. --raw also measures the bare SDK call without our
+--backend is the provider's options.http_backend ("direct": aiohttp without the SDK's pipeline,
+judges/openai_direct.py; "aiohttp" / "httpx": the SDK's client.post on that transport; "auto" =
+direct when aiohttp is installed); the header says which one ran. --raw also measures the bare SDK call without our
 wrapper; --profile C prints the top client functions (cProfile) at concurrency C; --layers C
 prints the CPU per call of each layer alone (bare aiohttp, the SDK, our provider, the limiter).
 """
@@ -146,6 +147,8 @@ async def layer_costs(base_url: str, concurrency: int, n_calls: int, backend: st
                   ("SDK client.post", lambda b: sdk.post("/chat/completions", content=b, cast_to=httpx2.Response), bodies),
                   ("OpenAIProvider", provider.complete, reqs),
                   ("limited(provider)", judge.complete, reqs)]
+        if provider.http_backend == "direct":  # the SDK is not on this backend's path (its client here is a small httpx2 pool)
+            del layers[1]
         for name, fn, items in layers:
             sem = asyncio.Semaphore(concurrency)
 
@@ -167,8 +170,8 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.1)
     ap.add_argument("--rounds", type=int, default=40, help="calls per level = rounds x concurrency")
     ap.add_argument("--levels", default="32,64,128,256")
-    ap.add_argument("--backend", choices=("auto", "aiohttp", "httpx"), default="auto",
-                    help="the provider's options.http_backend (default auto: aiohttp when installed)")
+    ap.add_argument("--backend", choices=("auto", "direct", "aiohttp", "httpx"), default="auto",
+                    help="the provider's options.http_backend (default auto: direct when aiohttp is installed)")
     ap.add_argument("--raw", action="store_true", help="also measure the bare SDK call without limits/retries")
     ap.add_argument("--profile", type=int, default=0, help="cProfile the client at this concurrency")
     ap.add_argument("--layers", type=int, default=0, help="CPU per call of each layer alone at this concurrency")

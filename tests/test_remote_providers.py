@@ -328,11 +328,12 @@ def test_latency_is_measured(server):
     assert 100 <= reply.latency_ms <= (time.perf_counter() - started) * 1000 + 1
 
 
-@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
-def test_both_http_backends_answer_and_map_failures_alike(server, backend):
-    # The same provider paths over httpx2's own stack and over the SDK's aiohttp transport, whose
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp", "direct"])
+def test_every_http_backend_answers_and_maps_failures_alike(server, backend):
+    # The same provider paths over httpx2's own stack, over the SDK's aiohttp transport (whose
     # adapter files a dropped or refused connection under ConnectTimeout: it must still read as a
-    # connection failure, at once, not as "no reply within timeout_s".
+    # connection failure, at once, not as "no reply within timeout_s"), and on aiohttp without the
+    # SDK's pipeline.
     server.faults = Faults(slow_s=1.5, retry_after_s=0.5)
     options = {"retry_base_s": 0.01, "retry_cap_s": 0.1, "http_backend": backend}
     p, spec = make(server, "openai", timeout_s=1.0, options=options)
@@ -385,11 +386,16 @@ def test_both_http_backends_answer_and_map_failures_alike(server, backend):
     assert limited_429.outcome == "rate_limit" and retried.started - limited_429.finished >= 0.5  # Retry-After honoured
 
 
-def test_http_backend_auto_prefers_aiohttp_and_falls_back_to_httpx(server, monkeypatch):
-    pytest.importorskip("aiohttp")
-    assert make(server, "openai")[0].http_backend == "aiohttp"
-    with pytest.raises(InvalidInput, match="http_backend must be one of auto, aiohttp, httpx"):
+def test_http_backend_auto_prefers_direct_and_falls_back_to_httpx(server, monkeypatch):
+    import importlib.util
+
+    assert make(server, "openai")[0].http_backend == "direct"
+    with pytest.raises(InvalidInput, match="http_backend must be one of auto, direct, aiohttp, httpx"):
         make(server, "openai", options={"http_backend": "requests"})
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(openai_provider.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "aiohttp" else real_find_spec(name, *args))
 
     class MissingAioHttpClient:  # what the SDK puts in place of DefaultAioHttpClient without the extra
         def __init__(self, **_kwargs):
@@ -401,3 +407,5 @@ def test_http_backend_auto_prefers_aiohttp_and_falls_back_to_httpx(server, monke
     assert asyncio.run(call(p, request())).text
     with pytest.raises(InvalidInput, match=r"pip install 'openai\[aiohttp\]'"):
         make(server, "openai", options={"http_backend": "aiohttp"})
+    with pytest.raises(InvalidInput, match=r"http_backend is direct but aiohttp is not installed"):
+        make(server, "openai", options={"http_backend": "direct"})
