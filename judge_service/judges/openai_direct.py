@@ -41,6 +41,8 @@ class DirectChat:
     running loop (a session is bound to its loop; a provider used from a new loop gets a new one)."""
 
     def __init__(self, base_url: str, api_key: str, *, timeout_s: float, max_connections: int) -> None:
+        import aiohttp
+
         self.url = base_url.rstrip("/") + "/chat/completions"
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
                          "Accept": "application/json", "User-Agent": f"judge-service/{__version__}"}
@@ -50,6 +52,8 @@ class DirectChat:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _current(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
             # limit_per_host bounds connections like the SDK's max_connections; idle ones are kept
