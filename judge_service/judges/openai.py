@@ -1,4 +1,4 @@
-"""OpenAI chat completions as a judge, through the official ``openai`` SDK (AsyncOpenAI).
+"""OpenAI chat completions as a judge: each call one JSON POST, the official ``openai`` SDK for the rest.
 
 Structured output is ``response_format={"type": "json_schema", "strict": true, ...}`` built from
 the request's output schema; logprobs are ``logprobs=True, top_logprobs=20`` so the engine can
@@ -339,28 +339,25 @@ def _disconnect_filed_as_timeout(exc: openai.APITimeoutError) -> bool:
 
 
 def _status_message(exc: HttpStatusFailure) -> str:
-    """The provider's message from an error body, as _provider_message reads it from the SDK's error
-    (``{"error": {"message": ...}}`` or ``{"message": ...}``), else the SDK's "Error code: N - body"."""
+    """The provider's message from a direct call's error body, else the SDK's "Error code: N - body"."""
     text = exc.body.decode("utf-8", errors="replace")
     try:
         body: object = json.loads(text)
     except ValueError:
         body = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        inner = error if isinstance(error, dict) else body
-        msg = inner.get("message")
-        if isinstance(msg, str) and msg:
-            return msg
-    return f"Error code: {exc.status} - {text[:500]}"
+    return _message_in(body) or f"Error code: {exc.status} - {text[:500]}"
 
 
 def _provider_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
+    return _message_in(exc.body) or exc.message
+
+
+def _message_in(body: object) -> str | None:
+    """``{"error": {"message": ...}}`` or ``{"message": ...}``, the two shapes servers answer errors in."""
     if isinstance(body, dict):
         error = body.get("error")
         inner = error if isinstance(error, dict) else body
         msg = inner.get("message")
         if isinstance(msg, str) and msg:
             return msg
-    return exc.message
+    return None

@@ -1,6 +1,6 @@
 """Any server that speaks OpenAI chat completions: vLLM, Ollama, llama.cpp, LM Studio, TGI, gateways.
 
-Same SDK and behaviour as ``openai.py`` with three differences:
+Same wire path and behaviour as ``openai.py`` with three differences:
 - ``base_url`` is required (there is no sensible default host);
 - the API key is optional: local servers usually need none, so without ``api_key_env`` the
   SDK is given the placeholder "not-needed";
