@@ -23,8 +23,8 @@ The client runs as `judge serve` does (heap frozen after start-up, heap.py).
 
 --backend is the provider's options.http_backend ("direct": aiohttp without the SDK's pipeline,
 judges/openai_direct.py; "aiohttp" / "httpx": the SDK's client.post on that transport; "auto" =
-direct when aiohttp is installed); the header says which one ran. --raw also measures the bare SDK call without our
-wrapper; --profile C prints the top client functions (cProfile) at concurrency C; --layers C
+direct when aiohttp is installed); the header says which one ran. --raw also measures the bare
+SDK call without our wrapper; --profile C prints the top client functions (cProfile) at concurrency C; --layers C
 prints the CPU per call of each layer alone (bare aiohttp, the SDK, our provider, the limiter).
 """
 

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-import aiohttp
+from typing import TYPE_CHECKING
 
 from judge_service import __version__
+
+if TYPE_CHECKING:  # imported where used, so this module loads without the openai[aiohttp] extra
+    import aiohttp
 
 
 class HttpStatusFailure(Exception):
@@ -60,8 +63,7 @@ class DirectChat:
             # (keepalive_timeout) so a steady load reuses them instead of reconnecting.
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections,
                                              keepalive_timeout=30)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
-                                                  headers=self._headers, auto_decompress=True)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, headers=self._headers)
             self._loop = loop
         return self._session
 
