@@ -382,6 +382,11 @@ def test_every_http_backend_answers_and_maps_failures_alike(server, backend):
     assert "HTTP 500" in errors["server_error"][0].message
     assert after_retry.structured is not None and wrapped.stats.retries == 1
     # The slow call's record lands late (the server finishes it after we gave up), so pick by outcome.
+    # The server logs a call after its reply is written, so the retry's record can land just after
+    # the client has the reply (the direct backend reads it fast enough to see that): wait for it.
+    deadline = time.monotonic() + 5
+    while sum(r.outcome == "ok" for r in server.log) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     limited_429, retried = [r for r in server.log if r.outcome in ("rate_limit", "ok")][-2:]
     assert limited_429.outcome == "rate_limit" and retried.started - limited_429.finished >= 0.5  # Retry-After honoured
 
